@@ -1,0 +1,46 @@
+//! The MySQL pool and migrations.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    migrate::Migrator,
+    mysql::{MySqlConnectOptions, MySqlPoolOptions},
+    MySqlPool,
+};
+
+/// A pool with explicit limits. Sessions run in UTC (sqlx's default `time_zone`).
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<MySqlPool> {
+    let options = MySqlConnectOptions::from_str(url).context("DATABASE_URL is not a valid MySQL URL")?;
+    let pool = MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(options);
+    Ok(pool)
+}
+
+/// Waits (up to `patience`) for the database to accept connections: a service
+/// started beside its database should not crash because it won the race.
+pub async fn wait_until_reachable(pool: &MySqlPool, patience: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match sqlx::query("SELECT 1").execute(pool).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e).context("the database is unreachable"),
+        }
+    }
+}
+
+/// Applies a service's migrations. Services may share one database and so one
+/// `_sqlx_migrations` table: versions are timestamps, unique across services,
+/// and each service ignores the migrations it does not own.
+pub async fn migrate(pool: &MySqlPool, mut migrator: Migrator) -> anyhow::Result<()> {
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await.context("applying migrations failed")
+}

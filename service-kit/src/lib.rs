@@ -1,0 +1,22 @@
+//! What every service of the order back office shares.
+//!
+//! - [`config`]: environment-driven settings (with `.env` support in dev).
+//! - [`telemetry`]: JSON log lines stamped with the correlation id of the request.
+//! - [`correlation`]: `X-Correlation-Id` in and out, and the id of the request being served.
+//! - [`problem`]: RFC 9457 problem documents and the JSON, path and query extractors that emit them.
+//! - [`auth`]: HS256 user tokens and the constant-time service token.
+//! - [`ops`]: `/health`, `/ready`, `/metrics` and the HTTP metrics middleware.
+//! - [`pagination`]: `limit` + opaque `cursor` lists.
+//! - [`db`]: pool construction and migrations.
+
+pub mod auth;
+pub mod config;
+pub mod correlation;
+pub mod db;
+pub mod ops;
+pub mod pagination;
+pub mod problem;
+pub mod telemetry;
+
+#[cfg(feature = "test-util")]
+pub mod testing;

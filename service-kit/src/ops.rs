@@ -1,0 +1,162 @@
+//! Ops endpoints without auth (`/health`, `/ready`, `/metrics`) and the HTTP
+//! metrics middleware.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::StatusCode,
+    middleware::Next,
+    web, HttpResponse,
+};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use serde::Serialize;
+use sqlx::MySqlPool;
+use utoipa::ToSchema;
+
+use crate::problem::ApiError;
+
+/// The metrics of one service instance: HTTP request counts and latencies by
+/// route and status, plus whatever domain counters the service registers.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new(service: &str) -> anyhow::Result<Self> {
+        let registry = Registry::new_custom(None, Some([("service".to_owned(), service.to_owned())].into()))?;
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests served, by route and status"),
+            &["method", "route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency, by route and status",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["method", "route", "status"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+        })
+    }
+
+    /// Registers a domain counter (`customers_created_total`, ...).
+    pub fn counter(&self, name: &str, help: &str) -> anyhow::Result<IntCounter> {
+        let counter = IntCounter::new(name, help)?;
+        self.registry.register(Box::new(counter.clone()))?;
+        Ok(counter)
+    }
+
+    /// Registers a domain counter with labels.
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> anyhow::Result<IntCounterVec> {
+        let counter = IntCounterVec::new(Opts::new(name, help), labels)?;
+        self.registry.register(Box::new(counter.clone()))?;
+        Ok(counter)
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> anyhow::Result<String> {
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
+        Ok(String::from_utf8(buf)?)
+    }
+}
+
+/// Middleware: counts and times every request by route pattern (never the raw
+/// path, so ids do not explode the label space).
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().as_str().to_owned();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        metrics.observe(&method, &route, res.status().as_u16(), started.elapsed());
+    }
+    Ok(res)
+}
+
+/// Body of `/health` and `/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/health", tag = "ops",
+    responses((status = 200, description = "Alive", body = Status)))]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Status { status: "ok" })
+}
+
+/// The database answers.
+#[utoipa::path(get, path = "/ready", tag = "ops",
+    responses(
+        (status = 200, description = "Ready to serve", body = Status),
+        (status = 503, description = "The database is unreachable", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn ready(pool: web::Data<MySqlPool>) -> Result<HttpResponse, ApiError> {
+    let ping = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool.get_ref())).await;
+    match ping {
+        Ok(Ok(_)) => Ok(HttpResponse::Ok().json(Status { status: "ready" })),
+        Ok(Err(e)) => Err(ApiError::unavailable("not_ready", "the database is unreachable", e)),
+        Err(e) => Err(ApiError::unavailable("not_ready", "the database did not answer in time", e)),
+    }
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+    let text = metrics.render()?;
+    Ok(HttpResponse::build(StatusCode::OK)
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
+}
+
+/// Registers `/health`, `/ready` and `/metrics`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_requests_by_route_and_domain_counters() {
+        let m = Metrics::new("test").expect("metrics");
+        let created = m.counter("things_created_total", "things").expect("counter");
+        created.inc();
+        m.observe("GET", "/things/{id}", 200, Duration::from_millis(3));
+        let text = m.render().expect("renders");
+        assert!(text.contains(r#"http_requests_total{method="GET",route="/things/{id}",status="200",service="test"} 1"#), "{text}");
+        assert!(text.contains(r#"things_created_total{service="test"} 1"#), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    }
+}
