@@ -95,7 +95,7 @@ pub async fn middleware(
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let mut res = scope(id.clone(), next.call(req)).await?;
     let status = res.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     if status >= 500 {
         tracing::warn!(%method, %route, status, latency_ms, "request failed");
     } else {

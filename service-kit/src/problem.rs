@@ -410,17 +410,18 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
 }
 
 /// The app's default service: unknown paths are 404 problem documents.
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("route_not_found", "no such route")
+pub async fn not_found() -> HttpResponse {
+    ApiError::not_found("route_not_found", "no such route").error_response()
 }
 
 /// A resource's default service: a known path with an unsupported method.
-pub async fn method_not_allowed() -> ApiError {
+pub async fn method_not_allowed() -> HttpResponse {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this method is not supported on this route",
     )
+    .error_response()
 }
 
 #[cfg(test)]

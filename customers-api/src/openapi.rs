@@ -1,0 +1,77 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use service_kit::{ops, problem};
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+use crate::{domain, routes, store};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "customers-api",
+        description = "Customers of the order back office, and an internal lookup for other services. \
+Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    paths(
+        routes::customers::create,
+        routes::customers::list,
+        routes::customers::get,
+        routes::customers::replace,
+        routes::customers::delete,
+        routes::internal::get,
+        ops::health,
+        ops::ready,
+        ops::metrics,
+    ),
+    components(schemas(
+        store::Customer,
+        domain::CustomerInput,
+        routes::customers::CustomerPage,
+        problem::Problem,
+        problem::FieldError,
+        ops::Status,
+    )),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "customers", description = "Customers (user JWT)"),
+        (name = "internal", description = "Service-to-service lookups (SERVICE_TOKEN)"),
+        (name = "ops", description = "Health, readiness and metrics (no auth)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("HS256 token signed with JWT_SECRET, carrying `sub` and `exp`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "service_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The shared SERVICE_TOKEN"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as YAML: what `customers-api/openapi.yaml` must contain.
+pub fn yaml() -> anyhow::Result<String> {
+    Ok(ApiDoc::openapi().to_yaml()?)
+}

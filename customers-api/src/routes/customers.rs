@@ -1,0 +1,193 @@
+//! `/customers`: create, get, search, replace, soft delete.
+
+use actix_web::{http::header, web, HttpResponse};
+use prometheus::IntCounter;
+use serde::{Deserialize, Serialize};
+use service_kit::{
+    auth::User,
+    pagination::{paginate, PageParams},
+    problem::{ApiError, FieldError, Json, Problem},
+};
+use sqlx::MySqlPool;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    domain::{CustomerInput, NewCustomer},
+    store::{self, Customer},
+};
+
+/// Domain counters of this service.
+pub struct CustomerCounters {
+    pub created: IntCounter,
+    pub updated: IntCounter,
+    pub deleted: IntCounter,
+}
+
+impl CustomerCounters {
+    pub fn register(metrics: &service_kit::ops::Metrics) -> anyhow::Result<Self> {
+        Ok(Self {
+            created: metrics.counter("customers_created_total", "Customers created")?,
+            updated: metrics.counter("customers_updated_total", "Customers replaced")?,
+            deleted: metrics.counter("customers_deleted_total", "Customers soft-deleted")?,
+        })
+    }
+}
+
+pub(crate) fn not_found(id: u64) -> ApiError {
+    ApiError::not_found("customer_not_found", format!("no customer with id {id}"))
+}
+
+/// Creates a customer.
+#[utoipa::path(post, path = "/customers", tag = "customers",
+    request_body = CustomerInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = Customer,
+            headers(("Location" = String, description = "URL of the new customer"))),
+        (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    counters: web::Data<CustomerCounters>,
+    body: Json<CustomerInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let customer = store::insert(&pool, &input).await?;
+    counters.created.inc();
+    tracing::info!(customer_id = customer.id, "customer created");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/customers/{}", customer.id)))
+        .json(customer))
+}
+
+/// Gets one customer.
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
+    params(("id" = u64, Path, description = "Customer id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(customer_id = *id))]
+pub async fn get(_user: User, pool: web::Data<MySqlPool>, id: web::Path<u64>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let customer = store::find(&pool, id).await?.ok_or_else(|| not_found(id))?;
+    Ok(HttpResponse::Ok().json(customer))
+}
+
+/// `search`, `limit`, `cursor`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Matches names or emails containing it, case-insensitively (1..=200 characters).
+    pub search: Option<String>,
+    /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of customers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerPage {
+    pub data: Vec<Customer>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Searches active customers, in id order.
+#[utoipa::path(get, path = "/customers", tag = "customers",
+    params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerPage),
+        (status = 400, description = "Bad limit, cursor or search", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .parse()?;
+    let term = params.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if term.is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "search",
+            "must be at most 200 characters",
+        )]));
+    }
+    let rows = store::search(&pool, term, page).await?;
+    let (data, next_cursor) = paginate(rows, page, |c| c.id);
+    Ok(HttpResponse::Ok().json(CustomerPage { data, next_cursor }))
+}
+
+/// Replaces a customer's name, email and phone (an absent phone clears it).
+#[utoipa::path(put, path = "/customers/{id}", tag = "customers",
+    params(("id" = u64, Path, description = "Customer id")),
+    request_body = CustomerInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The customer as replaced", body = Customer),
+        (status = 400, description = "Invalid body or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`customer_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(customer_id = *id))]
+pub async fn replace(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    counters: web::Data<CustomerCounters>,
+    id: web::Path<u64>,
+    body: Json<CustomerInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let customer = store::replace(&pool, id, &input).await?.ok_or_else(|| not_found(id))?;
+    counters.updated.inc();
+    Ok(HttpResponse::Ok().json(customer))
+}
+
+/// Soft-deletes a customer; its email becomes free for a new customer.
+#[utoipa::path(delete, path = "/customers/{id}", tag = "customers",
+    params(("id" = u64, Path, description = "Customer id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`customer_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(customer_id = *id))]
+pub async fn delete(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    counters: web::Data<CustomerCounters>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    if !store::soft_delete(&pool, id).await? {
+        return Err(not_found(id));
+    }
+    counters.deleted.inc();
+    tracing::info!("customer deleted");
+    Ok(HttpResponse::NoContent().finish())
+}

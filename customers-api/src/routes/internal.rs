@@ -1,0 +1,27 @@
+//! `/internal/*`: lookups for other services, behind `SERVICE_TOKEN`.
+
+use actix_web::{web, HttpResponse};
+use service_kit::{
+    auth::Service,
+    problem::{ApiError, Problem},
+};
+use sqlx::MySqlPool;
+
+use crate::{routes::customers::not_found, store};
+
+/// The same as `GET /customers/{id}`, for services holding the service token.
+#[utoipa::path(get, path = "/internal/customers/{id}", tag = "internal",
+    params(("id" = u64, Path, description = "Customer id")),
+    security(("service_token" = [])),
+    responses(
+        (status = 200, description = "The customer", body = crate::store::Customer),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong service token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(customer_id = *id))]
+pub async fn get(_caller: Service, pool: web::Data<MySqlPool>, id: web::Path<u64>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let customer = store::find(&pool, id).await?.ok_or_else(|| not_found(id))?;
+    Ok(HttpResponse::Ok().json(customer))
+}

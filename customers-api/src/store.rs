@@ -1,0 +1,188 @@
+//! Customer persistence: small functions over the pool, one statement each.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use service_kit::{pagination::PageRequest, problem::{ApiError, FieldError}};
+use sqlx::MySqlPool;
+use utoipa::ToSchema;
+
+use crate::domain::NewCustomer;
+
+/// A customer, as every endpoint answers it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Customer {
+    #[schema(example = 1)]
+    pub id: u64,
+    #[schema(example = "ACME")]
+    pub name: String,
+    #[schema(example = "ops@acme.com")]
+    pub email: String,
+    #[schema(example = "+51987654321")]
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Now, at the column's precision (microseconds), so what is answered is what is stored.
+fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+fn email_taken(e: sqlx::Error) -> ApiError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            ApiError::conflict("email_taken", "another active customer already uses this email")
+                .with_errors(vec![FieldError::new("email", "is already taken")])
+        }
+        _ => e.into(),
+    }
+}
+
+/// Inserts a customer; a duplicate active email (in any letter case) is a 409.
+/// The unique key decides, so concurrent creates cannot both win.
+#[tracing::instrument(skip_all)]
+pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, ApiError> {
+    let at = now();
+    let phone = c.phone.as_ref().map(AsRef::as_ref);
+    let done = sqlx::query!(
+        "INSERT INTO customers (name, email, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        c.name.as_ref(),
+        c.email.as_ref(),
+        phone,
+        at,
+        at,
+    )
+    .execute(pool)
+    .await
+    .map_err(email_taken)?;
+    Ok(Customer {
+        id: done.last_insert_id(),
+        name: c.name.as_ref().to_owned(),
+        email: c.email.as_ref().to_owned(),
+        phone: phone.map(str::to_owned),
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+/// An active (not deleted) customer.
+#[tracing::instrument(skip(pool))]
+pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as!(
+        Customer,
+        r#"SELECT id, name, email, phone,
+                  created_at AS "created_at: DateTime<Utc>",
+                  updated_at AS "updated_at: DateTime<Utc>"
+           FROM customers WHERE id = ? AND deleted_at IS NULL"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Replaces name, email and phone of an active customer; `None` when there is none.
+#[tracing::instrument(skip(pool, c))]
+pub async fn replace(pool: &MySqlPool, id: u64, c: &NewCustomer) -> Result<Option<Customer>, ApiError> {
+    let mut tx = pool.begin().await?;
+    // Lock the row first: the answer must describe the row this update wrote,
+    // not one a concurrent writer changed in between.
+    let created_at = sqlx::query_scalar!(
+        r#"SELECT created_at AS "created_at: DateTime<Utc>" FROM customers
+           WHERE id = ? AND deleted_at IS NULL FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(created_at) = created_at else {
+        return Ok(None);
+    };
+    let at = now();
+    let phone = c.phone.as_ref().map(AsRef::as_ref);
+    sqlx::query!(
+        "UPDATE customers SET name = ?, email = ?, phone = ?, updated_at = ? WHERE id = ?",
+        c.name.as_ref(),
+        c.email.as_ref(),
+        phone,
+        at,
+        id,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(email_taken)?;
+    tx.commit().await?;
+    Ok(Some(Customer {
+        id,
+        name: c.name.as_ref().to_owned(),
+        email: c.email.as_ref().to_owned(),
+        phone: phone.map(str::to_owned),
+        created_at,
+        updated_at: at,
+    }))
+}
+
+/// Soft-deletes an active customer, which frees its email. `false` when there is none.
+#[tracing::instrument(skip(pool))]
+pub async fn soft_delete(pool: &MySqlPool, id: u64) -> Result<bool, sqlx::Error> {
+    let at = now();
+    let done = sqlx::query!(
+        "UPDATE customers SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+        at,
+        at,
+        id
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `%`, `_` and `\` match themselves in a search.
+fn like_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Active customers in id order after the cursor, optionally those whose name
+/// or email contains `term` (case-insensitively). Fetches one row more than
+/// the page to tell whether another page follows.
+#[tracing::instrument(skip(pool, term))]
+pub async fn search(pool: &MySqlPool, term: Option<&str>, page: PageRequest) -> Result<Vec<Customer>, sqlx::Error> {
+    let pattern = term.map(like_pattern);
+    sqlx::query_as!(
+        Customer,
+        r#"SELECT id, name, email, phone,
+                  created_at AS "created_at: DateTime<Utc>",
+                  updated_at AS "updated_at: DateTime<Utc>"
+           FROM customers
+           WHERE deleted_at IS NULL AND id > ?
+             AND (? IS NULL OR name LIKE ? OR email LIKE ?)
+           ORDER BY id
+           LIMIT ?"#,
+        page.after_id,
+        pattern,
+        pattern,
+        pattern,
+        page.fetch(),
+    )
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn wildcards_in_terms_are_literal() {
+        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+        assert_eq!(like_pattern("acme"), "%acme%");
+    }
+}
