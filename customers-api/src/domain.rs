@@ -65,7 +65,9 @@ impl Email {
                     && !l.ends_with('-')
                     && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             })
-            && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+            && labels
+                .last()
+                .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
         if local_ok && domain_ok {
             Ok(Self(email.to_owned()))
         } else {
@@ -87,7 +89,8 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        const INVALID: &str = "must be a phone number of 7 to 15 digits, optionally starting with +";
+        const INVALID: &str =
+            "must be a phone number of 7 to 15 digits, optionally starting with +";
         let raw = raw.trim();
         let (plus, rest) = match raw.strip_prefix('+') {
             Some(rest) => ("+", rest),
@@ -147,8 +150,10 @@ impl TryFrom<CustomerInput> for NewCustomer {
     /// Reports every invalid field at once, not just the first.
     fn try_from(input: CustomerInput) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
-        let name = CustomerName::parse(&input.name).map_err(|m| errors.push(FieldError::new("name", m)));
-        let email = Email::parse(&input.email).map_err(|m| errors.push(FieldError::new("email", m)));
+        let name =
+            CustomerName::parse(&input.name).map_err(|m| errors.push(FieldError::new("name", m)));
+        let email =
+            Email::parse(&input.email).map_err(|m| errors.push(FieldError::new("email", m)));
         let phone = match input.phone.as_deref() {
             None => Ok(None),
             Some(p) => Phone::parse(p)
@@ -172,8 +177,19 @@ mod tests {
         for ok in ["ops@acme.com", "A.B+tag@sub.example.co", "x@y.io"] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "acme.com", "@acme.com", "ops@", "ops@acme", "ops@@acme.com", "o ps@acme.com",
-            "ops@acme..com", ".ops@acme.com", "ops@-acme.com", "ops@acme.c0m"] {
+        for bad in [
+            "",
+            "acme.com",
+            "@acme.com",
+            "ops@",
+            "ops@acme",
+            "ops@@acme.com",
+            "o ps@acme.com",
+            "ops@acme..com",
+            ".ops@acme.com",
+            "ops@-acme.com",
+            "ops@acme.c0m",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         assert!(Email::parse(&format!("{}@acme.com", "a".repeat(65))).is_err());
@@ -181,16 +197,32 @@ mod tests {
 
     #[test]
     fn phones_are_normalised() {
-        assert_eq!(Phone::parse("+51 987-654-321").map(|p| p.0), Ok("+51987654321".to_owned()));
-        assert_eq!(Phone::parse("(01) 555 0100").map(|p| p.0), Ok("015550100".to_owned()));
-        for bad in ["", "+", "12345", "+1234567890123456", "555-CALL-NOW", "++51987654321"] {
+        assert_eq!(
+            Phone::parse("+51 987-654-321").map(|p| p.0),
+            Ok("+51987654321".to_owned())
+        );
+        assert_eq!(
+            Phone::parse("(01) 555 0100").map(|p| p.0),
+            Ok("015550100".to_owned())
+        );
+        for bad in [
+            "",
+            "+",
+            "12345",
+            "+1234567890123456",
+            "555-CALL-NOW",
+            "++51987654321",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn names() {
-        assert_eq!(CustomerName::parse("  ACME  ").map(|n| n.0), Ok("ACME".to_owned()));
+        assert_eq!(
+            CustomerName::parse("  ACME  ").map(|n| n.0),
+            Ok("ACME".to_owned())
+        );
         assert!(CustomerName::parse("   ").is_err());
         assert!(CustomerName::parse("a\u{0}b").is_err());
         assert!(CustomerName::parse(&"é".repeat(200)).is_ok());
@@ -199,7 +231,11 @@ mod tests {
 
     #[test]
     fn every_invalid_field_is_reported() {
-        let input = CustomerInput { name: "".into(), email: "nope".into(), phone: Some("x".into()) };
+        let input = CustomerInput {
+            name: "".into(),
+            email: "nope".into(),
+            phone: Some("x".into()),
+        };
         let errors = NewCustomer::try_from(input).err().unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "email", "phone"]);

@@ -55,7 +55,9 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("HS256 token signed with JWT_SECRET, carrying `sub` and `exp`"))
+                    .description(Some(
+                        "HS256 token signed with JWT_SECRET, carrying `sub` and `exp`",
+                    ))
                     .build(),
             ),
         );

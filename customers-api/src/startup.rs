@@ -2,7 +2,9 @@
 
 use std::{net::TcpListener, time::Duration};
 
-use actix_web::{dev::Server, http::header, middleware::from_fn, web, App, HttpResponse, HttpServer};
+use actix_web::{
+    dev::Server, http::header, middleware::from_fn, web, App, HttpResponse, HttpServer,
+};
 use service_kit::{
     auth, config::HttpSettings, correlation, db, ops, problem, telemetry::RequestSpan,
 };
@@ -45,7 +47,11 @@ impl Application {
     }
 }
 
-pub fn run(listener: TcpListener, pool: MySqlPool, settings: &HttpSettings) -> anyhow::Result<Server> {
+pub fn run(
+    listener: TcpListener,
+    pool: MySqlPool,
+    settings: &HttpSettings,
+) -> anyhow::Result<Server> {
     let metrics = ops::Metrics::new("customers-api")?;
     let counters = web::Data::new(CustomerCounters::register(&metrics)?);
     let metrics = web::Data::new(metrics);

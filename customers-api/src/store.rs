@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use service_kit::{pagination::PageRequest, problem::{ApiError, FieldError}};
+use service_kit::{
+    pagination::PageRequest,
+    problem::{ApiError, FieldError},
+};
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
@@ -31,10 +34,11 @@ fn now() -> DateTime<Utc> {
 
 fn email_taken(e: sqlx::Error) -> ApiError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            ApiError::conflict("email_taken", "another active customer already uses this email")
-                .with_errors(vec![FieldError::new("email", "is already taken")])
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::conflict(
+            "email_taken",
+            "another active customer already uses this email",
+        )
+        .with_errors(vec![FieldError::new("email", "is already taken")]),
         _ => e.into(),
     }
 }
@@ -83,7 +87,11 @@ pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Customer>, sqlx::E
 
 /// Replaces name, email and phone of an active customer; `None` when there is none.
 #[tracing::instrument(skip(pool, c))]
-pub async fn replace(pool: &MySqlPool, id: u64, c: &NewCustomer) -> Result<Option<Customer>, ApiError> {
+pub async fn replace(
+    pool: &MySqlPool,
+    id: u64,
+    c: &NewCustomer,
+) -> Result<Option<Customer>, ApiError> {
     let mut tx = pool.begin().await?;
     // Lock the row first: the answer must describe the row this update wrote,
     // not one a concurrent writer changed in between.
@@ -154,7 +162,11 @@ fn like_pattern(term: &str) -> String {
 /// or email contains `term` (case-insensitively). Fetches one row more than
 /// the page to tell whether another page follows.
 #[tracing::instrument(skip(pool, term))]
-pub async fn search(pool: &MySqlPool, term: Option<&str>, page: PageRequest) -> Result<Vec<Customer>, sqlx::Error> {
+pub async fn search(
+    pool: &MySqlPool,
+    term: Option<&str>,
+    page: PageRequest,
+) -> Result<Vec<Customer>, sqlx::Error> {
     let pattern = term.map(like_pattern);
     sqlx::query_as!(
         Customer,

@@ -112,12 +112,15 @@ fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthorized("unauthorized", "a bearer token is required"))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("unauthorized", "the Authorization header is malformed"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| ApiError::unauthorized("unauthorized", "the Authorization header must be `Bearer <token>`"))?;
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthorized("unauthorized", "the Authorization header is malformed")
+    })?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        ApiError::unauthorized(
+            "unauthorized",
+            "the Authorization header must be `Bearer <token>`",
+        )
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(ApiError::unauthorized(
             "unauthorized",
@@ -194,24 +197,45 @@ mod tests {
     }
 
     fn sign(claims: serde_json::Value, alg: Algorithm, secret: &[u8]) -> String {
-        encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret)).expect("signs")
+        encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .expect("signs")
     }
 
     #[test]
     fn accepts_a_good_token_and_returns_its_subject() {
         let v = JwtVerifier::new(SECRET, None, None);
-        let t = sign(json!({"sub": "ops", "exp": now() + 60}), Algorithm::HS256, SECRET);
+        let t = sign(
+            json!({"sub": "ops", "exp": now() + 60}),
+            Algorithm::HS256,
+            SECRET,
+        );
         assert_eq!(v.verify(&t), Ok("ops".to_owned()));
     }
 
     #[test]
     fn refuses_expired_unsigned_wrongly_signed_and_other_algorithms() {
         let v = JwtVerifier::new(SECRET, None, None);
-        let expired = sign(json!({"sub": "ops", "exp": now() - 60}), Algorithm::HS256, SECRET);
+        let expired = sign(
+            json!({"sub": "ops", "exp": now() - 60}),
+            Algorithm::HS256,
+            SECRET,
+        );
         assert_eq!(v.verify(&expired), Err("the token has expired"));
-        let forged = sign(json!({"sub": "ops", "exp": now() + 60}), Algorithm::HS256, b"another-secret-entirely");
+        let forged = sign(
+            json!({"sub": "ops", "exp": now() + 60}),
+            Algorithm::HS256,
+            b"another-secret-entirely",
+        );
         assert_eq!(v.verify(&forged), Err("the token signature is invalid"));
-        let hs512 = sign(json!({"sub": "ops", "exp": now() + 60}), Algorithm::HS512, SECRET);
+        let hs512 = sign(
+            json!({"sub": "ops", "exp": now() + 60}),
+            Algorithm::HS512,
+            SECRET,
+        );
         assert!(v.verify(&hs512).is_err());
         let no_exp = sign(json!({"sub": "ops"}), Algorithm::HS256, SECRET);
         assert!(v.verify(&no_exp).is_err());
@@ -241,7 +265,10 @@ mod tests {
             Algorithm::HS256,
             SECRET,
         );
-        assert_eq!(v.verify(&wrong_iss), Err("the token issuer is not accepted"));
+        assert_eq!(
+            v.verify(&wrong_iss),
+            Err("the token issuer is not accepted")
+        );
         let no_aud = sign(
             json!({"sub": "ops", "exp": now() + 60, "iss": "back-office"}),
             Algorithm::HS256,

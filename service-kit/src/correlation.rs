@@ -36,9 +36,8 @@ impl CorrelationId {
     /// Accepts 1..=128 visible ASCII characters (no spaces): anything else could
     /// break log lines or header values, and is replaced by a generated id.
     pub fn parse(raw: &str) -> Option<Self> {
-        let ok = !raw.is_empty()
-            && raw.len() <= MAX_LEN
-            && raw.bytes().all(|b| b.is_ascii_graphic());
+        let ok =
+            !raw.is_empty() && raw.len() <= MAX_LEN && raw.bytes().all(|b| b.is_ascii_graphic());
         ok.then(|| Self(raw.to_owned()))
     }
 
@@ -92,7 +91,9 @@ pub async fn middleware(
     let id = of_request(&req);
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let mut res = scope(id.clone(), next.call(req)).await?;
     let status = res.status().as_u16();
     let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
@@ -113,7 +114,10 @@ mod tests {
 
     #[test]
     fn accepts_reasonable_ids_and_rejects_the_rest() {
-        assert_eq!(CorrelationId::parse("req-001").map(|c| c.0), Some("req-001".into()));
+        assert_eq!(
+            CorrelationId::parse("req-001").map(|c| c.0),
+            Some("req-001".into())
+        );
         assert!(CorrelationId::parse("").is_none());
         assert!(CorrelationId::parse("has space").is_none());
         assert!(CorrelationId::parse("line\nbreak").is_none());

@@ -11,7 +11,8 @@ use sqlx::{
 
 /// A pool with explicit limits. Sessions run in UTC (sqlx's default `time_zone`).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<MySqlPool> {
-    let options = MySqlConnectOptions::from_str(url).context("DATABASE_URL is not a valid MySQL URL")?;
+    let options =
+        MySqlConnectOptions::from_str(url).context("DATABASE_URL is not a valid MySQL URL")?;
     let pool = MySqlPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
@@ -42,5 +43,8 @@ pub async fn wait_until_reachable(pool: &MySqlPool, patience: Duration) -> anyho
 /// and each service ignores the migrations it does not own.
 pub async fn migrate(pool: &MySqlPool, mut migrator: Migrator) -> anyhow::Result<()> {
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await.context("applying migrations failed")
+    migrator
+        .run(pool)
+        .await
+        .context("applying migrations failed")
 }

@@ -10,7 +10,9 @@ use actix_web::{
     middleware::Next,
     web, HttpResponse,
 };
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use serde::Serialize;
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
@@ -28,9 +30,15 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(service: &str) -> anyhow::Result<Self> {
-        let registry = Registry::new_custom(None, Some([("service".to_owned(), service.to_owned())].into()))?;
+        let registry = Registry::new_custom(
+            None,
+            Some([("service".to_owned(), service.to_owned())].into()),
+        )?;
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests served, by route and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests served, by route and status",
+            ),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
@@ -60,7 +68,12 @@ impl Metrics {
     }
 
     /// Registers a domain counter with labels.
-    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> anyhow::Result<IntCounterVec> {
+    pub fn counter_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> anyhow::Result<IntCounterVec> {
         let counter = IntCounterVec::new(Opts::new(name, help), labels)?;
         self.registry.register(Box::new(counter.clone()))?;
         Ok(counter)
@@ -70,7 +83,9 @@ impl Metrics {
         let status = status.to_string();
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
-        self.latency.with_label_values(&labels).observe(elapsed.as_secs_f64());
+        self.latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition of every metric.
@@ -89,7 +104,9 @@ pub async fn track(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().as_str().to_owned();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let started = Instant::now();
     let res = next.call(req).await?;
     if let Some(metrics) = metrics {
@@ -119,11 +136,23 @@ pub async fn health() -> HttpResponse {
         (status = 503, description = "The database is unreachable", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ready(pool: web::Data<MySqlPool>) -> Result<HttpResponse, ApiError> {
-    let ping = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool.get_ref())).await;
+    let ping = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(pool.get_ref()),
+    )
+    .await;
     match ping {
         Ok(Ok(_)) => Ok(HttpResponse::Ok().json(Status { status: "ready" })),
-        Ok(Err(e)) => Err(ApiError::unavailable("not_ready", "the database is unreachable", e)),
-        Err(e) => Err(ApiError::unavailable("not_ready", "the database did not answer in time", e)),
+        Ok(Err(e)) => Err(ApiError::unavailable(
+            "not_ready",
+            "the database is unreachable",
+            e,
+        )),
+        Err(e) => Err(ApiError::unavailable(
+            "not_ready",
+            "the database did not answer in time",
+            e,
+        )),
     }
 }
 
@@ -151,12 +180,20 @@ mod tests {
     #[test]
     fn renders_requests_by_route_and_domain_counters() {
         let m = Metrics::new("test").expect("metrics");
-        let created = m.counter("things_created_total", "things").expect("counter");
+        let created = m
+            .counter("things_created_total", "things")
+            .expect("counter");
         created.inc();
         m.observe("GET", "/things/{id}", 200, Duration::from_millis(3));
         let text = m.render().expect("renders");
         assert!(text.contains(r#"http_requests_total{method="GET",route="/things/{id}",status="200",service="test"} 1"#), "{text}");
-        assert!(text.contains(r#"things_created_total{service="test"} 1"#), "{text}");
-        assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains(r#"things_created_total{service="test"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_request_duration_seconds_bucket"),
+            "{text}"
+        );
     }
 }

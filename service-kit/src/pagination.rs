@@ -74,7 +74,11 @@ pub fn decode_cursor(raw: &str) -> Option<u64> {
 
 /// Splits a fetched batch (of up to `limit + 1` rows) into the page and the
 /// cursor of the next one.
-pub fn paginate<T>(mut rows: Vec<T>, page: PageRequest, id_of: impl Fn(&T) -> u64) -> (Vec<T>, Option<String>) {
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    page: PageRequest,
+    id_of: impl Fn(&T) -> u64,
+) -> (Vec<T>, Option<String>) {
     let limit = page.limit as usize;
     if rows.len() > limit {
         rows.truncate(limit);
@@ -105,20 +109,42 @@ mod tests {
     #[test]
     fn rejects_foreign_cursors_and_limits_out_of_range() {
         for bad in ["abc", "djE6", "djE6LTE", "!!", "djI6MQ"] {
-            let p = PageParams { limit: None, cursor: Some(bad.into()) };
-            assert_eq!(p.parse().err().map(|e| e.code().to_owned()).as_deref(), Some("invalid_cursor"), "{bad}");
+            let p = PageParams {
+                limit: None,
+                cursor: Some(bad.into()),
+            };
+            assert_eq!(
+                p.parse().err().map(|e| e.code().to_owned()).as_deref(),
+                Some("invalid_cursor"),
+                "{bad}"
+            );
         }
         for limit in [0, 101] {
-            let p = PageParams { limit: Some(limit), cursor: None };
+            let p = PageParams {
+                limit: Some(limit),
+                cursor: None,
+            };
             assert!(p.parse().is_err());
         }
-        let p = PageParams { limit: None, cursor: Some(encode_cursor(7)) };
-        assert_eq!(p.parse().ok(), Some(PageRequest { limit: 20, after_id: 7 }));
+        let p = PageParams {
+            limit: None,
+            cursor: Some(encode_cursor(7)),
+        };
+        assert_eq!(
+            p.parse().ok(),
+            Some(PageRequest {
+                limit: 20,
+                after_id: 7
+            })
+        );
     }
 
     #[test]
     fn paginate_emits_a_cursor_only_when_more_rows_exist() {
-        let page = PageRequest { limit: 2, after_id: 0 };
+        let page = PageRequest {
+            limit: 2,
+            after_id: 0,
+        };
         let (rows, next) = paginate(vec![1u64, 2, 3], page, |r| *r);
         assert_eq!(rows, vec![1, 2]);
         assert_eq!(next.as_deref().and_then(decode_cursor), Some(2));

@@ -296,7 +296,8 @@ fn is_json(req: &HttpRequest) -> bool {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn payload_error(e: actix_web::Error) -> ApiError {
@@ -382,8 +383,7 @@ pub fn query_config() -> web::QueryConfig {
             QueryPayloadError::Deserialize(inner) => inner.to_string(),
             other => other.to_string(),
         };
-        ApiError::bad_request("invalid_query", format!("invalid query string: {message}"))
-            .into()
+        ApiError::bad_request("invalid_query", format!("invalid query string: {message}")).into()
     })
 }
 
@@ -451,31 +451,26 @@ mod tests {
     #[test]
     fn names_the_field_of_a_wrong_type() {
         let e = parse_json::<Body>(br#"{"name":"a","items":[{"product_id":1,"qty":"x"}]}"#)
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         assert_eq!(e.code(), "validation_failed");
         assert_eq!(field_of(&e), "items[0].qty");
     }
 
     #[test]
     fn names_a_missing_field() {
-        let e = parse_json::<Body>(br#"{"items":[]}"#).err().expect("must fail");
+        let e = parse_json::<Body>(br#"{"items":[]}"#).expect_err("must fail");
         assert_eq!(field_of(&e), "name");
-        let e = parse_json::<Body>(br#"{"name":"a","items":[{"qty":1}]}"#)
-            .err()
-            .expect("must fail");
+        let e = parse_json::<Body>(br#"{"name":"a","items":[{"qty":1}]}"#).expect_err("must fail");
         assert_eq!(field_of(&e), "items[0].product_id");
     }
 
     #[test]
     fn tells_malformed_from_empty_and_trailing_garbage() {
-        let e = parse_json::<Body>(b"{").err().expect("must fail");
+        let e = parse_json::<Body>(b"{").expect_err("must fail");
         assert_eq!(e.code(), "malformed_json");
-        let e = parse_json::<Body>(b"  ").err().expect("must fail");
+        let e = parse_json::<Body>(b"  ").expect_err("must fail");
         assert_eq!(e.code(), "empty_body");
-        let e = parse_json::<Body>(br#"{"name":"a","items":[]} x"#)
-            .err()
-            .expect("must fail");
+        let e = parse_json::<Body>(br#"{"name":"a","items":[]} x"#).expect_err("must fail");
         assert_eq!(e.code(), "malformed_json");
     }
 
@@ -484,8 +479,7 @@ mod tests {
         let e = parse_json::<Body>(
             br#"{"name":"a","items":[{"product_id":99999999999999999999,"qty":1}]}"#,
         )
-        .err()
-        .expect("must fail");
+        .expect_err("must fail");
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         assert_eq!(field_of(&e), "items[0].product_id");
     }

@@ -17,8 +17,8 @@ use tracing::{
 };
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::{
-    fmt::MakeWriter, layer::Context, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt, EnvFilter,
-    Layer,
+    fmt::MakeWriter, layer::Context, layer::SubscriberExt, registry::LookupSpan,
+    util::SubscriberInitExt, EnvFilter, Layer,
 };
 
 use crate::correlation::{self, CorrelationId};
@@ -32,7 +32,9 @@ pub fn init(service: &'static str) {
     let _ = if pretty {
         registry.with(tracing_subscriber::fmt::layer()).try_init()
     } else {
-        registry.with(JsonLayer::new(service, std::io::stdout)).try_init()
+        registry
+            .with(JsonLayer::new(service, std::io::stdout))
+            .try_init()
     };
 }
 
@@ -70,7 +72,8 @@ impl Visit for JsonVisitor<'_> {
         self.0.insert(field.name().to_owned(), Value::from(value));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), Value::from(format!("{value:?}")));
+        self.0
+            .insert(field.name().to_owned(), Value::from(format!("{value:?}")));
     }
 }
 
@@ -79,14 +82,24 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
 {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Map::new();
         attrs.record(&mut JsonVisitor(&mut fields));
         span.extensions_mut().insert(SpanFields(fields));
     }
 
-    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
         let Some(span) = ctx.span(id) else { return };
         let mut ext = span.extensions_mut();
         if let Some(SpanFields(fields)) = ext.get_mut::<SpanFields>() {
@@ -139,7 +152,9 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let id = CorrelationId::from_header(request.headers().get(&correlation::HEADER));
         request.extensions_mut().insert(id.clone());
-        let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
         tracing::info_span!(
             "request",
             correlation_id = %id,
@@ -149,7 +164,10 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
         if let Ok(res) = outcome {
             span.record("status", res.status().as_u16());
         }
@@ -166,7 +184,10 @@ mod tests {
 
     impl Write for Buf {
         fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(data);
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(data);
             Ok(data.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {

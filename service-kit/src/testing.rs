@@ -25,9 +25,12 @@ impl TestDatabase {
         let mut conn = MySqlConnection::connect(&server)
             .await
             .unwrap_or_else(|e| panic!("tests need a MySQL/MariaDB server at {server}: {e}"));
-        conn.execute(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci").as_str())
-            .await
-            .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
+        conn.execute(
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                .as_str(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
         let _ = conn.close().await;
         let url = format!("{}/{name}", server.trim_end_matches('/'));
         Self { name, url, server }
@@ -41,12 +44,17 @@ impl Drop for TestDatabase {
         // Drop runs inside the test's runtime, which cannot be blocked on:
         // do it on a thread with a runtime of its own, and wait for it.
         let dropper = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
                 if let Ok(mut conn) = MySqlConnection::connect(&server).await {
-                    let _ = conn.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str()).await;
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
+                        .await;
                     let _ = conn.close().await;
                 }
             });

@@ -77,7 +77,11 @@ pub async fn create(
         (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = *id))]
-pub async fn get(_user: User, pool: web::Data<MySqlPool>, id: web::Path<u64>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let customer = store::find(&pool, id).await?.ok_or_else(|| not_found(id))?;
     Ok(HttpResponse::Ok().json(customer))
@@ -125,7 +129,11 @@ pub async fn list(
         cursor: params.cursor,
     }
     .parse()?;
-    let term = params.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let term = params
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     if term.is_some_and(|t| t.chars().count() > 200) {
         return Err(ApiError::validation(vec![FieldError::new(
             "search",
@@ -161,7 +169,9 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::validation)?;
-    let customer = store::replace(&pool, id, &input).await?.ok_or_else(|| not_found(id))?;
+    let customer = store::replace(&pool, id, &input)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     counters.updated.inc();
     Ok(HttpResponse::Ok().json(customer))
 }

@@ -20,7 +20,11 @@ use crate::{routes::customers::not_found, store};
         (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = *id))]
-pub async fn get(_caller: Service, pool: web::Data<MySqlPool>, id: web::Path<u64>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    _caller: Service,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let customer = store::find(&pool, id).await?.ok_or_else(|| not_found(id))?;
     Ok(HttpResponse::Ok().json(customer))

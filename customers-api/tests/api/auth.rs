@@ -1,0 +1,124 @@
+//! Every business route refuses missing, expired, forged and unsigned tokens.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use reqwest::Method;
+use serde_json::{json, Value};
+use service_kit::testing::mint_token;
+
+use crate::helpers::{
+    assert_problem, customer_body, spawn_app, spawn_app_with, TestApp, JWT_SECRET,
+};
+
+fn unsigned_token() -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let claims = URL_SAFE_NO_PAD.encode(json!({"sub": "mallory", "exp": exp}).to_string());
+    format!("{header}.{claims}.")
+}
+
+/// Every business route, with a body where it takes one.
+fn business_routes(id: u64) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (
+            Method::POST,
+            "/customers".into(),
+            Some(customer_body("M", "m@example.com")),
+        ),
+        (Method::GET, "/customers".into(), None),
+        (Method::GET, format!("/customers/{id}"), None),
+        (
+            Method::PUT,
+            format!("/customers/{id}"),
+            Some(customer_body("M", "m@example.com")),
+        ),
+        (Method::DELETE, format!("/customers/{id}"), None),
+    ]
+}
+
+async fn assert_all_refused(app: &TestApp, id: u64, authorization: Option<String>, code: &str) {
+    for (method, path, body) in business_routes(id) {
+        let mut req = app.client.request(method.clone(), app.url(&path));
+        if let Some(value) = &authorization {
+            req = req.header("authorization", value);
+        }
+        if let Some(body) = &body {
+            req = req.json(body);
+        }
+        let res = req.send().await.expect("sent");
+        let www = res.headers().get("www-authenticate").cloned();
+        assert_problem(res, 401, code).await;
+        assert!(
+            www.is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("Bearer"))),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn business_routes_refuse_bad_credentials_and_write_nothing() {
+    let app = spawn_app().await;
+    let victim = app.create_customer("ACME", "ops@acme.com").await;
+    let id = victim["id"].as_u64().expect("id");
+
+    assert_all_refused(&app, id, None, "unauthorized").await;
+    assert_all_refused(&app, id, Some("Basic dXNlcjpwYXNz".into()), "unauthorized").await;
+    assert_all_refused(&app, id, Some("Bearer".into()), "unauthorized").await;
+    let expired = mint_token(JWT_SECRET, "tester", -120, json!({}));
+    assert_all_refused(&app, id, Some(format!("Bearer {expired}")), "invalid_token").await;
+    let forged = mint_token("another-secret-0123456789abcdef", "tester", 600, json!({}));
+    assert_all_refused(&app, id, Some(format!("Bearer {forged}")), "invalid_token").await;
+    assert_all_refused(
+        &app,
+        id,
+        Some(format!("Bearer {}", unsigned_token())),
+        "invalid_token",
+    )
+    .await;
+    assert_all_refused(&app, id, Some("Bearer not.a.jwt".into()), "invalid_token").await;
+
+    assert_eq!(app.customer_rows().await, 1);
+    let fetched: Value = app.get_customer(id).await.json().await.expect("json");
+    assert_eq!(fetched, victim, "nothing was changed or deleted");
+}
+
+#[tokio::test]
+async fn issuer_and_audience_are_checked_when_configured() {
+    let app = spawn_app_with(|s| {
+        s.auth.jwt_issuer = Some("back-office".into());
+        s.auth.jwt_audience = Some("customers".into());
+    })
+    .await;
+    let id = 1;
+    let plain = mint_token(JWT_SECRET, "tester", 600, json!({}));
+    assert_all_refused(&app, id, Some(format!("Bearer {plain}")), "invalid_token").await;
+    let wrong = mint_token(
+        JWT_SECRET,
+        "tester",
+        600,
+        json!({"iss": "elsewhere", "aud": "customers"}),
+    );
+    assert_all_refused(&app, id, Some(format!("Bearer {wrong}")), "invalid_token").await;
+    let good = mint_token(
+        JWT_SECRET,
+        "tester",
+        600,
+        json!({"iss": "back-office", "aud": "customers"}),
+    );
+    let res = app
+        .client
+        .get(app.url("/customers"))
+        .bearer_auth(good)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn ops_endpoints_need_no_token() {
+    let app = spawn_app().await;
+    for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
+        let res = app.client.get(app.url(path)).send().await.expect("sent");
+        assert_eq!(res.status(), 200, "{path}");
+    }
+}

@@ -1,0 +1,170 @@
+use std::net::TcpListener;
+
+use customers_api::startup;
+use serde_json::Value;
+use sqlx::mysql::MySqlPoolOptions;
+
+use crate::helpers::{assert_problem, customer_body, settings, spawn_app};
+
+#[tokio::test]
+async fn health_and_ready() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["status"], "ok");
+    let res = app
+        .client
+        .get(app.url("/ready"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+}
+
+#[tokio::test]
+async fn ready_is_503_when_the_database_is_unreachable() {
+    let db = service_kit::testing::TestDatabase::create().await;
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let pool = MySqlPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy(&format!("mysql://root@127.0.0.1:{dead_port}/x"))
+        .expect("lazy pool");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = startup::run(listener, pool, &settings(&db)).expect("server");
+    tokio::spawn(server);
+    let client = reqwest::Client::new();
+    let res = client
+        .get(format!("http://127.0.0.1:{port}/ready"))
+        .send()
+        .await
+        .expect("sent");
+    let body = assert_problem(res, 503, "not_ready").await;
+    assert!(
+        !body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("127.0.0.1"),
+        "no internals: {body}"
+    );
+    let res = client
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200, "alive even when the database is not");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_domain_events() {
+    let app = spawn_app().await;
+    let created = app.create_customer("ACME", "ops@acme.com").await;
+    let id = created["id"].as_u64().expect("id");
+    app.post_customer(&customer_body("Dup", "ops@acme.com"))
+        .await;
+    app.get_customer(id).await;
+    app.delete_customer(id).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    for expected in [
+        r#"http_requests_total{method="POST",route="/customers",status="201",service="customers-api"} 1"#,
+        r#"http_requests_total{method="POST",route="/customers",status="409",service="customers-api"} 1"#,
+        r#"http_requests_total{method="GET",route="/customers/{id}",status="200",service="customers-api"} 1"#,
+        r#"customers_created_total{service="customers-api"} 1"#,
+        r#"customers_deleted_total{service="customers-api"} 1"#,
+        r#"http_request_duration_seconds_bucket{method="DELETE",route="/customers/{id}",status="204",service="customers-api",le="+Inf"} 1"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected}\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn correlation_ids_are_echoed_or_generated() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/customers/77"))
+        .bearer_auth(&app.token)
+        .header("x-correlation-id", "req-001")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.headers()["x-correlation-id"], "req-001");
+    let body = assert_problem(res, 404, "customer_not_found").await;
+    assert_eq!(body["correlation_id"], "req-001");
+
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("sent");
+    let generated = res.headers()["x-correlation-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+
+    // Unusable ids (too long) are replaced, not echoed.
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-correlation-id", "x".repeat(500))
+        .send()
+        .await
+        .expect("sent");
+    let replaced = res.headers()["x-correlation-id"].to_str().expect("ascii");
+    assert!(uuid::Uuid::parse_str(replaced).is_ok());
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_without_internet() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/docs")).send().await.expect("sent");
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "/docs/");
+    let res = app
+        .client
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "{html}");
+    // The assets come from the binary, not from a CDN.
+    assert!(!html.contains("https://"), "{html}");
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
+        let res = app.client.get(app.url(asset)).send().await.expect("sent");
+        assert_eq!(res.status(), 200, "{asset}");
+    }
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .expect("sent");
+    assert!(init.text().await.expect("js").contains("/openapi.json"));
+}
