@@ -122,3 +122,27 @@ async fn ops_endpoints_need_no_token() {
         assert_eq!(res.status(), 200, "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_dev_token_script_mints_tokens_the_service_accepts() {
+    let app = spawn_app().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/mint-token.sh");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(["script-user", "60"])
+        .env("JWT_SECRET", JWT_SECRET)
+        .env_remove("JWT_ISSUER")
+        .env_remove("JWT_AUDIENCE")
+        .output()
+        .expect("the script runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).expect("utf8");
+    let res = app
+        .client
+        .get(app.url("/customers"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+}

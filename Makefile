@@ -1,0 +1,49 @@
+# The order back office. `make help` lists the targets.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help setup db run-customers test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+
+help: ## This list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: ## First run: .env from .env.example, MariaDB up, database created and seeded, build
+	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
+	scripts/ensure-mariadb.sh
+	scripts/setup-db.sh
+	$(CARGO) build --workspace
+
+db: ## Create and seed the database of DATABASE_URL if it is empty
+	scripts/setup-db.sh
+
+run-customers: ## Run customers-api on :3001 (reads .env)
+	PORT=$${PORT:-3001} $(CARGO) run -p customers-api
+
+test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, or TEST_DATABASE_URL)
+	$(CARGO) test --workspace --no-fail-fast
+
+lint: ## Formatting and clippy, warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+token: ## Print a dev user token (JWT_SECRET from .env), valid 1 h
+	@scripts/mint-token.sh
+
+openapi: ## Rewrite each API's openapi.yaml from the code
+	UPDATE_OPENAPI=1 $(CARGO) test -q -p customers-api --test api openapi
+
+sqlx-prepare: ## Regenerate .sqlx/ (compile-time query metadata) against MariaDB
+	scripts/sqlx-prepare.sh
+
+sqlx-check: ## Fail if .sqlx/ does not match the queries
+	scripts/sqlx-prepare.sh --check
+
+clean-test-dbs: ## Drop databases left behind by interrupted test runs
+	mysql -h 127.0.0.1 -u root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\_%' OR schema_name LIKE 'sqlx\_prepare\_%'" \
+	  | while read -r db; do mysql -h 127.0.0.1 -u root -e "DROP DATABASE \`$$db\`"; done
+
+ci: ## What CI runs
+	bash .ci/run

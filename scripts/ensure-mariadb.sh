@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Makes sure a MySQL-compatible server answers on 127.0.0.1:3306 and that the
+# mysql client is installed. Starts the machine's MariaDB when it is down, and
+# installs it (Debian) only when it is missing altogether.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v mysql >/dev/null 2>&1 || apt_install mariadb-client
+command -v openssl >/dev/null 2>&1 || apt_install openssl
+
+ping_db() { mysqladmin -h 127.0.0.1 -P 3306 -u root --connect-timeout=2 ping >/dev/null 2>&1; }
+
+if ping_db; then exit 0; fi
+if [ ! -x /usr/sbin/mariadbd ]; then
+  apt_install mariadb-server
+fi
+echo "starting MariaDB" >&2
+as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+for _ in $(seq 1 60); do
+  if ping_db; then exit 0; fi
+  sleep 1
+done
+echo "MariaDB did not come up on 127.0.0.1:3306" >&2
+exit 1

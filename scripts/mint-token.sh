@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Mints an HS256 user token with openssl alone (no project code needed).
+#   scripts/mint-token.sh [subject] [ttl_seconds]
+# Reads JWT_SECRET (and JWT_ISSUER / JWT_AUDIENCE when set) from the
+# environment or from ./.env.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${JWT_SECRET:-}" ] && [ -f .env ]; then
+  set -a; . ./.env; set +a
+fi
+: "${JWT_SECRET:?JWT_SECRET is not set (export it or put it in .env)}"
+sub="${1:-dev-user}"
+ttl="${2:-3600}"
+now=$(date +%s)
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+claims="{\"sub\":\"$sub\",\"iat\":$now,\"exp\":$((now + ttl))"
+[ -n "${JWT_ISSUER:-}" ] && claims="$claims,\"iss\":\"$JWT_ISSUER\""
+[ -n "${JWT_AUDIENCE:-}" ] && claims="$claims,\"aud\":\"$JWT_AUDIENCE\""
+claims="$claims}"
+header=$(printf '%s' '{"alg":"HS256","typ":"JWT"}' | b64url)
+payload=$(printf '%s' "$claims" | b64url)
+signature=$(printf '%s' "$header.$payload" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
+printf '%s.%s.%s\n' "$header" "$payload" "$signature"
