@@ -135,7 +135,11 @@ async fn the_dev_token_script_mints_tokens_the_service_accepts() {
         .env_remove("JWT_AUDIENCE")
         .output()
         .expect("the script runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).expect("utf8");
     let res = app
         .client
