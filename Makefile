@@ -9,7 +9,7 @@ help: ## This list
 
 setup: ## First run: .env from .env.example, MariaDB up, database created and seeded, build
 	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
-	scripts/ensure-mariadb.sh
+	scripts/ensure-tools.sh
 	scripts/setup-db.sh
 	$(CARGO) build --workspace
 
@@ -20,7 +20,7 @@ run-customers: ## Run customers-api on :3001 (reads .env)
 	PORT=$${PORT:-3001} $(CARGO) run -p customers-api
 
 test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, or TEST_DATABASE_URL)
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) nextest run --workspace --no-fail-fast
 
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check

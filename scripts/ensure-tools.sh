@@ -12,6 +12,8 @@ apt_install() {
 
 command -v mysql >/dev/null 2>&1 || apt_install mariadb-client
 command -v openssl >/dev/null 2>&1 || apt_install openssl
+# The test runner (part of this machine image; built from source only if missing).
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
 ping_db() { mysqladmin -h 127.0.0.1 -P 3306 -u root --connect-timeout=2 ping >/dev/null 2>&1; }
 
