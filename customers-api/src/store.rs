@@ -26,6 +26,24 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Customer {
+    fn stored(
+        id: u64,
+        c: &NewCustomer,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            name: c.name.as_ref().to_owned(),
+            email: c.email.as_ref().to_owned(),
+            phone: c.phone.as_ref().map(|p| p.as_ref().to_owned()),
+            created_at,
+            updated_at,
+        }
+    }
+}
+
 /// Now, at the column's precision (microseconds), so what is answered is what is stored.
 fn now() -> DateTime<Utc> {
     let now = Utc::now();
@@ -60,14 +78,7 @@ pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, ApiEr
     .execute(pool)
     .await
     .map_err(email_taken)?;
-    Ok(Customer {
-        id: done.last_insert_id(),
-        name: c.name.as_ref().to_owned(),
-        email: c.email.as_ref().to_owned(),
-        phone: phone.map(str::to_owned),
-        created_at: at,
-        updated_at: at,
-    })
+    Ok(Customer::stored(done.last_insert_id(), c, at, at))
 }
 
 /// An active (not deleted) customer.
@@ -119,14 +130,7 @@ pub async fn replace(
     .await
     .map_err(email_taken)?;
     tx.commit().await?;
-    Ok(Some(Customer {
-        id,
-        name: c.name.as_ref().to_owned(),
-        email: c.email.as_ref().to_owned(),
-        phone: phone.map(str::to_owned),
-        created_at,
-        updated_at: at,
-    }))
+    Ok(Some(Customer::stored(id, c, created_at, at)))
 }
 
 /// Soft-deletes an active customer, which frees its email. `false` when there is none.
