@@ -1,10 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use service_kit::{ops, problem};
-use utoipa::{
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-    Modify, OpenApi,
-};
+use service_kit::{ops, ops::SecuritySchemes, problem};
+use utoipa::OpenApi;
 
 use crate::{domain, routes, store};
 
@@ -43,35 +40,6 @@ Errors are RFC 9457 problem documents (`application/problem+json`) with a stable
     )
 )]
 pub struct ApiDoc;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "HS256 token signed with JWT_SECRET, carrying `sub` and `exp`",
-                    ))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "service_token",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The shared SERVICE_TOKEN"))
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// The document as YAML: what `customers-api/openapi.yaml` must contain.
 pub fn yaml() -> anyhow::Result<String> {

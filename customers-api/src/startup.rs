@@ -2,16 +2,15 @@
 
 use std::{net::TcpListener, time::Duration};
 
-use actix_web::{
-    dev::Server, http::header, middleware::from_fn, web, App, HttpResponse, HttpServer,
-};
+use actix_web::{dev::Server, web};
 use service_kit::{
-    auth, config::HttpSettings, correlation, db, ops, problem, telemetry::RequestSpan,
+    config::HttpSettings,
+    db,
+    http::{serve, ServerParts},
+    ops,
 };
 use sqlx::MySqlPool;
-use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{openapi::ApiDoc, routes, routes::customers::CustomerCounters};
 
@@ -54,39 +53,17 @@ pub fn run(
 ) -> anyhow::Result<Server> {
     let metrics = ops::Metrics::new("customers-api")?;
     let counters = web::Data::new(CustomerCounters::register(&metrics)?);
-    let metrics = web::Data::new(metrics);
-    let (jwt, service_token) = auth::verifiers(&settings.auth);
-    let (jwt, service_token) = (web::Data::new(jwt), web::Data::new(service_token));
-    let pool = web::Data::new(pool);
-    let openapi = ApiDoc::openapi();
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(from_fn(correlation::middleware))
-            .wrap(from_fn(ops::track))
-            .wrap(TracingLogger::<RequestSpan>::new())
-            .app_data(pool.clone())
-            .app_data(metrics.clone())
-            .app_data(counters.clone())
-            .app_data(jwt.clone())
-            .app_data(service_token.clone())
-            .app_data(web::PayloadConfig::new(BODY_LIMIT))
-            .app_data(problem::json_config(BODY_LIMIT))
-            .app_data(problem::path_config())
-            .app_data(problem::query_config())
-            .configure(ops::routes)
-            .configure(routes::configure)
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
-            .route(
-                "/docs",
-                web::get().to(|| async {
-                    HttpResponse::PermanentRedirect()
-                        .insert_header((header::LOCATION, "/docs/"))
-                        .finish()
-                }),
-            )
-            .default_service(web::to(problem::not_found))
-    })
-    .listen(listener)?
-    .run();
-    Ok(server)
+    serve(
+        listener,
+        ServerParts {
+            pool,
+            metrics: web::Data::new(metrics),
+            auth: settings.auth.clone(),
+            body_limit: BODY_LIMIT,
+            openapi: ApiDoc::openapi(),
+            configure: move |cfg: &mut web::ServiceConfig| {
+                cfg.app_data(counters.clone()).configure(routes::configure);
+            },
+        },
+    )
 }

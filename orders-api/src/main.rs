@@ -1,6 +1,16 @@
-//! Placeholder: this service is built in its own milestone (see README, "Roadmap").
+use orders_api::{config::Settings, startup::Application};
+use service_kit::{config, telemetry};
 
-fn main() {
-    eprintln!("not built yet: see README.md, \"Roadmap\"");
-    std::process::exit(2);
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    config::load_dotenv();
+    telemetry::init("orders-api");
+    let settings = Settings::from_env().inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let app = Application::build(settings).await.inspect_err(|e| {
+        tracing::error!(error = ?e, "start-up failed");
+    })?;
+    app.run_until_stopped().await?;
+    Ok(())
 }

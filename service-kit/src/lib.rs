@@ -8,11 +8,13 @@
 //! - [`ops`]: `/health`, `/ready`, `/metrics` and the HTTP metrics middleware.
 //! - [`pagination`]: `limit` + opaque `cursor` lists.
 //! - [`db`]: pool construction and migrations.
+//! - [`http`]: the server every service runs, with its middleware and ops routes.
 
 pub mod auth;
 pub mod config;
 pub mod correlation;
 pub mod db;
+pub mod http;
 pub mod ops;
 pub mod pagination;
 pub mod problem;

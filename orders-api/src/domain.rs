@@ -1,0 +1,311 @@
+//! Product and order values, parsed once at the edge.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use service_kit::problem::FieldError;
+use utoipa::ToSchema;
+
+/// Highest accepted price: 100 million in cents, so no total can overflow.
+pub const MAX_PRICE_CENTS: u64 = 10_000_000_000;
+/// Highest accepted stock level.
+pub const MAX_STOCK: u32 = 1_000_000_000;
+/// Highest quantity of one product in one order.
+pub const MAX_QTY: u32 = 1_000_000;
+/// Items per order.
+pub const MAX_ITEMS: usize = 100;
+
+fn parse_name(raw: &str) -> Result<String, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("must not be empty");
+    }
+    if name.chars().count() > 200 {
+        return Err("must be at most 200 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(name.to_owned())
+}
+
+fn parse_sku(raw: &str) -> Result<String, &'static str> {
+    let sku = raw.trim();
+    let ok = !sku.is_empty()
+        && sku.len() <= 64
+        && sku
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    ok.then(|| sku.to_owned())
+        .ok_or("must be 1..=64 characters of letters, digits, '-', '_' or '.'")
+}
+
+fn check_price(price: u64) -> Result<u64, &'static str> {
+    if (1..=MAX_PRICE_CENTS).contains(&price) {
+        Ok(price)
+    } else {
+        Err("must be between 1 and 10000000000")
+    }
+}
+
+fn check_stock(stock: u32) -> Result<u32, &'static str> {
+    if stock <= MAX_STOCK {
+        Ok(stock)
+    } else {
+        Err("must be between 0 and 1000000000")
+    }
+}
+
+/// Body of `POST /products`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    /// Unique (case-insensitively); 1..=64 of letters, digits, `-`, `_`, `.`.
+    #[schema(example = "SKU001")]
+    pub sku: String,
+    #[schema(example = "Laptop")]
+    pub name: String,
+    /// Price in cents, 1..=10000000000.
+    #[schema(example = 129900, minimum = 1)]
+    pub price_cents: u64,
+    /// Units available, 0..=1000000000.
+    #[schema(example = 10, minimum = 0)]
+    pub stock: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: u64,
+    pub stock: u32,
+}
+
+fn collect<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, &'static str>) -> Option<T> {
+    r.map_err(|m| errors.push(FieldError::new(field, m))).ok()
+}
+
+impl TryFrom<ProductInput> for NewProduct {
+    type Error = Vec<FieldError>;
+
+    fn try_from(input: ProductInput) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        let sku = collect(&mut errors, "sku", parse_sku(&input.sku));
+        let name = collect(&mut errors, "name", parse_name(&input.name));
+        let price_cents = collect(&mut errors, "price_cents", check_price(input.price_cents));
+        let stock = collect(&mut errors, "stock", check_stock(input.stock));
+        match (sku, name, price_cents, stock) {
+            (Some(sku), Some(name), Some(price_cents), Some(stock)) => Ok(Self {
+                sku,
+                name,
+                price_cents,
+                stock,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Body of `PATCH /products/{id}`: any of the three fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatchInput {
+    pub name: Option<String>,
+    #[schema(minimum = 1)]
+    pub price_cents: Option<u64>,
+    /// The new stock level (absolute, not a delta).
+    #[schema(minimum = 0)]
+    pub stock: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    pub price_cents: Option<u64>,
+    pub stock: Option<u32>,
+}
+
+impl TryFrom<ProductPatchInput> for ProductPatch {
+    type Error = Vec<FieldError>;
+
+    fn try_from(input: ProductPatchInput) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        if input.name.is_none() && input.price_cents.is_none() && input.stock.is_none() {
+            errors.push(FieldError::new(
+                "body",
+                "give at least one of name, price_cents, stock",
+            ));
+        }
+        let name = input
+            .name
+            .map(|n| collect(&mut errors, "name", parse_name(&n)));
+        let price_cents = input
+            .price_cents
+            .map(|p| collect(&mut errors, "price_cents", check_price(p)));
+        let stock = input
+            .stock
+            .map(|s| collect(&mut errors, "stock", check_stock(s)));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            name: name.flatten(),
+            price_cents: price_cents.flatten(),
+            stock: stock.flatten(),
+        })
+    }
+}
+
+/// One line of `POST /orders`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderItemInput {
+    #[schema(example = 2)]
+    pub product_id: u64,
+    /// 1..=1000000.
+    #[schema(example = 3, minimum = 1)]
+    pub qty: u32,
+}
+
+/// Body of `POST /orders`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    #[schema(example = 1)]
+    pub customer_id: u64,
+    /// 1..=100 items; repeated product ids are summed.
+    pub items: Vec<OrderItemInput>,
+}
+
+/// A checked order request: items summed per product, in product id order
+/// (the order in which rows are locked, so concurrent orders cannot deadlock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub customer_id: u64,
+    /// (product_id, qty), ascending product ids, unique.
+    pub items: Vec<(u64, u32)>,
+}
+
+impl TryFrom<OrderInput> for NewOrder {
+    type Error = Vec<FieldError>;
+
+    fn try_from(input: OrderInput) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        if input.customer_id == 0 {
+            errors.push(FieldError::new("customer_id", "must be a positive id"));
+        }
+        if input.items.is_empty() || input.items.len() > MAX_ITEMS {
+            errors.push(FieldError::new("items", "must hold 1 to 100 items"));
+        }
+        let mut summed: BTreeMap<u64, u64> = BTreeMap::new();
+        for (i, item) in input.items.iter().enumerate() {
+            if item.product_id == 0 {
+                errors.push(FieldError::new(
+                    format!("items[{i}].product_id"),
+                    "must be a positive id",
+                ));
+            }
+            if item.qty == 0 || item.qty > MAX_QTY {
+                errors.push(FieldError::new(
+                    format!("items[{i}].qty"),
+                    "must be between 1 and 1000000",
+                ));
+            }
+            *summed.entry(item.product_id).or_default() += u64::from(item.qty);
+        }
+        if errors.is_empty() {
+            for (product_id, qty) in &summed {
+                if *qty > u64::from(MAX_QTY) {
+                    errors.push(FieldError::new(
+                        "items",
+                        format!(
+                            "the quantities of product {product_id} add up to more than 1000000"
+                        ),
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            customer_id: input.customer_id,
+            items: summed.into_iter().map(|(p, q)| (p, q as u32)).collect(),
+        })
+    }
+}
+
+/// Order status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OrderStatus {
+    Created,
+    Confirmed,
+    Canceled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Confirmed => "CONFIRMED",
+            Self::Canceled => "CANCELED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "CREATED" => Some(Self::Created),
+            "CONFIRMED" => Some(Self::Confirmed),
+            "CANCELED" => Some(Self::Canceled),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn order(items: &[(u64, u32)]) -> OrderInput {
+        OrderInput {
+            customer_id: 1,
+            items: items
+                .iter()
+                .map(|(p, q)| OrderItemInput {
+                    product_id: *p,
+                    qty: *q,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn repeated_products_are_summed_and_sorted() {
+        let o = NewOrder::try_from(order(&[(3, 1), (1, 2), (3, 4)])).expect("valid");
+        assert_eq!(o.items, vec![(1, 2), (3, 5)]);
+    }
+
+    #[test]
+    fn bad_orders_name_their_fields() {
+        let e = NewOrder::try_from(order(&[])).expect_err("empty");
+        assert_eq!(e[0].field, "items");
+        let e = NewOrder::try_from(order(&[(1, 0), (0, 1)])).expect_err("bad items");
+        let fields: Vec<_> = e.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["items[0].qty", "items[1].product_id"]);
+        let many: Vec<(u64, u32)> = (1..=101).map(|p| (p, 1)).collect();
+        assert!(NewOrder::try_from(order(&many)).is_err());
+        assert!(NewOrder::try_from(order(&[(1, MAX_QTY), (1, 1)])).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn summing_conserves_quantities(items in proptest::collection::vec((1u64..6, 1u32..1000), 1..50)) {
+            let total: u64 = items.iter().map(|(_, q)| u64::from(*q)).sum();
+            let o = NewOrder::try_from(order(&items)).expect("valid");
+            prop_assert_eq!(o.items.iter().map(|(_, q)| u64::from(*q)).sum::<u64>(), total);
+            prop_assert!(o.items.windows(2).all(|w| w[0].0 < w[1].0));
+        }
+    }
+}

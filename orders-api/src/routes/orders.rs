@@ -1,0 +1,373 @@
+//! `/orders`: create (reserving stock), get, list, confirm, cancel.
+
+use std::time::Duration;
+
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use service_kit::{
+    auth::User,
+    pagination::{paginate, PageParams},
+    problem::{ApiError, FieldError, Json, Problem},
+};
+use sqlx::MySqlPool;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    customers::{CustomerCheck, CustomersClient},
+    domain::{NewOrder, OrderInput, OrderStatus},
+    idempotency::{self, settle_err, settle_ok, Claim, Idem, Lease, Reply},
+    metrics::OrderCounters,
+    store::{self, orders, orders::Order, Tx, TxError},
+};
+
+/// What the order handlers share beyond the pool.
+pub struct OrdersContext {
+    pub customers: CustomersClient,
+    pub cancel_window: Duration,
+    pub counters: web::Data<OrderCounters>,
+}
+
+/// Claims the request's idempotency key, if it has one. `Err(response)` is a
+/// replay to send as it is.
+async fn claim(
+    pool: &MySqlPool,
+    ctx: &OrdersContext,
+    idem: Option<Idem>,
+) -> Result<Result<Option<Lease>, HttpResponse>, ApiError> {
+    let Some(idem) = idem else {
+        return Ok(Ok(None));
+    };
+    match idempotency::claim(pool, &idem).await? {
+        Claim::Proceed(lease) => Ok(Ok(Some(lease))),
+        Claim::Replay(reply) => {
+            ctx.counters.replays.inc();
+            tracing::info!(scope = idem.scope, "idempotent replay");
+            Ok(Err(reply.into_response(true)))
+        }
+    }
+}
+
+/// Creates an order: checks the customer, then in one transaction locks the
+/// products in id order, reserves stock, prices the items and writes the
+/// order as CREATED. Idempotent with `Idempotency-Key` / `X-Idempotency-Key`.
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = OrderInput,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (also `X-Idempotency-Key`); 1..=255 visible ASCII characters"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created, stock reserved", body = Order,
+            headers(("Location" = String), ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
+        (status = 400, description = "Invalid body or key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`insufficient_stock` (naming the product) or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`customer_not_found`, `product_not_found` or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`customers_unavailable`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    _user: User,
+    req: HttpRequest,
+    pool: web::Data<MySqlPool>,
+    ctx: web::Data<OrdersContext>,
+    body: Json<OrderInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    let canonical =
+        serde_json::to_vec(&input).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
+    let new = NewOrder::try_from(input).map_err(ApiError::validation)?;
+    let idem = idempotency::key_of(req.headers())?
+        .map(|key| Idem::new("create_order", key, "", &canonical));
+    let lease = match claim(&pool, &ctx, idem).await? {
+        Ok(lease) => lease,
+        Err(replay) => return Ok(replay),
+    };
+
+    let customer = ctx.customers.check(new.customer_id).await;
+    let problem = match customer {
+        Ok(CustomerCheck::Exists) => None,
+        Ok(CustomerCheck::NotFound) => Some(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "customer_not_found",
+            format!("no customer with id {}", new.customer_id),
+        )),
+        Err(e) => Some(
+            ApiError::unavailable(
+                "customers_unavailable",
+                "customers-api is unavailable; retry later",
+                e,
+            )
+            .with_header(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("1"),
+            ),
+        ),
+    };
+    if let Some(problem) = problem {
+        return settle_err(&pool, lease.as_ref(), problem).await;
+    }
+
+    let at = store::now();
+    match store::in_transaction(&pool, async |tx: &mut Tx| {
+        orders::create(tx, &new, at).await
+    })
+    .await
+    {
+        Ok((tx, order)) => {
+            let reply = Reply::json(StatusCode::CREATED, &order)?
+                .with_location(format!("/orders/{}", order.id));
+            let res = settle_ok(tx, lease.as_ref(), reply).await?;
+            ctx.counters.created.inc();
+            tracing::info!(
+                order_id = order.id,
+                total_cents = order.total_cents,
+                "order created"
+            );
+            Ok(res)
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.code() == "insufficient_stock" {
+                ctx.counters.stock_conflicts.inc();
+            }
+            settle_err(&pool, lease.as_ref(), e).await
+        }
+    }
+}
+
+/// Runs a state transition of one order, idempotently when a key is given.
+async fn transition(
+    req: &HttpRequest,
+    pool: &MySqlPool,
+    ctx: &OrdersContext,
+    scope: &'static str,
+    id: u64,
+    key_required: bool,
+    mut work: impl AsyncFnMut(&mut Tx) -> Result<(Order, bool), TxError>,
+) -> Result<(HttpResponse, bool), ApiError> {
+    let key = idempotency::key_of(req.headers())?;
+    if key.is_none() && key_required {
+        return Err(ApiError::bad_request(
+            "idempotency_key_missing",
+            "this endpoint needs an Idempotency-Key (or X-Idempotency-Key) header",
+        ));
+    }
+    let idem = key.map(|key| Idem::new(scope, key, &id.to_string(), b""));
+    let lease = match claim(pool, ctx, idem).await? {
+        Ok(lease) => lease,
+        Err(replay) => return Ok((replay, false)),
+    };
+    match store::in_transaction(pool, async |tx: &mut Tx| work(tx).await).await {
+        Ok((tx, (order, changed))) => {
+            let reply = Reply::json(StatusCode::OK, &order)?;
+            Ok((settle_ok(tx, lease.as_ref(), reply).await?, changed))
+        }
+        Err(e) => Ok((
+            settle_err(pool, lease.as_ref(), ApiError::from(e)).await?,
+            false,
+        )),
+    }
+}
+
+/// Confirms a CREATED order. Needs an idempotency key. An order that is
+/// already CONFIRMED answers 200 as it is; a CANCELED one, 409 `invalid_state`.
+#[utoipa::path(post, path = "/orders/{id}/confirm", tag = "orders",
+    params(
+        ("id" = u64, Path, description = "Order id"),
+        ("Idempotency-Key" = String, Header, description = "Required (or `X-Idempotency-Key`)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The confirmed order", body = Order),
+        (status = 400, description = "`idempotency_key_missing`, malformed id or key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid_state` or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(order_id = *id))]
+pub async fn confirm(
+    _user: User,
+    req: HttpRequest,
+    pool: web::Data<MySqlPool>,
+    ctx: web::Data<OrdersContext>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let at = store::now();
+    let (res, changed) = transition(
+        &req,
+        &pool,
+        &ctx,
+        "confirm_order",
+        id,
+        true,
+        async |tx: &mut Tx| orders::confirm(tx, id, at).await,
+    )
+    .await?;
+    if changed {
+        ctx.counters.confirmed.inc();
+        tracing::info!(order_id = id, "order confirmed");
+    }
+    Ok(res)
+}
+
+/// Cancels an order and restores its stock: CREATED at any time, CONFIRMED
+/// within `CANCEL_WINDOW_SECS` of confirmation. Already CANCELED: 200 as it is.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
+    params(
+        ("id" = u64, Path, description = "Order id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Optional (or `X-Idempotency-Key`)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cancelled order", body = Order),
+        (status = 400, description = "Malformed id or key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cancel_window_expired` or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(order_id = *id))]
+pub async fn cancel(
+    _user: User,
+    req: HttpRequest,
+    pool: web::Data<MySqlPool>,
+    ctx: web::Data<OrdersContext>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let at = store::now();
+    let window = ctx.cancel_window;
+    let (res, changed) = transition(
+        &req,
+        &pool,
+        &ctx,
+        "cancel_order",
+        id,
+        false,
+        async |tx: &mut Tx| orders::cancel(tx, id, at, window).await,
+    )
+    .await?;
+    if changed {
+        ctx.counters.canceled.inc();
+        tracing::info!(order_id = id, "order cancelled; stock restored");
+    }
+    Ok(res)
+}
+
+/// One order with its items.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+    params(("id" = u64, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(order_id = *id))]
+pub async fn get(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut conn = pool.acquire().await?;
+    let order = orders::load(&mut conn, id, false)
+        .await?
+        .ok_or_else(|| orders::order_not_found(id))?;
+    Ok(HttpResponse::Ok().json(order))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `CREATED`, `CONFIRMED` or `CANCELED`.
+    pub status: Option<String>,
+    /// Orders created at or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Orders created before this instant (RFC 3339).
+    pub to: Option<String>,
+    /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub data: Vec<Order>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+    let raw = raw?;
+    match DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "must be an RFC 3339 timestamp, e.g. 2026-01-31T00:00:00Z",
+            ));
+            None
+        }
+    }
+}
+
+/// Orders, newest first, filtered by status and creation time.
+#[utoipa::path(get, path = "/orders", tag = "orders", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 400, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let has_cursor = params.cursor.as_deref().is_some_and(|c| !c.is_empty());
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .parse()?;
+    let mut errors = Vec::new();
+    let status = match params.status.as_deref() {
+        None | Some("") => None,
+        Some(raw) => {
+            let parsed = OrderStatus::parse(raw);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    "status",
+                    "must be one of CREATED, CONFIRMED, CANCELED",
+                ));
+            }
+            parsed
+        }
+    };
+    let from = instant("from", params.from.as_deref(), &mut errors);
+    let to = instant("to", params.to.as_deref(), &mut errors);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            errors.push(FieldError::new("from", "must not be after `to`"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let filter = orders::OrderFilter { status, from, to };
+    let before = if has_cursor { page.after_id } else { u64::MAX };
+    let rows = orders::list(&pool, &filter, before, page.fetch()).await?;
+    let (data, next_cursor) = paginate(rows, page, |o| o.id);
+    Ok(HttpResponse::Ok().json(OrderPage { data, next_cursor }))
+}

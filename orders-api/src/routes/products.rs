@@ -1,0 +1,150 @@
+//! `/products`: create, patch, get, search.
+
+use actix_web::{http::header, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use service_kit::{
+    auth::User,
+    pagination::{paginate, PageParams},
+    problem::{ApiError, FieldError, Json, Problem},
+};
+use sqlx::MySqlPool;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    domain::{NewProduct, ProductInput, ProductPatch, ProductPatchInput},
+    store::products::{self, Product},
+};
+
+fn not_found(id: u64) -> ApiError {
+    ApiError::not_found("product_not_found", format!("no product with id {id}"))
+}
+
+/// Creates a product.
+#[utoipa::path(post, path = "/products", tag = "products", request_body = ProductInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = Product, headers(("Location" = String))),
+        (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sku_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    body: Json<ProductInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = NewProduct::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let product = products::insert(&pool, &input).await?;
+    tracing::info!(product_id = product.id, "product created");
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/products/{}", product.id)))
+        .json(product))
+}
+
+/// Changes any of name, price and stock (the stock given is the new level).
+#[utoipa::path(patch, path = "/products/{id}", tag = "products", request_body = ProductPatchInput,
+    params(("id" = u64, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The product as changed", body = Product),
+        (status = 400, description = "Invalid body or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(product_id = *id))]
+pub async fn patch(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<u64>,
+    body: Json<ProductPatchInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let patch = ProductPatch::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let product = products::patch(&pool, id, &patch)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(HttpResponse::Ok().json(product))
+}
+
+/// Gets one product.
+#[utoipa::path(get, path = "/products/{id}", tag = "products",
+    params(("id" = u64, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(product_id = *id))]
+pub async fn get(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let product = products::find(&pool, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(HttpResponse::Ok().json(product))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Matches skus or names containing it, case-insensitively (1..=200 characters).
+    pub search: Option<String>,
+    /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductPage {
+    pub data: Vec<Product>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Searches products, in id order.
+#[utoipa::path(get, path = "/products", tag = "products", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of products", body = ProductPage),
+        (status = 400, description = "Bad limit, cursor or search", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    _user: User,
+    pool: web::Data<MySqlPool>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .parse()?;
+    let term = params
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if term.is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "search",
+            "must be at most 200 characters",
+        )]));
+    }
+    let rows = products::search(&pool, term, page).await?;
+    let (data, next_cursor) = paginate(rows, page, |p| p.id);
+    Ok(HttpResponse::Ok().json(ProductPage { data, next_cursor }))
+}

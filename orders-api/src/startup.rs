@@ -1,0 +1,90 @@
+//! Building and running the application.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{dev::Server, web};
+use service_kit::{
+    db,
+    http::{serve, ServerParts},
+    ops,
+};
+use sqlx::MySqlPool;
+use utoipa::OpenApi;
+
+use crate::{
+    config::Settings, customers::CustomersClient, metrics::OrderCounters, openapi::ApiDoc, routes,
+    routes::orders::OrdersContext, sweeper,
+};
+
+/// Largest request body accepted: an order of 100 items is a few KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database (waiting for it a while), applies migrations,
+    /// starts the reservation sweeper, binds the listener (port 0 picks a free
+    /// one) and prepares the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let http = &settings.http;
+        let pool = db::connect(&http.database_url, http.db_max_connections).await?;
+        db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
+        db::migrate(&pool, sqlx::migrate!("./migrations")).await?;
+        let listener = TcpListener::bind((http.host.as_str(), http.port))?;
+        let port = listener.local_addr()?.port();
+        let metrics = ops::Metrics::new("orders-api")?;
+        let counters = Arc::new(OrderCounters::register(&metrics)?);
+        tokio::spawn(sweeper::run(
+            pool.clone(),
+            settings.reservation_ttl,
+            settings.idempotency_ttl,
+            settings.sweep_interval,
+            counters.clone(),
+        ));
+        let server = run(listener, pool, &settings, metrics, counters)?;
+        tracing::info!(port, "orders-api listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+pub fn run(
+    listener: TcpListener,
+    pool: MySqlPool,
+    settings: &Settings,
+    metrics: ops::Metrics,
+    counters: Arc<OrderCounters>,
+) -> anyhow::Result<Server> {
+    let ctx = web::Data::new(OrdersContext {
+        customers: CustomersClient::new(
+            &settings.customers_api_base,
+            &settings.http.auth.service_token,
+        )?,
+        cancel_window: settings.cancel_window,
+        counters: web::Data::from(counters),
+    });
+    serve(
+        listener,
+        ServerParts {
+            pool,
+            metrics: web::Data::new(metrics),
+            auth: settings.http.auth.clone(),
+            body_limit: BODY_LIMIT,
+            openapi: ApiDoc::openapi(),
+            configure: move |cfg: &mut web::ServiceConfig| {
+                cfg.app_data(ctx.clone()).configure(routes::configure);
+            },
+        },
+    )
+}

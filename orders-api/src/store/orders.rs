@@ -1,0 +1,432 @@
+//! Orders: creation with stock reservation, confirmation, cancellation with
+//! stock restored, listing, and the expired reservations the sweeper releases.
+//!
+//! Locking order, everywhere: an order row before product rows, product rows
+//! in ascending id. Creation locks only products (its order row is new).
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use service_kit::problem::{ApiError, FieldError};
+use sqlx::{MySql, MySqlConnection, MySqlExecutor, QueryBuilder};
+use utoipa::ToSchema;
+
+use super::{Tx, TxError};
+use crate::domain::{NewOrder, OrderStatus};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OrderItem {
+    #[schema(example = 2)]
+    pub product_id: u64,
+    #[schema(example = 3)]
+    pub qty: u32,
+    #[schema(example = 2990)]
+    pub unit_price_cents: u64,
+    #[schema(example = 8970)]
+    pub subtotal_cents: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Order {
+    #[schema(example = 8)]
+    pub id: u64,
+    #[schema(example = 1)]
+    pub customer_id: u64,
+    pub status: OrderStatus,
+    #[schema(example = 8970)]
+    pub total_cents: u64,
+    pub items: Vec<OrderItem>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
+}
+
+struct OrderRow {
+    id: u64,
+    customer_id: u64,
+    status: String,
+    total_cents: u64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    canceled_at: Option<DateTime<Utc>>,
+}
+
+impl OrderRow {
+    fn into_order(self, items: Vec<OrderItem>) -> Result<Order, sqlx::Error> {
+        let status = OrderStatus::parse(&self.status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown order status {:?}", self.status).into())
+        })?;
+        Ok(Order {
+            id: self.id,
+            customer_id: self.customer_id,
+            status,
+            total_cents: self.total_cents,
+            items,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            confirmed_at: self.confirmed_at,
+            canceled_at: self.canceled_at,
+        })
+    }
+}
+
+fn insufficient_stock(product_id: u64, available: u32, wanted: u32) -> ApiError {
+    ApiError::conflict(
+        "insufficient_stock",
+        format!("product {product_id} has {available} in stock; {wanted} requested"),
+    )
+    .with_errors(vec![FieldError::new(
+        format!("items[product_id={product_id}]"),
+        format!("only {available} in stock"),
+    )])
+}
+
+/// Reserves stock and writes the order as CREATED, priced at current prices.
+#[tracing::instrument(skip_all, fields(customer_id = new.customer_id))]
+pub async fn create(tx: &mut Tx, new: &NewOrder, at: DateTime<Utc>) -> Result<Order, TxError> {
+    // Lock every product of the order, in id order.
+    let mut q: QueryBuilder<MySql> =
+        QueryBuilder::new("SELECT id, price_cents, stock FROM products WHERE id IN (");
+    let mut ids = q.separated(", ");
+    for (product_id, _) in &new.items {
+        ids.push_bind(*product_id);
+    }
+    q.push(") ORDER BY id FOR UPDATE");
+    let rows: Vec<(u64, u64, u32)> = q.build_query_as().fetch_all(&mut **tx).await?;
+    let found: HashMap<u64, (u64, u32)> = rows
+        .into_iter()
+        .map(|(id, price, stock)| (id, (price, stock)))
+        .collect();
+
+    let mut items = Vec::with_capacity(new.items.len());
+    let mut total: u64 = 0;
+    for &(product_id, qty) in &new.items {
+        let &(price, stock) = found.get(&product_id).ok_or_else(|| {
+            ApiError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "product_not_found",
+                format!("no product with id {product_id}"),
+            )
+        })?;
+        if stock < qty {
+            return Err(insufficient_stock(product_id, stock, qty).into());
+        }
+        let subtotal = price
+            .checked_mul(u64::from(qty))
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subtotal overflow")))?;
+        total = total
+            .checked_add(subtotal)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("total overflow")))?;
+        items.push(OrderItem {
+            product_id,
+            qty,
+            unit_price_cents: price,
+            subtotal_cents: subtotal,
+        });
+    }
+    for item in &items {
+        // Conditional, though the row is locked and checked: stock can never
+        // go below zero, whatever happens above.
+        let done = sqlx::query!(
+            "UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
+            item.qty,
+            item.product_id,
+            item.qty
+        )
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(insufficient_stock(item.product_id, 0, item.qty).into());
+        }
+    }
+    let status = OrderStatus::Created.as_str();
+    let order_id = sqlx::query!(
+        "INSERT INTO orders (customer_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        new.customer_id,
+        status,
+        total,
+        at,
+        at
+    )
+    .execute(&mut **tx)
+    .await?
+    .last_insert_id();
+    let mut q: QueryBuilder<MySql> = QueryBuilder::new(
+        "INSERT INTO order_items (order_id, product_id, qty, unit_price_cents, subtotal_cents) ",
+    );
+    q.push_values(&items, |mut row, item| {
+        row.push_bind(order_id)
+            .push_bind(item.product_id)
+            .push_bind(item.qty)
+            .push_bind(item.unit_price_cents)
+            .push_bind(item.subtotal_cents);
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(Order {
+        id: order_id,
+        customer_id: new.customer_id,
+        status: OrderStatus::Created,
+        total_cents: total,
+        items,
+        created_at: at,
+        updated_at: at,
+        confirmed_at: None,
+        canceled_at: None,
+    })
+}
+
+async fn items_of<'e>(
+    db: impl MySqlExecutor<'e>,
+    order_id: u64,
+) -> Result<Vec<OrderItem>, sqlx::Error> {
+    sqlx::query_as!(
+        OrderItem,
+        "SELECT product_id, qty, unit_price_cents, subtotal_cents FROM order_items WHERE order_id = ? ORDER BY product_id",
+        order_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One order with its items; `lock` takes the order row for update.
+#[tracing::instrument(skip(conn))]
+pub async fn load(
+    conn: &mut MySqlConnection,
+    id: u64,
+    lock: bool,
+) -> Result<Option<Order>, sqlx::Error> {
+    let row = if lock {
+        sqlx::query_as!(
+            OrderRow,
+            r#"SELECT id, customer_id, status, total_cents,
+                      created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
+                      confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
+               FROM orders WHERE id = ? FOR UPDATE"#,
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            OrderRow,
+            r#"SELECT id, customer_id, status, total_cents,
+                      created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
+                      confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
+               FROM orders WHERE id = ?"#,
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    let Some(row) = row else { return Ok(None) };
+    let items = items_of(&mut *conn, id).await?;
+    row.into_order(items).map(Some)
+}
+
+pub fn order_not_found(id: u64) -> ApiError {
+    ApiError::not_found("order_not_found", format!("no order with id {id}"))
+}
+
+/// CREATED → CONFIRMED; CONFIRMED stays as it is; CANCELED is a 409.
+#[tracing::instrument(skip(tx, at))]
+pub async fn confirm(tx: &mut Tx, id: u64, at: DateTime<Utc>) -> Result<(Order, bool), TxError> {
+    let mut order = load(tx, id, true)
+        .await?
+        .ok_or_else(|| order_not_found(id))?;
+    match order.status {
+        OrderStatus::Confirmed => Ok((order, false)),
+        OrderStatus::Canceled => Err(ApiError::conflict(
+            "invalid_state",
+            format!("order {id} is CANCELED and cannot be confirmed"),
+        )
+        .into()),
+        OrderStatus::Created => {
+            let status = OrderStatus::Confirmed.as_str();
+            sqlx::query!(
+                "UPDATE orders SET status = ?, confirmed_at = ?, updated_at = ? WHERE id = ?",
+                status,
+                at,
+                at,
+                id
+            )
+            .execute(&mut **tx)
+            .await?;
+            order.status = OrderStatus::Confirmed;
+            order.confirmed_at = Some(at);
+            order.updated_at = at;
+            Ok((order, true))
+        }
+    }
+}
+
+/// Puts an order's reserved units back on the shelf (products in id order).
+async fn restore_stock(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error> {
+    for item in &order.items {
+        sqlx::query!(
+            "UPDATE products SET stock = stock + ? WHERE id = ?",
+            item.qty,
+            item.product_id
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn mark_canceled(
+    tx: &mut Tx,
+    order: &mut Order,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    restore_stock(tx, order).await?;
+    let status = OrderStatus::Canceled.as_str();
+    sqlx::query!(
+        "UPDATE orders SET status = ?, canceled_at = ?, updated_at = ? WHERE id = ?",
+        status,
+        at,
+        at,
+        order.id
+    )
+    .execute(&mut **tx)
+    .await?;
+    order.status = OrderStatus::Canceled;
+    order.canceled_at = Some(at);
+    order.updated_at = at;
+    Ok(())
+}
+
+/// CREATED → CANCELED; CONFIRMED → CANCELED within `window` of confirmation;
+/// CANCELED stays as it is. Stock is restored on every transition.
+/// Returns the order and whether it changed.
+#[tracing::instrument(skip(tx, at, window))]
+pub async fn cancel(
+    tx: &mut Tx,
+    id: u64,
+    at: DateTime<Utc>,
+    window: Duration,
+) -> Result<(Order, bool), TxError> {
+    let mut order = load(tx, id, true)
+        .await?
+        .ok_or_else(|| order_not_found(id))?;
+    match order.status {
+        OrderStatus::Canceled => return Ok((order, false)),
+        OrderStatus::Confirmed => {
+            let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+            let confirmed_at = order.confirmed_at.unwrap_or(order.updated_at);
+            if at > confirmed_at + window {
+                return Err(ApiError::conflict(
+                    "cancel_window_expired",
+                    format!(
+                        "order {id} was confirmed more than {} seconds ago and can no longer be cancelled",
+                        window.num_seconds()
+                    ),
+                )
+                .into());
+            }
+        }
+        OrderStatus::Created => {}
+    }
+    mark_canceled(tx, &mut order, at).await?;
+    Ok((order, true))
+}
+
+/// Locks up to `limit` CREATED orders older than `cutoff`, skipping those
+/// another transaction (a request, or another replica's sweeper) holds, and
+/// cancels them with their stock restored. Returns the released orders.
+pub async fn release_expired(
+    tx: &mut Tx,
+    cutoff: DateTime<Utc>,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let status = OrderStatus::Created.as_str();
+    let ids: Vec<u64> = sqlx::query_scalar!(
+        "SELECT id FROM orders WHERE status = ? AND created_at < ? ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+        status,
+        cutoff,
+        limit
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut released = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(mut order) = load(tx, id, false).await? {
+            mark_canceled(tx, &mut order, at).await?;
+            released.push(order);
+        }
+    }
+    Ok(released)
+}
+
+/// Filters of `GET /orders`.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Newest first: orders with an id below `before_id`, matching the filter.
+#[tracing::instrument(skip(pool))]
+pub async fn list(
+    pool: &sqlx::MySqlPool,
+    filter: &OrderFilter,
+    before_id: u64,
+    fetch: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let status = filter.status.map(OrderStatus::as_str);
+    let rows = sqlx::query_as!(
+        OrderRow,
+        r#"SELECT id, customer_id, status, total_cents,
+                  created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
+                  confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
+           FROM orders
+           WHERE id < ?
+             AND (? IS NULL OR status = ?)
+             AND (? IS NULL OR created_at >= ?)
+             AND (? IS NULL OR created_at < ?)
+           ORDER BY id DESC
+           LIMIT ?"#,
+        before_id,
+        status,
+        status,
+        filter.from,
+        filter.from,
+        filter.to,
+        filter.to,
+        fetch
+    )
+    .fetch_all(pool)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    // All their items in one query, not one per order.
+    let mut q: QueryBuilder<MySql> = QueryBuilder::new(
+        "SELECT order_id, product_id, qty, unit_price_cents, subtotal_cents FROM order_items WHERE order_id IN (",
+    );
+    let mut ids = q.separated(", ");
+    for row in &rows {
+        ids.push_bind(row.id);
+    }
+    q.push(") ORDER BY order_id, product_id");
+    let item_rows: Vec<(u64, u64, u32, u64, u64)> = q.build_query_as().fetch_all(pool).await?;
+    let mut items: HashMap<u64, Vec<OrderItem>> = HashMap::new();
+    for (order_id, product_id, qty, unit_price_cents, subtotal_cents) in item_rows {
+        items.entry(order_id).or_default().push(OrderItem {
+            product_id,
+            qty,
+            unit_price_cents,
+            subtotal_cents,
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let its = items.remove(&row.id).unwrap_or_default();
+            row.into_order(its)
+        })
+        .collect()
+}

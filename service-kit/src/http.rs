@@ -1,0 +1,68 @@
+//! The HTTP server every service runs: middleware (request span with
+//! correlation id, metrics, access log), problem-document extractors, auth
+//! verifiers, ops routes, OpenAPI and Swagger UI, and a 404 problem for the rest.
+
+use std::net::TcpListener;
+
+use actix_web::{
+    dev::Server, http::header, middleware::from_fn, web, App, HttpResponse, HttpServer,
+};
+use sqlx::MySqlPool;
+use tracing_actix_web::TracingLogger;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{auth, config::AuthSettings, correlation, ops, problem, telemetry::RequestSpan};
+
+/// What a service adds to the common server.
+pub struct ServerParts<F> {
+    pub pool: MySqlPool,
+    pub metrics: web::Data<ops::Metrics>,
+    pub auth: AuthSettings,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    pub openapi: utoipa::openapi::OpenApi,
+    /// Registers the service's own routes and app data.
+    pub configure: F,
+}
+
+pub fn serve<F>(listener: TcpListener, parts: ServerParts<F>) -> anyhow::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let (jwt, service_token) = auth::verifiers(&parts.auth);
+    let (jwt, service_token) = (web::Data::new(jwt), web::Data::new(service_token));
+    let pool = web::Data::new(parts.pool);
+    let metrics = parts.metrics;
+    let openapi = parts.openapi;
+    let configure = parts.configure;
+    let limit = parts.body_limit;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(correlation::middleware))
+            .wrap(from_fn(ops::track))
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .app_data(pool.clone())
+            .app_data(metrics.clone())
+            .app_data(jwt.clone())
+            .app_data(service_token.clone())
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(problem::json_config(limit))
+            .app_data(problem::path_config())
+            .app_data(problem::query_config())
+            .configure(ops::routes)
+            .configure(configure.clone())
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header((header::LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )
+            .default_service(web::to(problem::not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
