@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup db run-customers test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ db: ## Create and seed the database of DATABASE_URL if it is empty
 run-customers: ## Run customers-api on :3001 (reads .env)
 	PORT=$${PORT:-3001} $(CARGO) run -p customers-api
 
+run-orders: ## Run orders-api on :3002 (reads .env; needs customers-api)
+	PORT=$${PORT:-3002} $(CARGO) run -p orders-api
+
 test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, or TEST_DATABASE_URL)
 	$(CARGO) nextest run --workspace --no-fail-fast
 
@@ -34,6 +37,7 @@ token: ## Print a dev user token (JWT_SECRET from .env), valid 1 h
 
 openapi: ## Rewrite each API's openapi.yaml from the code
 	UPDATE_OPENAPI=1 $(CARGO) test -q -p customers-api --test api openapi
+	UPDATE_OPENAPI=1 $(CARGO) test -q -p orders-api --test api openapi
 
 sqlx-prepare: ## Regenerate .sqlx/ (compile-time query metadata) against MariaDB
 	scripts/sqlx-prepare.sh

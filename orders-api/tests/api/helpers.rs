@@ -1,0 +1,205 @@
+use std::{sync::Once, time::Duration};
+
+use orders_api::{config::Settings, startup::Application};
+use reqwest::{Method, Response};
+use serde_json::{json, Value};
+use service_kit::{
+    config::{AuthSettings, HttpSettings},
+    testing::{mint_token, TestDatabase},
+};
+use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
+
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+
+static TRACING: Once = Once::new();
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub pool: MySqlPool,
+    pub db_url: String,
+    _db: TestDatabase,
+}
+
+pub fn http_settings(db: &TestDatabase) -> HttpSettings {
+    HttpSettings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: db.url.clone(),
+        db_max_connections: 20,
+        auth: AuthSettings {
+            jwt_secret: JWT_SECRET.into(),
+            jwt_issuer: None,
+            jwt_audience: None,
+            service_token: SERVICE_TOKEN.into(),
+        },
+    }
+}
+
+/// orders-api with a real customers-api beside it (same database).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDatabase::create().await;
+    let customers = customers_api::startup::Application::build(http_settings(&db))
+        .await
+        .expect("customers-api starts");
+    let customers_base = format!("http://127.0.0.1:{}", customers.port());
+    tokio::spawn(customers.run_until_stopped());
+    spawn_orders(db, &customers_base, tweak).await
+}
+
+/// orders-api asking `customers_base` (a wiremock server, say) about customers.
+pub async fn spawn_orders(
+    db: TestDatabase,
+    customers_base: &str,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            service_kit::telemetry::init("orders-api");
+        }
+    });
+    let mut settings = Settings {
+        http: http_settings(&db),
+        customers_api_base: customers_base.to_owned(),
+        reservation_ttl: Duration::from_secs(900),
+        cancel_window: Duration::from_secs(600),
+        idempotency_ttl: Duration::from_secs(86_400),
+        sweep_interval: Duration::from_secs(3600),
+    };
+    tweak(&mut settings);
+    let app = Application::build(settings)
+        .await
+        .expect("orders-api starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let pool = MySqlPoolOptions::new()
+        .max_connections(4)
+        .connect(&db.url)
+        .await
+        .expect("test pool");
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        token: mint_token(JWT_SECRET, "tester", 600, json!({})),
+        pool,
+        db_url: db.url.clone(),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+
+    /// A customer, created straight in the table customers-api owns.
+    pub async fn customer(&self) -> u64 {
+        let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+        sqlx::query("INSERT INTO customers (name, email, created_at, updated_at) VALUES ('Buyer', ?, NOW(6), NOW(6))")
+            .bind(email)
+            .execute(&self.pool)
+            .await
+            .expect("customer")
+            .last_insert_id()
+    }
+
+    pub async fn product(&self, price_cents: u64, stock: u32) -> u64 {
+        let sku = format!("SKU-{}", uuid::Uuid::new_v4().simple());
+        let res = self
+            .authed(Method::POST, "/products")
+            .json(&json!({"sku": sku, "name": "Thing", "price_cents": price_cents, "stock": stock}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.expect("json");
+        body["id"].as_u64().expect("id")
+    }
+
+    pub async fn stock(&self, product_id: u64) -> u32 {
+        sqlx::query_scalar::<_, u32>("SELECT stock FROM products WHERE id = ?")
+            .bind(product_id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("stock")
+    }
+
+    pub async fn post_order(&self, body: &Value, key: Option<&str>) -> Response {
+        let mut req = self.authed(Method::POST, "/orders").json(body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        req.send().await.expect("sent")
+    }
+
+    /// An order that must be created; returns its id.
+    pub async fn order(&self, customer_id: u64, items: &[(u64, u32)]) -> u64 {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(p, q)| json!({"product_id": p, "qty": q}))
+            .collect();
+        let res = self
+            .post_order(&json!({"customer_id": customer_id, "items": items}), None)
+            .await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.expect("json");
+        body["id"].as_u64().expect("id")
+    }
+
+    pub async fn confirm(&self, order_id: u64, key: Option<&str>) -> Response {
+        let mut req = self.authed(Method::POST, &format!("/orders/{order_id}/confirm"));
+        if let Some(key) = key {
+            req = req.header("X-Idempotency-Key", key);
+        }
+        req.send().await.expect("sent")
+    }
+
+    pub async fn cancel(&self, order_id: u64, key: Option<&str>) -> Response {
+        let mut req = self.authed(Method::POST, &format!("/orders/{order_id}/cancel"));
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        req.send().await.expect("sent")
+    }
+
+    pub async fn order_rows(&self) -> i64 {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+
+    pub async fn status_of(&self, order_id: u64) -> String {
+        sqlx::query_scalar::<_, String>("SELECT status FROM orders WHERE id = ?")
+            .bind(order_id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("status")
+    }
+}
+
+pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: Value = res.json().await.expect("problem JSON");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    body
+}

@@ -1,0 +1,33 @@
+//! Black-box tests: each spawns the real orders-api (and, unless the test is
+//! about its failure, the real customers-api) on port 0 against a fresh
+//! database on the server of `TEST_DATABASE_URL`.
+
+mod concurrency;
+mod helpers;
+mod idempotency;
+mod invariant;
+mod orders;
+mod products;
+mod schema;
+mod sweeper;
+
+/// Settings for a customers-api beside the orders-api under test.
+fn helpers_settings(db: &service_kit::testing::TestDatabase) -> service_kit::config::HttpSettings {
+    helpers::http_settings(db)
+}
+
+const COMMITTED_OPENAPI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml");
+
+/// `openapi.yaml` is the document the code generates (`make openapi` rewrites it).
+#[test]
+fn committed_openapi_yaml_matches_the_code() {
+    let generated = orders_api::openapi::yaml().expect("yaml");
+    if std::env::var("UPDATE_OPENAPI").is_ok() {
+        std::fs::write(COMMITTED_OPENAPI, &generated).expect("write openapi.yaml");
+    }
+    let committed = std::fs::read_to_string(COMMITTED_OPENAPI).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "orders-api/openapi.yaml is stale: run `make openapi` and commit it"
+    );
+}

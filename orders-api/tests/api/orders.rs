@@ -1,0 +1,325 @@
+use reqwest::Method;
+use serde_json::{json, Value};
+use service_kit::testing::TestDatabase;
+use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{assert_problem, spawn_app, spawn_orders};
+
+#[tokio::test]
+async fn an_order_reserves_stock_sums_repeated_products_and_prices_items() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let mouse = app.product(2990, 100).await;
+    let pad = app.product(500, 10).await;
+    let res = app
+        .post_order(
+            &json!({"customer_id": customer, "items": [
+                {"product_id": pad, "qty": 1}, {"product_id": mouse, "qty": 2}, {"product_id": mouse, "qty": 1}]}),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let order: Value = res.json().await.expect("json");
+    assert_eq!(location, format!("/orders/{}", order["id"]));
+    assert_eq!(order["status"], "CREATED");
+    assert_eq!(order["customer_id"], customer);
+    assert_eq!(order["total_cents"], 3 * 2990 + 500);
+    let mut expected = vec![
+        json!({"product_id": mouse, "qty": 3, "unit_price_cents": 2990, "subtotal_cents": 8970}),
+        json!({"product_id": pad, "qty": 1, "unit_price_cents": 500, "subtotal_cents": 500}),
+    ];
+    expected.sort_by_key(|i| i["product_id"].as_u64());
+    assert_eq!(order["items"], json!(expected));
+    assert_eq!(order["confirmed_at"], Value::Null);
+    assert_eq!((app.stock(mouse).await, app.stock(pad).await), (97, 9));
+
+    let fetched: Value = app
+        .authed(Method::GET, &location)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fetched, order);
+}
+
+#[tokio::test]
+async fn refused_orders_change_nothing() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let a = app.product(100, 5).await;
+    let b = app.product(100, 1).await;
+
+    let res = app.post_order(&json!({"customer_id": customer, "items": [{"product_id": a, "qty": 2}, {"product_id": b, "qty": 2}]}), None).await;
+    let problem = assert_problem(res, 409, "insufficient_stock").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&format!("product {b}"))),
+        "{problem}"
+    );
+
+    let res = app.post_order(&json!({"customer_id": customer, "items": [{"product_id": a, "qty": 1}, {"product_id": 987654, "qty": 1}]}), None).await;
+    assert_problem(res, 422, "product_not_found").await;
+
+    let res = app
+        .post_order(
+            &json!({"customer_id": 987654, "items": [{"product_id": a, "qty": 1}]}),
+            None,
+        )
+        .await;
+    assert_problem(res, 422, "customer_not_found").await;
+
+    for bad in [
+        json!({"customer_id": customer, "items": []}),
+        json!({"customer_id": customer, "items": [{"product_id": a, "qty": 0}]}),
+        json!({"customer_id": customer, "items": [{"product_id": a, "qty": -1}]}),
+        json!({"customer_id": customer, "items": [{"product_id": a}]}),
+        json!({"customer_id": "1", "items": [{"product_id": a, "qty": 1}]}),
+        json!({"customer_id": customer, "items": (0..101).map(|i| json!({"product_id": i + 1, "qty": 1})).collect::<Vec<_>>()}),
+        json!({"customer_id": customer, "items": [{"product_id": a, "qty": 1, "price": 0}]}),
+    ] {
+        assert_problem(app.post_order(&bad, None).await, 400, "validation_failed").await;
+    }
+    assert_eq!((app.stock(a).await, app.stock(b).await), (5, 1));
+    assert_eq!(app.order_rows().await, 0);
+}
+
+#[tokio::test]
+async fn confirm_and_cancel_follow_the_state_rules() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let p = app.product(1000, 10).await;
+
+    // Confirm needs a key.
+    let o1 = app.order(customer, &[(p, 2)]).await;
+    assert_problem(app.confirm(o1, None).await, 400, "idempotency_key_missing").await;
+    let res = app.confirm(o1, Some("k-1")).await;
+    assert_eq!(res.status(), 200);
+    let confirmed: Value = res.json().await.expect("json");
+    assert_eq!(confirmed["status"], "CONFIRMED");
+    assert!(confirmed["confirmed_at"].is_string());
+    // Already confirmed: 200, with another key too.
+    let again = app.confirm(o1, Some("k-2")).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.json::<Value>().await.expect("json")["confirmed_at"],
+        confirmed["confirmed_at"]
+    );
+    // Cancel within the window restores stock.
+    assert_eq!(app.stock(p).await, 8);
+    let res = app.cancel(o1, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["status"],
+        "CANCELED"
+    );
+    assert_eq!(app.stock(p).await, 10);
+    // Cancelled: cancel again is a 200 that changes nothing; confirm is a 409.
+    assert_eq!(app.cancel(o1, None).await.status(), 200);
+    assert_eq!(app.stock(p).await, 10);
+    assert_problem(app.confirm(o1, Some("k-3")).await, 409, "invalid_state").await;
+
+    // CREATED → CANCELED.
+    let o2 = app.order(customer, &[(p, 3)]).await;
+    assert_eq!(app.stock(p).await, 7);
+    assert_eq!(app.cancel(o2, Some("c-2")).await.status(), 200);
+    assert_eq!(app.stock(p).await, 10);
+
+    // CONFIRMED past the window: 409, and the stock stays sold.
+    let o3 = app.order(customer, &[(p, 4)]).await;
+    assert_eq!(app.confirm(o3, Some("k-4")).await.status(), 200);
+    sqlx::query("UPDATE orders SET confirmed_at = confirmed_at - INTERVAL 601 SECOND WHERE id = ?")
+        .bind(o3)
+        .execute(&app.pool)
+        .await
+        .expect("age the confirmation");
+    assert_problem(app.cancel(o3, None).await, 409, "cancel_window_expired").await;
+    assert_eq!(app.stock(p).await, 6);
+    assert_eq!(app.status_of(o3).await, "CONFIRMED");
+
+    assert_problem(
+        app.confirm(424242, Some("k-5")).await,
+        404,
+        "order_not_found",
+    )
+    .await;
+    assert_problem(app.cancel(424242, None).await, 404, "order_not_found").await;
+    assert_problem(
+        app.authed(Method::GET, "/orders/424242")
+            .send()
+            .await
+            .expect("sent"),
+        404,
+        "order_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn orders_are_listed_newest_first_with_filters_and_cursors() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let p = app.product(100, 1000).await;
+    let mut ids = Vec::new();
+    for _ in 0..25 {
+        ids.push(app.order(customer, &[(p, 1)]).await);
+    }
+    for id in &ids[..5] {
+        assert_eq!(
+            app.confirm(*id, Some(&format!("k{id}"))).await.status(),
+            200
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/orders?limit=7&cursor={c}"),
+            None => "/orders?limit=7".to_owned(),
+        };
+        let page: Value = app
+            .authed(Method::GET, &path)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        seen.extend(
+            page["data"]
+                .as_array()
+                .expect("data")
+                .iter()
+                .map(|o| o["id"].as_u64().expect("id")),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    let page: Value = app
+        .authed(Method::GET, "/orders?status=CONFIRMED&limit=100")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
+    assert!(page["data"][0]["items"][0]["qty"] == 1);
+    let page: Value = app
+        .authed(
+            Method::GET,
+            "/orders?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z",
+        )
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["data"], json!([]));
+    for bad in [
+        "?status=SHIPPED",
+        "?from=yesterday",
+        "?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+        "?limit=0",
+        "?cursor=zzz",
+    ] {
+        let res = app
+            .authed(Method::GET, &format!("/orders{bad}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn customers_api_failures_are_retried_then_503_and_write_nothing() {
+    let customers = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/1"))
+        .and(matchers::header(
+            "authorization",
+            format!("Bearer {}", crate::helpers::SERVICE_TOKEN).as_str(),
+        ))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(3)
+        .mount(&customers)
+        .await;
+    let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |_| {}).await;
+    let p = app.product(100, 5).await;
+    let res = app
+        .post_order(
+            &json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]}),
+            Some("key-1"),
+        )
+        .await;
+    let body = assert_problem(res, 503, "customers_unavailable").await;
+    assert!(
+        !body["detail"].as_str().unwrap_or_default().contains("503"),
+        "no internals: {body}"
+    );
+    assert_eq!(app.stock(p).await, 5);
+    assert_eq!(app.order_rows().await, 0);
+    // The key was released: the same request may be retried.
+    let leftover: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(leftover, 0);
+}
+
+#[tokio::test]
+async fn customer_lookups_are_not_retried_on_404_and_carry_the_correlation_id() {
+    let customers = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/7"))
+        .and(matchers::header("x-correlation-id", "corr-42"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&customers)
+        .await;
+    let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |_| {}).await;
+    let p = app.product(100, 5).await;
+    let res = app
+        .authed(Method::POST, "/orders")
+        .header("x-correlation-id", "corr-42")
+        .json(&json!({"customer_id": 7, "items": [{"product_id": p, "qty": 1}]}))
+        .send()
+        .await
+        .expect("sent");
+    let body = assert_problem(res, 422, "customer_not_found").await;
+    assert_eq!(body["correlation_id"], "corr-42");
+}
+
+#[tokio::test]
+async fn an_unreachable_customers_api_is_a_503() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!(
+        "http://127.0.0.1:{}",
+        closed.local_addr().expect("addr").port()
+    );
+    drop(closed);
+    let app = spawn_orders(TestDatabase::create().await, &base, |_| {}).await;
+    let p = app.product(100, 5).await;
+    let res = app
+        .post_order(
+            &json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]}),
+            None,
+        )
+        .await;
+    assert_problem(res, 503, "customers_unavailable").await;
+    assert_eq!(app.stock(p).await, 5);
+}
