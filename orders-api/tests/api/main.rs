@@ -2,6 +2,7 @@
 //! about its failure, the real customers-api) on port 0 against a fresh
 //! database on the server of `TEST_DATABASE_URL`.
 
+mod bad_input;
 mod concurrency;
 mod helpers;
 mod idempotency;
