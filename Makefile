@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup db run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ setup: ## First run: .env from .env.example, MariaDB up, database created and se
 
 db: ## Create and seed the database of DATABASE_URL if it is empty
 	scripts/setup-db.sh
+
+dev: ## Run customers-api (:3001) and orders-api (:3002) together; Ctrl-C stops both
+	scripts/dev.sh
 
 run-customers: ## Run customers-api on :3001 (reads .env)
 	PORT=$${PORT:-3001} $(CARGO) run -p customers-api

@@ -160,3 +160,39 @@ async fn a_lease_left_by_a_dead_request_expires() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.status_of(order).await, "CONFIRMED");
 }
+
+#[tokio::test]
+async fn records_are_purged_after_their_ttl() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.idempotency_ttl = std::time::Duration::from_secs(1);
+        s.sweep_interval = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let customer = app.customer().await;
+    let p = app.product(250, 10).await;
+    let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
+    assert_eq!(
+        app.post_order(&body, Some("short-lived")).await.status(),
+        201
+    );
+    let mut purged = false;
+    for _ in 0..50 {
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+        if left == 0 {
+            purged = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(purged, "the record was purged");
+    // The key is free again: another body is a new order, not a 422.
+    let other = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 2}]});
+    assert_eq!(
+        app.post_order(&other, Some("short-lived")).await.status(),
+        201
+    );
+    assert_eq!(app.stock(p).await, 7);
+}

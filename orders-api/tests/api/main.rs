@@ -7,6 +7,7 @@ mod concurrency;
 mod helpers;
 mod idempotency;
 mod invariant;
+mod ops;
 mod orders;
 mod products;
 mod schema;
