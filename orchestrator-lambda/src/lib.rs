@@ -1,0 +1,185 @@
+//! orchestrator-lambda: `POST /orchestrator/create-and-confirm-order` runs the
+//! create-and-confirm saga over customers-api and orders-api;
+//! `GET /orchestrator/health` answers that the function is alive.
+//!
+//! The handler is a plain async function of the request and the dependencies
+//! built once per cold start, testable without a Lambda runtime.
+
+pub mod config;
+pub mod downstream;
+pub mod endpoint;
+pub mod saga;
+
+use std::time::Duration;
+
+use lambda_http::{
+    http::{header, Method, StatusCode},
+    Body, Error, Request, RequestExt, Response,
+};
+use serde_json::{json, Value};
+use service_kit::correlation::{self, CorrelationId};
+use tokio::time::Instant;
+
+use crate::saga::{Deps, Failure, SagaRequest};
+
+const SAGA_PATH: &str = "/orchestrator/create-and-confirm-order";
+const HEALTH_PATH: &str = "/orchestrator/health";
+/// Largest accepted request body.
+const BODY_LIMIT: usize = 64 * 1024;
+
+fn respond(
+    status: StatusCode,
+    correlation_id: &CorrelationId,
+    body: &Value,
+) -> Result<Response<Body>, Error> {
+    Ok(Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(correlation::HEADER.as_str(), correlation_id.as_str())
+        .body(Body::from(serde_json::to_string(body)?))?)
+}
+
+fn failure_body(correlation_id: &CorrelationId, f: &Failure) -> Value {
+    let mut error = json!({
+        "code": f.code,
+        "message": f.message,
+        "step": f.step,
+        "retriable": f.retriable,
+    });
+    if let Some(c) = f.compensation {
+        error["compensation"] = json!(c);
+    }
+    json!({"success": false, "correlationId": correlation_id.as_str(), "error": error})
+}
+
+/// A failure before any step ran (bad request, unknown route).
+fn request_failure(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
+    Failure {
+        status,
+        code,
+        message: message.into(),
+        step: None,
+        retriable: false,
+        compensation: None,
+    }
+}
+
+/// When this invocation must have answered: the Lambda deadline minus a
+/// margin, and never later than `SAGA_TIMEOUT_MS` from now.
+fn deadline_of(req: &Request, deps: &Deps) -> Instant {
+    let cap = deps.config.saga_timeout;
+    let remaining = req
+        .lambda_context_ref()
+        .map(|ctx| ctx.deadline)
+        .filter(|ms| *ms > 0)
+        .map(|deadline_ms| {
+            let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+            Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+                .saturating_sub(deps.config.deadline_margin)
+        })
+        .unwrap_or(cap);
+    Instant::now() + remaining.min(cap)
+}
+
+/// The Lambda's entry point.
+pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error> {
+    let header_id = req
+        .headers()
+        .get(correlation::HEADER.as_str())
+        .and_then(|v| v.to_str().ok())
+        .and_then(CorrelationId::parse);
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    if path.ends_with(HEALTH_PATH) {
+        let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
+        return respond(StatusCode::OK, &id, &json!({"status": "ok"}));
+    }
+    if !path.ends_with(SAGA_PATH) {
+        let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
+        let f = request_failure(StatusCode::NOT_FOUND, "route_not_found", "no such route");
+        return respond(f.status, &id, &failure_body(&id, &f));
+    }
+    if req.method() != Method::POST {
+        let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
+        let f = request_failure(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST",
+        );
+        return respond(f.status, &id, &failure_body(&id, &f));
+    }
+    let deadline = deadline_of(&req, deps);
+    let parsed = parse(req.body());
+    // The body's correlation_id wins, then the header's, then a new one.
+    let id = parsed
+        .as_ref()
+        .ok()
+        .and_then(|r| r.correlation_id.as_deref())
+        .and_then(CorrelationId::parse)
+        .or(header_id)
+        .unwrap_or_else(CorrelationId::generate);
+    let outcome = correlation::scope(id.clone(), async {
+        let request = parsed?;
+        let span = tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id);
+        tracing::Instrument::instrument(
+            async {
+                tracing::info!(items = request.items.len(), "saga started");
+                let result = saga::run(deps, &request, deadline).await;
+                match &result {
+                    Ok(_) => tracing::info!("saga succeeded"),
+                    Err(f) => tracing::warn!(code = f.code, step = ?f.step, status = f.status.as_u16(), "saga failed"),
+                }
+                result
+            },
+            span,
+        )
+        .await
+    })
+    .await;
+    match outcome {
+        Ok(data) => respond(
+            StatusCode::CREATED,
+            &id,
+            &json!({"success": true, "correlationId": id.as_str(), "data": data}),
+        ),
+        Err(f) => respond(f.status, &id, &failure_body(&id, &f)),
+    }
+}
+
+fn parse(body: &Body) -> Result<SagaRequest, Failure> {
+    let bytes: &[u8] = match body {
+        Body::Empty => b"",
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    };
+    if bytes.len() > BODY_LIMIT {
+        return Err(request_failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(request_failure(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request body is empty",
+        ));
+    }
+    let request: SagaRequest = serde_json::from_slice(bytes).map_err(|e| {
+        request_failure(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("invalid request body: {e}"),
+        )
+    })?;
+    let problems = request.problems();
+    if !problems.is_empty() {
+        return Err(request_failure(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            problems.join("; "),
+        ));
+    }
+    Ok(request)
+}

@@ -1,0 +1,509 @@
+//! The create-and-confirm saga: validate the customer → create the order →
+//! confirm it → read it back. Both writes carry idempotency keys derived from
+//! the caller's key, so the whole saga can be sent again (concurrently, or an
+//! hour later) without a second order. When confirm fails for good or its
+//! outcome stays unknown, the order is cancelled (compensation).
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::{
+    config::{Config, OrdersAuth},
+    downstream::{send, Call, CallError},
+    endpoint::Endpoint,
+};
+
+/// Body of `POST /orchestrator/create-and-confirm-order`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SagaRequest {
+    pub customer_id: u64,
+    pub items: Vec<SagaItem>,
+    pub idempotency_key: String,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SagaItem {
+    pub product_id: u64,
+    pub qty: u32,
+}
+
+impl SagaRequest {
+    /// What is wrong with the request, if anything.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let key_len = self.idempotency_key.chars().count();
+        if !(1..=128).contains(&key_len) {
+            problems.push("idempotency_key must be 1 to 128 characters".to_owned());
+        }
+        if self.customer_id == 0 {
+            problems.push("customer_id must be a positive id".to_owned());
+        }
+        if self.items.is_empty() || self.items.len() > 100 {
+            problems.push("items must hold 1 to 100 items".to_owned());
+        }
+        for (i, item) in self.items.iter().enumerate() {
+            if item.product_id == 0 {
+                problems.push(format!("items[{i}].product_id must be a positive id"));
+            }
+            if !(1..=1_000_000).contains(&item.qty) {
+                problems.push(format!("items[{i}].qty must be between 1 and 1000000"));
+            }
+        }
+        problems
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    ValidateCustomer,
+    CreateOrder,
+    ConfirmOrder,
+    FetchOrder,
+    Compensate,
+}
+
+/// How a saga that failed after creating an order was cleaned up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compensation {
+    /// The order was cancelled; its stock is back.
+    Done,
+    /// The order may still hold stock; the reservation sweeper releases it.
+    Pending,
+}
+
+/// A failed saga, as answered.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub step: Option<Step>,
+    pub retriable: bool,
+    pub compensation: Option<Compensation>,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>, step: Step) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            step: Some(step),
+            retriable: status.is_server_error(),
+            compensation: None,
+        }
+    }
+}
+
+/// What a saga needs, built once per cold start.
+pub struct Deps {
+    pub config: Config,
+    pub http: reqwest::Client,
+    pub customers: Endpoint,
+    pub orders: Endpoint,
+}
+
+impl Deps {
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        use crate::endpoint::EndpointSpec;
+        let needs_ecs = matches!(config.customers, EndpointSpec::Ecs { .. })
+            || matches!(config.orders, EndpointSpec::Ecs { .. });
+        let ecs = if needs_ecs {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Some(aws_sdk_ecs::Client::new(&aws))
+        } else {
+            None
+        };
+        Self::with_ecs(config, ecs)
+    }
+
+    pub fn with_ecs(config: Config, ecs: Option<aws_sdk_ecs::Client>) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            customers: Endpoint::new(config.customers.clone(), ecs.clone()),
+            orders: Endpoint::new(config.orders.clone(), ecs),
+            config,
+            http,
+        })
+    }
+}
+
+/// The orders-api keys of one saga: derived from the caller's key (hashed,
+/// so any characters are fine), one per write.
+struct Keys {
+    create: String,
+    confirm: String,
+    cancel: String,
+}
+
+impl Keys {
+    fn derive(key: &str) -> Self {
+        let digest = hex::encode(Sha256::digest(key.as_bytes()));
+        let stem = &digest[..32];
+        Self {
+            create: format!("saga-{stem}-create"),
+            confirm: format!("saga-{stem}-confirm"),
+            cancel: format!("saga-{stem}-cancel"),
+        }
+    }
+}
+
+fn orders_token(auth: &OrdersAuth) -> Result<String, Failure> {
+    match auth {
+        OrdersAuth::Static(token) => Ok(token.clone()),
+        OrdersAuth::Mint {
+            secret,
+            issuer,
+            audience,
+        } => {
+            let now = chrono::Utc::now().timestamp();
+            let mut claims = json!({"sub": "orchestrator-lambda", "iat": now, "exp": now + 300});
+            if let Some(iss) = issuer {
+                claims["iss"] = json!(iss);
+            }
+            if let Some(aud) = audience {
+                claims["aud"] = json!(aud);
+            }
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not mint a token for orders-api");
+                Failure::new(
+                    StatusCode::BAD_GATEWAY,
+                    "internal_error",
+                    "the saga could not start",
+                    Step::CreateOrder,
+                )
+            })
+        }
+    }
+}
+
+fn unavailable(step: Step, service: &str, e: &CallError) -> Failure {
+    match e {
+        CallError::Deadline => Failure::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "deadline_exceeded",
+            format!("{service} did not answer before the deadline"),
+            step,
+        ),
+        e if e.timed_out() => Failure::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "downstream_timeout",
+            format!("{service} did not answer in time: {e}"),
+            step,
+        ),
+        _ => Failure::new(
+            StatusCode::BAD_GATEWAY,
+            "service_unavailable",
+            format!("{service} failed: {e}"),
+            step,
+        ),
+    }
+}
+
+/// Runs the saga. `deadline` is when the invocation must have answered.
+pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Value, Failure> {
+    let config = &deps.config;
+    let now = Instant::now();
+    let budget = deadline.saturating_duration_since(now);
+    // Keep part of the budget for compensation.
+    let forward = deadline - config.compensation_reserve.min(budget / 3);
+    let keys = Keys::derive(&req.idempotency_key);
+
+    // 1. The customer exists.
+    let customer = send(
+        &deps.http,
+        config,
+        Call {
+            endpoint: &deps.customers,
+            method: Method::GET,
+            path: format!("/internal/customers/{}", req.customer_id),
+            bearer: &config.service_token,
+            idempotency_key: None,
+            body: None,
+            name: "customers.get",
+        },
+        forward,
+    )
+    .await
+    .map_err(|e| match e.status() {
+        Some(StatusCode::NOT_FOUND) => Failure::new(
+            StatusCode::NOT_FOUND,
+            "customer_not_found",
+            format!("no customer with id {}", req.customer_id),
+            Step::ValidateCustomer,
+        ),
+        _ => unavailable(Step::ValidateCustomer, "customers-api", &e),
+    })?;
+    tracing::info!(
+        step = "validate_customer",
+        customer_id = req.customer_id,
+        "saga step done"
+    );
+
+    // 2. The order, stock reserved.
+    let token = orders_token(&config.orders_auth)?;
+    let body = json!({"customer_id": req.customer_id, "items": req.items});
+    let created = send(
+        &deps.http,
+        config,
+        Call {
+            endpoint: &deps.orders,
+            method: Method::POST,
+            path: "/orders".into(),
+            bearer: &token,
+            idempotency_key: Some(keys.create.clone()),
+            body: Some(&body),
+            name: "orders.create",
+        },
+        forward,
+    )
+    .await
+    .map_err(|e| create_failure(&e))?;
+    let order_id = created["id"].as_u64().ok_or_else(|| {
+        Failure::new(
+            StatusCode::BAD_GATEWAY,
+            "service_unavailable",
+            "orders-api answered without an order id",
+            Step::CreateOrder,
+        )
+    })?;
+    tracing::info!(step = "create_order", order_id, "saga step done");
+
+    // 3. Confirmed; on failure or doubt, cancelled.
+    let confirmed = send(
+        &deps.http,
+        config,
+        Call {
+            endpoint: &deps.orders,
+            method: Method::POST,
+            path: format!("/orders/{order_id}/confirm"),
+            bearer: &token,
+            idempotency_key: Some(keys.confirm.clone()),
+            body: None,
+            name: "orders.confirm",
+        },
+        forward,
+    )
+    .await;
+    let confirmed = match confirmed {
+        Ok(order) => order,
+        Err(e) => {
+            tracing::warn!(step = "confirm_order", order_id, error = %e, "confirm failed; compensating");
+            let compensation = compensate(deps, &token, order_id, &keys, deadline).await;
+            let mut failure = match &e {
+                CallError::Status { status, code, .. } if status.is_client_error() => Failure::new(
+                    StatusCode::BAD_GATEWAY,
+                    "confirm_rejected",
+                    format!(
+                        "orders-api refused to confirm order {order_id} ({})",
+                        code.as_deref().unwrap_or("-")
+                    ),
+                    Step::ConfirmOrder,
+                ),
+                _ => unavailable(Step::ConfirmOrder, "orders-api", &e),
+            };
+            failure.retriable = true;
+            failure.compensation = Some(compensation);
+            return Err(failure);
+        }
+    };
+    tracing::info!(step = "confirm_order", order_id, "saga step done");
+
+    // 4. Read back: the order as it stands now.
+    let order = match send(
+        &deps.http,
+        config,
+        Call {
+            endpoint: &deps.orders,
+            method: Method::GET,
+            path: format!("/orders/{order_id}"),
+            bearer: &token,
+            idempotency_key: None,
+            body: None,
+            name: "orders.get",
+        },
+        deadline,
+    )
+    .await
+    {
+        Ok(order) => order,
+        Err(e) => {
+            // The confirmation's own answer is the order, confirmed.
+            tracing::warn!(step = "fetch_order", order_id, error = %e, "read-back failed; answering from the confirmation");
+            confirmed
+        }
+    };
+    if order["status"] != "CONFIRMED" {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "order_canceled",
+            format!("order {order_id} was cancelled after this request first confirmed it"),
+            Step::FetchOrder,
+        ));
+    }
+    tracing::info!(step = "fetch_order", order_id, "saga complete");
+    Ok(json!({
+        "customer": {
+            "id": customer["id"], "name": customer["name"], "email": customer["email"], "phone": customer["phone"],
+        },
+        "order": {
+            "id": order["id"], "customer_id": order["customer_id"], "status": order["status"],
+            "total_cents": order["total_cents"], "items": order["items"],
+        },
+    }))
+}
+
+fn create_failure(e: &CallError) -> Failure {
+    let detail = |fallback: &str| match e {
+        CallError::Status {
+            detail: Some(d), ..
+        } => d.clone(),
+        _ => fallback.to_owned(),
+    };
+    match (e.status(), e.code()) {
+        (Some(StatusCode::CONFLICT), Some("insufficient_stock")) => Failure::new(
+            StatusCode::CONFLICT,
+            "insufficient_stock",
+            detail("not enough stock"),
+            Step::CreateOrder,
+        ),
+        (Some(StatusCode::UNPROCESSABLE_ENTITY), Some("product_not_found")) => Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "product_not_found",
+            detail("a product does not exist"),
+            Step::CreateOrder,
+        ),
+        (Some(StatusCode::UNPROCESSABLE_ENTITY), Some("idempotency_key_reused")) => Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this idempotency_key was already used with a different request",
+            Step::CreateOrder,
+        ),
+        (Some(StatusCode::UNPROCESSABLE_ENTITY), Some("customer_not_found")) => Failure::new(
+            StatusCode::NOT_FOUND,
+            "customer_not_found",
+            detail("the customer does not exist"),
+            Step::CreateOrder,
+        ),
+        (Some(StatusCode::BAD_REQUEST), _) => Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            detail("orders-api refused the order"),
+            Step::CreateOrder,
+        ),
+        _ => {
+            let mut failure = unavailable(Step::CreateOrder, "orders-api", e);
+            // An order may exist that nobody will confirm: the reservation
+            // sweeper releases its stock when its TTL runs out.
+            if e.outcome_unknown() {
+                failure.compensation = Some(Compensation::Pending);
+            }
+            failure
+        }
+    }
+}
+
+/// Cancels the order (idempotently, with retries, until `deadline`).
+async fn compensate(
+    deps: &Deps,
+    token: &str,
+    order_id: u64,
+    keys: &Keys,
+    deadline: Instant,
+) -> Compensation {
+    let cancelled = send(
+        &deps.http,
+        &deps.config,
+        Call {
+            endpoint: &deps.orders,
+            method: Method::POST,
+            path: format!("/orders/{order_id}/cancel"),
+            bearer: token,
+            idempotency_key: Some(keys.cancel.clone()),
+            body: None,
+            name: "orders.cancel",
+        },
+        deadline,
+    )
+    .await;
+    match cancelled {
+        Ok(order) if order["status"] == "CANCELED" => {
+            tracing::info!(
+                step = "compensate",
+                order_id,
+                "order cancelled; stock restored"
+            );
+            Compensation::Done
+        }
+        Ok(order) => {
+            tracing::error!(step = "compensate", order_id, status = %order["status"], "cancel answered an order that is not cancelled");
+            Compensation::Pending
+        }
+        Err(e) => {
+            tracing::error!(step = "compensate", order_id, error = %e, "compensation failed; the reservation sweeper will release the stock");
+            Compensation::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_distinct_and_safe_for_any_input() {
+        let a = Keys::derive("abc-124");
+        let b = Keys::derive("abc-124");
+        assert_eq!(a.create, b.create);
+        assert_ne!(a.create, Keys::derive("abc-125").create);
+        assert_ne!(a.create, a.confirm);
+        let odd = Keys::derive("ключ with spaces ✓");
+        assert!(odd.cancel.bytes().all(|b| b.is_ascii_graphic()));
+        assert!(odd.cancel.len() <= 255);
+    }
+
+    #[test]
+    fn request_problems_are_listed() {
+        let req = SagaRequest {
+            customer_id: 0,
+            items: vec![SagaItem {
+                product_id: 0,
+                qty: 0,
+            }],
+            idempotency_key: "x".repeat(129),
+            correlation_id: None,
+        };
+        assert_eq!(req.problems().len(), 4);
+        let ok = SagaRequest {
+            customer_id: 1,
+            items: vec![SagaItem {
+                product_id: 2,
+                qty: 3,
+            }],
+            idempotency_key: "é".repeat(128),
+            correlation_id: None,
+        };
+        assert!(ok.problems().is_empty());
+    }
+}
