@@ -64,6 +64,11 @@ fn request_failure(status: StatusCode, code: &'static str, message: impl Into<St
     }
 }
 
+/// Epoch milliseconds of 2001-09-09: a Lambda deadline below this is no
+/// wall-clock instant but a duration (local emulators send the function
+/// timeout itself).
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
 /// When this invocation must have answered: the Lambda deadline minus a
 /// margin, and never later than `SAGA_TIMEOUT_MS` from now.
 fn deadline_of(req: &Request, deps: &Deps) -> Instant {
@@ -73,9 +78,14 @@ fn deadline_of(req: &Request, deps: &Deps) -> Instant {
         .map(|ctx| ctx.deadline)
         .filter(|ms| *ms > 0)
         .map(|deadline_ms| {
-            let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-            Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-                .saturating_sub(deps.config.deadline_margin)
+            let left = if deadline_ms < EPOCH_MS_FLOOR {
+                deadline_ms
+            } else {
+                let now_ms =
+                    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+                deadline_ms.saturating_sub(now_ms)
+            };
+            Duration::from_millis(left).saturating_sub(deps.config.deadline_margin)
         })
         .unwrap_or(cap);
     Instant::now() + remaining.min(cap)
@@ -122,7 +132,8 @@ pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error>
         let span = tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id);
         tracing::Instrument::instrument(
             async {
-                tracing::info!(items = request.items.len(), "saga started");
+                let budget_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
+                tracing::info!(items = request.items.len(), budget_ms, "saga started");
                 let result = saga::run(deps, &request, deadline).await;
                 match &result {
                     Ok(_) => tracing::info!("saga succeeded"),

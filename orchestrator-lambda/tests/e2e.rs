@@ -1,0 +1,396 @@
+//! End to end: customers-api and orders-api as real processes on a fresh
+//! MariaDB database, the orchestrator served by `cargo lambda watch`, and
+//! requests over HTTP as a user would send them.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+use service_kit::testing::TestDatabase;
+use sqlx::MySqlPool;
+
+const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef";
+const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
+
+/// A child process, killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Where cargo put this workspace's binaries: beside this test's `deps/`.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn log_file(name: &str) -> Stdio {
+    let dir = std::env::temp_dir().join("order-back-office-e2e");
+    let _ = std::fs::create_dir_all(&dir);
+    std::fs::File::create(dir.join(format!("{name}.log")))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+fn api(bin: &str, port: u16, db_url: &str, customers_port: u16) -> Proc {
+    let path = bin_dir().join(bin);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    let child = Command::new(path)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("DATABASE_URL", db_url)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env(
+            "CUSTOMERS_API_BASE",
+            format!("http://127.0.0.1:{customers_port}"),
+        )
+        .env("RESERVATION_TTL_SECS", "2")
+        .env("SWEEP_INTERVAL_SECS", "1")
+        .env("RUST_LOG", "info")
+        .stdout(log_file(bin))
+        .stderr(log_file(&format!("{bin}.err")))
+        .spawn()
+        .expect("the service starts");
+    Proc(child)
+}
+
+fn lambda(port: u16, customers_port: u16, orders_port: u16) -> Proc {
+    let vars = [
+        format!("CUSTOMERS_API_BASE=http://127.0.0.1:{customers_port}"),
+        format!("ORDERS_API_BASE=http://127.0.0.1:{orders_port}"),
+        format!("JWT_SECRET={JWT_SECRET}"),
+        format!("SERVICE_TOKEN={SERVICE_TOKEN}"),
+        "SAGA_TIMEOUT_MS=8000".to_owned(),
+        "AWS_LAMBDA_MAX_CONCURRENCY=8".to_owned(),
+        "RUST_LOG=info".to_owned(),
+    ];
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
+        .args(["--bin", "orchestrator-lambda", "--concurrency", "4"]);
+    for v in &vars {
+        cmd.args(["--env-var", v]);
+    }
+    let child = cmd
+        .stdout(log_file("cargo-lambda"))
+        .stderr(log_file("cargo-lambda.err"))
+        .spawn()
+        .expect("`cargo lambda` is installed (pip install -r requirements-dev.txt)");
+    Proc(child)
+}
+
+async fn wait_ready(client: &reqwest::Client, url: &str, patience: Duration) {
+    let until = tokio::time::Instant::now() + patience;
+    loop {
+        if let Ok(res) = client.get(url).timeout(Duration::from_secs(5)).send().await {
+            if res.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{url} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+struct Stack {
+    client: reqwest::Client,
+    saga_url: String,
+    pool: MySqlPool,
+    db_url: String,
+    customers_port: u16,
+    orders_port: u16,
+    _customers: Proc,
+    orders: Option<Proc>,
+    _lambda: Proc,
+    _db: TestDatabase,
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let db = TestDatabase::create().await;
+        let (customers_port, orders_port, lambda_port) = (free_port(), free_port(), free_port());
+        let customers = api("customers-api", customers_port, &db.url, customers_port);
+        let orders = api("orders-api", orders_port, &db.url, customers_port);
+        let lambda = lambda(lambda_port, customers_port, orders_port);
+        let client = reqwest::Client::new();
+        wait_ready(
+            &client,
+            &format!("http://127.0.0.1:{customers_port}/ready"),
+            Duration::from_secs(60),
+        )
+        .await;
+        wait_ready(
+            &client,
+            &format!("http://127.0.0.1:{orders_port}/ready"),
+            Duration::from_secs(60),
+        )
+        .await;
+        // The first invocation may compile the function.
+        wait_ready(
+            &client,
+            &format!("http://127.0.0.1:{lambda_port}/orchestrator/health"),
+            Duration::from_secs(600),
+        )
+        .await;
+        let pool = MySqlPool::connect(&db.url).await.expect("test pool");
+        Self {
+            client,
+            saga_url: format!(
+                "http://127.0.0.1:{lambda_port}/orchestrator/create-and-confirm-order"
+            ),
+            pool,
+            db_url: db.url.clone(),
+            customers_port,
+            orders_port,
+            _customers: customers,
+            orders: Some(orders),
+            _lambda: lambda,
+            _db: db,
+        }
+    }
+
+    async fn saga(&self, body: &Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(&self.saga_url)
+            .json(body)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .expect("sent");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("a JSON answer"))
+    }
+
+    async fn customer(&self, name: &str) -> u64 {
+        sqlx::query("INSERT INTO customers (name, email, phone, created_at, updated_at) VALUES (?, ?, '+51987654321', NOW(6), NOW(6))")
+            .bind(name)
+            .bind(format!("{}@example.com", name.to_lowercase()))
+            .execute(&self.pool)
+            .await
+            .expect("customer")
+            .last_insert_id()
+    }
+
+    async fn product(&self, sku: &str, price: u64, stock: u32) -> u64 {
+        sqlx::query("INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) VALUES (?, 'Thing', ?, ?, NOW(6), NOW(6))")
+            .bind(sku)
+            .bind(price)
+            .bind(stock)
+            .execute(&self.pool)
+            .await
+            .expect("product")
+            .last_insert_id()
+    }
+
+    async fn scalar(&self, sql: &str, id: u64) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("scalar")
+    }
+}
+
+#[tokio::test]
+async fn the_saga_end_to_end() {
+    let mut stack = Stack::start().await;
+    let acme = stack.customer("ACME").await;
+    let mouse = stack.product("E2E-MOUSE", 2990, 100).await;
+    let request = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 3}],
+                         "idempotency_key": "abc-124", "correlation_id": "req-001"});
+
+    // Happy path, in the shape of the contract.
+    let (status, first) = stack.saga(&request).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["success"], true);
+    assert_eq!(first["correlationId"], "req-001");
+    assert_eq!(
+        first["data"]["customer"],
+        json!({"id": acme, "name": "ACME", "email": "acme@example.com", "phone": "+51987654321"})
+    );
+    let order = &first["data"]["order"];
+    assert_eq!(order["status"], "CONFIRMED");
+    assert_eq!(order["total_cents"], 8970);
+    assert_eq!(
+        order["items"],
+        json!([{"product_id": mouse, "qty": 3, "unit_price_cents": 2990, "subtotal_cents": 8970}])
+    );
+
+    // The same request again: the same answer, still one order.
+    let (status, again) = stack.saga(&request).await;
+    assert_eq!((status, &again), (201, &first));
+    assert_eq!(
+        stack
+            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
+            .await,
+        1
+    );
+    assert_eq!(
+        stack
+            .scalar(
+                "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
+                mouse
+            )
+            .await,
+        97
+    );
+
+    // The same key with another body is refused.
+    let other = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 4}], "idempotency_key": "abc-124"});
+    let (status, body) = stack.saga(&other).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+
+    // 30 identical requests at once: one order, one answer.
+    let storm = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 1}], "idempotency_key": "storm-1"});
+    let answers = join_all((0..30).map(|_| stack.saga(&storm))).await;
+    let (status0, body0) = &answers[0];
+    assert_eq!(*status0, 201, "{body0}");
+    for (status, body) in &answers {
+        assert_eq!(
+            (status, body["data"]["order"].clone()),
+            (status0, body0["data"]["order"].clone())
+        );
+    }
+    assert_eq!(
+        stack
+            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
+            .await,
+        2
+    );
+    assert_eq!(
+        stack
+            .scalar(
+                "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
+                mouse
+            )
+            .await,
+        96
+    );
+
+    // Unknown customer; insufficient stock.
+    let (status, body) = stack.saga(&json!({"customer_id": 999_999, "items": [{"product_id": mouse, "qty": 1}], "idempotency_key": "nobody"})).await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].clone(),
+            body["error"]["step"].clone()
+        ),
+        (404, json!("customer_not_found"), json!("validate_customer"))
+    );
+    let scarce = stack.product("E2E-SCARCE", 100, 2).await;
+    let (status, body) = stack.saga(&json!({"customer_id": acme, "items": [{"product_id": scarce, "qty": 3}], "idempotency_key": "greedy"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("insufficient_stock"))
+    );
+    assert_eq!(
+        stack
+            .scalar(
+                "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
+                scarce
+            )
+            .await,
+        2
+    );
+
+    // orders-api dies while sagas run: every answer is a 201 or a clean error,
+    // and once the reservation TTL has passed no stock is held by an
+    // unconfirmed order.
+    let limited = stack.product("E2E-LIMITED", 100, 50).await;
+    let running = stack.orders.take();
+    let sagas = (0..20).map(|i| {
+        let body = json!({"customer_id": acme, "items": [{"product_id": limited, "qty": 1}], "idempotency_key": format!("crash-{i}")});
+        let stack = &stack;
+        async move { stack.saga(&body).await }
+    });
+    let killer = async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        drop(running); // SIGKILL
+    };
+    let (answers, ()) = tokio::join!(join_all(sagas), killer);
+    for (status, body) in &answers {
+        match status {
+            201 => assert_eq!(body["data"]["order"]["status"], "CONFIRMED"),
+            502 | 504 => {
+                assert_eq!(body["success"], false, "{body}");
+                assert!(body["error"]["step"].is_string(), "{body}");
+                assert!(!body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty());
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let failed = answers.iter().filter(|(s, _)| *s != 201).count();
+    assert!(failed > 0, "orders-api was stopped while sagas ran");
+    // Back up, with its sweeper: the leftovers expire.
+    stack.orders = Some(api(
+        "orders-api",
+        stack.orders_port,
+        &stack.db_url,
+        stack.customers_port,
+    ));
+    wait_ready(
+        &stack.client,
+        &format!("http://127.0.0.1:{}/ready", stack.orders_port),
+        Duration::from_secs(60),
+    )
+    .await;
+    let mut left = i64::MAX;
+    for _ in 0..60 {
+        left = stack.scalar("SELECT COUNT(*) FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ? AND o.status = 'CREATED'", limited).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(left, 0, "no reservation outlives its TTL");
+    let sold = stack.scalar("SELECT CAST(COALESCE(SUM(i.qty), 0) AS SIGNED) FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ? AND o.status = 'CONFIRMED'", limited).await;
+    let stock = stack
+        .scalar(
+            "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
+            limited,
+        )
+        .await;
+    assert_eq!(stock + sold, 50, "stock is conserved");
+}
