@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup db dev run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev lambda invoke run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -16,8 +16,15 @@ setup: ## First run: .env from .env.example, MariaDB up, database created and se
 db: ## Create and seed the database of DATABASE_URL if it is empty
 	scripts/setup-db.sh
 
-dev: ## Run customers-api (:3001) and orders-api (:3002) together; Ctrl-C stops both
+dev: ## Run customers-api (:3001), orders-api (:3002) and the orchestrator (:3003); Ctrl-C stops all
 	scripts/dev.sh
+
+lambda: ## Serve the orchestrator with cargo lambda watch on :3003 (reads .env)
+	cd orchestrator-lambda && cargo lambda watch -A 0.0.0.0 -P 3003 --bin orchestrator-lambda --env-file ../.env
+
+invoke: ## Send the sample API Gateway events to a running `make lambda`
+	cd orchestrator-lambda && for e in create-and-confirm-order unknown-customer bad-body; do \
+	  cargo lambda invoke -P 3003 --data-file events/$$e.json; echo; done
 
 run-customers: ## Run customers-api on :3001 (reads .env)
 	PORT=$${PORT:-3001} $(CARGO) run -p customers-api
@@ -25,7 +32,9 @@ run-customers: ## Run customers-api on :3001 (reads .env)
 run-orders: ## Run orders-api on :3002 (reads .env; needs customers-api)
 	PORT=$${PORT:-3002} $(CARGO) run -p orders-api
 
-test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, or TEST_DATABASE_URL)
+test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, cargo-lambda and moto from requirements-dev.txt)
+	$(CARGO) build --workspace --bins
+	cd orchestrator-lambda && $(CARGO) build --bin orchestrator-lambda
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 lint: ## Formatting and clippy, warnings as errors

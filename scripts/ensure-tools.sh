@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure a MySQL-compatible server answers on 127.0.0.1:3306 and that the
-# mysql client is installed. Starts the machine's MariaDB when it is down, and
+# mysql client, cargo-nextest, cargo-lambda and moto_server are installed. Starts the machine's MariaDB when it is down, and
 # installs it (Debian) only when it is missing altogether.
 set -euo pipefail
 
@@ -12,6 +12,8 @@ apt_install() {
 
 command -v mysql >/dev/null 2>&1 || apt_install mariadb-client
 command -v openssl >/dev/null 2>&1 || apt_install openssl
+# cargo-lambda and moto_server, pinned (a no-op when already installed).
+python3 -m pip install -q --disable-pip-version-check -r "$(dirname "$0")/../requirements-dev.txt" 2>&1 | grep -v -i "running pip as the 'root' user" || true
 # The test runner (part of this machine image; built from source only if missing).
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 

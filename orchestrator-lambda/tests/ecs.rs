@@ -1,0 +1,167 @@
+//! `ecs://cluster/service[:port]` endpoints, resolved against moto_server
+//! standing in for ECS. Only addresses are resolved here: nothing connects
+//! to the (private, fictitious) task addresses moto hands out.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+use orchestrator_lambda::endpoint::{resolve_task_ip, Endpoint, EndpointSpec};
+use serde_json::Value;
+
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn moto() -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server is installed (pip install -r requirements-dev.txt)");
+    let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{}/moto-api/", moto.url)).send().await.is_ok() {
+            return moto;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not start");
+}
+
+/// Runs scripts/moto_ecs.py; returns the running tasks' IPs.
+fn script(moto: &Moto, args: &[&str]) -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/moto_ecs.py");
+    let out = Command::new("python3")
+        .arg(path)
+        .arg(&moto.url)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["ips"]
+        .as_array()
+        .expect("ips")
+        .iter()
+        .filter_map(|i| i.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn ecs_client(moto: &Moto) -> aws_sdk_ecs::Client {
+    let config = aws_sdk_ecs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .build();
+    aws_sdk_ecs::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn resolves_a_running_task_and_refreshes_after_invalidation() {
+    let moto = moto().await;
+    let ips = script(&moto, &["setup", "prod", "orders-api", "3002", "2"]);
+    assert_eq!(ips.len(), 2, "{ips:?}");
+    let client = ecs_client(&moto);
+
+    let ip = resolve_task_ip(&client, "prod", "orders-api")
+        .await
+        .expect("resolves");
+    assert!(ips.contains(&ip), "{ip} not in {ips:?}");
+
+    let spec: EndpointSpec = "ecs://prod/orders-api:3002".parse().expect("spec");
+    let endpoint = Endpoint::new(spec, Some(client.clone()));
+    let first = endpoint.base().await.expect("base");
+    assert!(
+        ips.iter().any(|ip| first == format!("http://{ip}:3002")),
+        "{first}"
+    );
+
+    // The tasks are replaced: the cache answers until it is invalidated.
+    let new_ips = script(&moto, &["replace", "prod", "orders-api"]);
+    assert_eq!(new_ips.len(), 1);
+    assert!(!ips.contains(&new_ips[0]));
+    assert_eq!(endpoint.base().await.expect("cached"), first);
+    endpoint.invalidate();
+    assert_eq!(
+        endpoint.base().await.expect("fresh"),
+        format!("http://{}:3002", new_ips[0])
+    );
+}
+
+#[tokio::test]
+async fn a_service_without_running_tasks_is_an_error() {
+    let moto = moto().await;
+    let ips = script(&moto, &["setup", "prod", "customers-api", "3001", "0"]);
+    assert!(ips.is_empty());
+    let client = ecs_client(&moto);
+    let err = resolve_task_ip(&client, "prod", "customers-api")
+        .await
+        .expect_err("no task");
+    assert!(err.to_string().contains("no running task"), "{err}");
+    let err = resolve_task_ip(&client, "prod", "nonexistent")
+        .await
+        .expect_err("no service");
+    assert!(!err.to_string().is_empty());
+}
+
+#[tokio::test]
+async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
+    use orchestrator_lambda::{
+        config::{Config, OrdersAuth},
+        handler,
+        saga::Deps,
+    };
+    let moto = moto().await;
+    script(&moto, &["setup", "prod", "customers-api", "3001", "0"]);
+    let config = Config {
+        customers: "ecs://prod/customers-api:3001".parse().expect("spec"),
+        orders: "ecs://prod/orders-api:3002".parse().expect("spec"),
+        service_token: "test-service-token-0123456789".into(),
+        orders_auth: OrdersAuth::Static("token".into()),
+        attempt_timeout: Duration::from_millis(500),
+        max_attempts: 2,
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(20),
+        deadline_margin: Duration::from_millis(100),
+        saga_timeout: Duration::from_secs(5),
+        compensation_reserve: Duration::from_millis(500),
+    };
+    let deps = Deps::with_ecs(config, Some(ecs_client(&moto))).expect("deps");
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/create-and-confirm-order.json"
+    ))
+    .expect("fixture");
+    let req = lambda_http::request::from_str(&event).expect("event");
+    let res = handler(req, &deps).await.expect("answers");
+    assert_eq!(res.status().as_u16(), 502);
+    let body: Value = match res.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).expect("json"),
+        _ => Value::Null,
+    };
+    assert_eq!(body["error"]["step"], "validate_customer");
+    assert_eq!(body["error"]["retriable"], true);
+}
