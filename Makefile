@@ -7,7 +7,7 @@ CARGO ?= cargo
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: ## First run: .env from .env.example, MariaDB up, database created and seeded, build
+setup: ## First run: .env from .env.example, tools and MariaDB, database created and seeded, build
 	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
 	scripts/ensure-tools.sh
 	scripts/setup-db.sh

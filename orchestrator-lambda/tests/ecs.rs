@@ -35,10 +35,18 @@ async fn moto() -> Moto {
         .stderr(Stdio::null())
         .spawn()
         .expect("moto_server is installed (pip install -r requirements-dev.txt)");
-    let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
+    let moto = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if client.get(format!("{}/moto-api/", moto.url)).send().await.is_ok() {
+        if client
+            .get(format!("{}/moto-api/", moto.url))
+            .send()
+            .await
+            .is_ok()
+        {
             return moto;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
