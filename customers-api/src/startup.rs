@@ -28,7 +28,7 @@ impl Application {
     pub async fn build(settings: HttpSettings) -> anyhow::Result<Self> {
         let pool = db::connect(&settings.database_url, settings.db_max_connections).await?;
         db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
-        db::migrate(&pool, sqlx::migrate!("./migrations")).await?;
+        db::migrate(&pool, &mut sqlx::migrate!("./migrations")).await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, pool, &settings)?;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use service_kit::{
-    pagination::PageRequest,
+    pagination::{contains_pattern, PageRequest},
     problem::{ApiError, FieldError},
 };
 use sqlx::MySqlPool;
@@ -148,20 +148,6 @@ pub async fn soft_delete(pool: &MySqlPool, id: u64) -> Result<bool, sqlx::Error>
     Ok(done.rows_affected() == 1)
 }
 
-/// `%`, `_` and `\` match themselves in a search.
-fn like_pattern(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
-    pattern.push('%');
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// Active customers in id order after the cursor, optionally those whose name
 /// or email contains `term` (case-insensitively). Fetches one row more than
 /// the page to tell whether another page follows.
@@ -171,7 +157,7 @@ pub async fn search(
     term: Option<&str>,
     page: PageRequest,
 ) -> Result<Vec<Customer>, sqlx::Error> {
-    let pattern = term.map(like_pattern);
+    let pattern = term.map(contains_pattern);
     sqlx::query_as!(
         Customer,
         r#"SELECT id, name, email, phone,
@@ -190,15 +176,4 @@ pub async fn search(
     )
     .fetch_all(pool)
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn wildcards_in_terms_are_literal() {
-        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-        assert_eq!(like_pattern("acme"), "%acme%");
-    }
 }

@@ -32,7 +32,7 @@ impl Application {
         let http = &settings.http;
         let pool = db::connect(&http.database_url, http.db_max_connections).await?;
         db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
-        db::migrate(&pool, sqlx::migrate!("./migrations")).await?;
+        db::migrate(&pool, &mut sqlx::migrate!("./migrations")).await?;
         let listener = TcpListener::bind((http.host.as_str(), http.port))?;
         let port = listener.local_addr()?.port();
         let metrics = ops::Metrics::new("orders-api")?;

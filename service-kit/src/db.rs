@@ -41,7 +41,7 @@ pub async fn wait_until_reachable(pool: &MySqlPool, patience: Duration) -> anyho
 /// Applies a service's migrations. Services may share one database and so one
 /// `_sqlx_migrations` table: versions are timestamps, unique across services,
 /// and each service ignores the migrations it does not own.
-pub async fn migrate(pool: &MySqlPool, mut migrator: Migrator) -> anyhow::Result<()> {
+pub async fn migrate(pool: &MySqlPool, migrator: &mut Migrator) -> anyhow::Result<()> {
     migrator.set_ignore_missing(true);
     migrator
         .run(pool)

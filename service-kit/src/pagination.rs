@@ -23,6 +23,58 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
+/// `search`, `limit` and `cursor`: the query of every searchable list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Matches rows whose searchable fields contain it, case-insensitively
+    /// (1..=200 characters; `%` and `_` are literal).
+    pub search: Option<String>,
+    /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl SearchParams {
+    /// The page, and the search term (trimmed; `None` when empty).
+    pub fn parse(&self) -> Result<(Option<&str>, PageRequest), ApiError> {
+        let page = PageParams {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+        .parse()?;
+        let term = self
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        if term.is_some_and(|t| t.chars().count() > 200) {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "search",
+                "must be at most 200 characters",
+            )]));
+        }
+        Ok((term, page))
+    }
+}
+
+/// A `LIKE` pattern matching values that contain `term`: `%`, `_` and `\`
+/// in the term match themselves.
+pub fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// A checked page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -137,6 +189,35 @@ mod tests {
                 after_id: 7
             })
         );
+    }
+
+    #[test]
+    fn wildcards_in_terms_are_literal() {
+        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+        assert_eq!(contains_pattern("acme"), "%acme%");
+    }
+
+    #[test]
+    fn search_terms_are_trimmed_and_bounded() {
+        let p = SearchParams {
+            search: Some("  acme ".into()),
+            limit: Some(5),
+            cursor: None,
+        };
+        assert_eq!(
+            p.parse().ok().map(|(t, _)| t.map(str::to_owned)),
+            Some(Some("acme".to_owned()))
+        );
+        let p = SearchParams {
+            search: Some("   ".into()),
+            ..Default::default()
+        };
+        assert_eq!(p.parse().ok().map(|(t, _)| t.is_none()), Some(true));
+        let p = SearchParams {
+            search: Some("a".repeat(201)),
+            ..Default::default()
+        };
+        assert!(p.parse().is_err());
     }
 
     #[test]

@@ -84,3 +84,79 @@ pub fn mint_token(secret: &str, sub: &str, ttl_secs: i64, extra: serde_json::Val
     )
     .unwrap_or_default()
 }
+
+async fn one_connection(db: &TestDatabase) -> sqlx::MySqlPool {
+    sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", db.name))
+}
+
+/// `SHOW CREATE TABLE`, without the AUTO_INCREMENT counter (data, not schema).
+pub async fn table_ddl(pool: &sqlx::MySqlPool, table: &str) -> String {
+    use sqlx::Row;
+    let row = sqlx::query(&format!("SHOW CREATE TABLE `{table}`"))
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("table {table}: {e}"));
+    let ddl: String = row.try_get(1).unwrap_or_default();
+    ddl.split_whitespace()
+        .filter(|w| !w.starts_with("AUTO_INCREMENT="))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Fails unless `schema_sql` (what a fresh MySQL loads at init) and a
+/// service's migrations create the same `tables`, also when the migrations
+/// then run over schema.sql (as they do at the service's start).
+pub async fn assert_schema_matches_migrations(
+    schema_sql: &str,
+    mut migrator: sqlx::migrate::Migrator,
+    tables: &[&str],
+) {
+    let (from_schema, from_migrations) =
+        (TestDatabase::create().await, TestDatabase::create().await);
+    let (a, b) = (
+        one_connection(&from_schema).await,
+        one_connection(&from_migrations).await,
+    );
+    sqlx::raw_sql(schema_sql)
+        .execute(&a)
+        .await
+        .unwrap_or_else(|e| panic!("schema.sql loads: {e}"));
+    crate::db::migrate(&b, &mut migrator)
+        .await
+        .unwrap_or_else(|e| panic!("migrations apply: {e:#}"));
+    for table in tables {
+        assert_eq!(
+            table_ddl(&a, table).await,
+            table_ddl(&b, table).await,
+            "table {table}"
+        );
+    }
+    crate::db::migrate(&a, &mut migrator)
+        .await
+        .unwrap_or_else(|e| panic!("migrations apply over schema.sql: {e:#}"));
+    for table in tables {
+        assert_eq!(
+            table_ddl(&a, table).await,
+            table_ddl(&b, table).await,
+            "table {table} after migrating"
+        );
+    }
+}
+
+/// A database loaded with `sql` (schema.sql, then seed.sql, say).
+pub async fn database_with(sql: &[&str]) -> TestDatabase {
+    let db = TestDatabase::create().await;
+    let pool = one_connection(&db).await;
+    for script in sql {
+        sqlx::raw_sql(script)
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("loading SQL: {e}"));
+    }
+    pool.close().await;
+    db
+}

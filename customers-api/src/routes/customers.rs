@@ -2,14 +2,14 @@
 
 use actix_web::{http::header, web, HttpResponse};
 use prometheus::IntCounter;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use service_kit::{
     auth::User,
-    pagination::{paginate, PageParams},
-    problem::{ApiError, FieldError, Json, Problem},
+    pagination::{paginate, SearchParams},
+    problem::{ApiError, Json, Problem},
 };
 use sqlx::MySqlPool;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::{
     domain::{CustomerInput, NewCustomer},
@@ -87,19 +87,6 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(customer))
 }
 
-/// `search`, `limit`, `cursor`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Matches names or emails containing it, case-insensitively (1..=200 characters).
-    pub search: Option<String>,
-    /// Page size, 1..=100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// A page of customers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerPage {
@@ -108,9 +95,9 @@ pub struct CustomerPage {
     pub next_cursor: Option<String>,
 }
 
-/// Searches active customers, in id order.
+/// Searches active customers by name or email, in id order.
 #[utoipa::path(get, path = "/customers", tag = "customers",
-    params(ListParams),
+    params(SearchParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of customers", body = CustomerPage),
@@ -121,25 +108,9 @@ pub struct CustomerPage {
 pub async fn list(
     _user: User,
     pool: web::Data<MySqlPool>,
-    params: web::Query<ListParams>,
+    params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    }
-    .parse()?;
-    let term = params
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if term.is_some_and(|t| t.chars().count() > 200) {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "search",
-            "must be at most 200 characters",
-        )]));
-    }
+    let (term, page) = params.parse()?;
     let rows = store::search(&pool, term, page).await?;
     let (data, next_cursor) = paginate(rows, page, |c| c.id);
     Ok(HttpResponse::Ok().json(CustomerPage { data, next_cursor }))

@@ -1,14 +1,14 @@
 //! `/products`: create, patch, get, search.
 
 use actix_web::{http::header, web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use service_kit::{
     auth::User,
-    pagination::{paginate, PageParams},
-    problem::{ApiError, FieldError, Json, Problem},
+    pagination::{paginate, SearchParams},
+    problem::{ApiError, Json, Problem},
 };
 use sqlx::MySqlPool;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::{
     domain::{NewProduct, ProductInput, ProductPatch, ProductPatchInput},
@@ -94,18 +94,6 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(product))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Matches skus or names containing it, case-insensitively (1..=200 characters).
-    pub search: Option<String>,
-    /// Page size, 1..=100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
     pub data: Vec<Product>,
@@ -113,8 +101,8 @@ pub struct ProductPage {
     pub next_cursor: Option<String>,
 }
 
-/// Searches products, in id order.
-#[utoipa::path(get, path = "/products", tag = "products", params(ListParams),
+/// Searches products by sku or name, in id order.
+#[utoipa::path(get, path = "/products", tag = "products", params(SearchParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
@@ -125,25 +113,9 @@ pub struct ProductPage {
 pub async fn list(
     _user: User,
     pool: web::Data<MySqlPool>,
-    params: web::Query<ListParams>,
+    params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    }
-    .parse()?;
-    let term = params
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if term.is_some_and(|t| t.chars().count() > 200) {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "search",
-            "must be at most 200 characters",
-        )]));
-    }
+    let (term, page) = params.parse()?;
     let rows = products::search(&pool, term, page).await?;
     let (data, next_cursor) = paginate(rows, page, |p| p.id);
     Ok(HttpResponse::Ok().json(ProductPage { data, next_cursor }))

@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use service_kit::{
-    pagination::PageRequest,
+    pagination::{contains_pattern, PageRequest},
     problem::{ApiError, FieldError},
 };
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
-use super::{like_pattern, now};
+use super::now;
 use crate::domain::{NewProduct, ProductPatch};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -126,7 +126,7 @@ pub async fn search(
     term: Option<&str>,
     page: PageRequest,
 ) -> Result<Vec<Product>, sqlx::Error> {
-    let pattern = term.map(like_pattern);
+    let pattern = term.map(contains_pattern);
     sqlx::query_as!(
         Product,
         r#"SELECT id, sku, name, price_cents, stock,
