@@ -38,7 +38,7 @@ pub(crate) fn not_found(id: u64) -> ApiError {
 }
 
 /// Creates a customer.
-#[utoipa::path(post, path = "/customers", tag = "customers",
+#[utoipa::path(post, path = "/customers", operation_id = "create_customer", tag = "customers",
     request_body = CustomerInput,
     security(("bearer" = [])),
     responses(
@@ -67,7 +67,7 @@ pub async fn create(
 }
 
 /// Gets one customer.
-#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
+#[utoipa::path(get, path = "/customers/{id}", operation_id = "get_customer", tag = "customers",
     params(("id" = u64, Path, description = "Customer id")),
     security(("bearer" = [])),
     responses(
@@ -96,7 +96,7 @@ pub struct CustomerPage {
 }
 
 /// Searches active customers by name or email, in id order.
-#[utoipa::path(get, path = "/customers", tag = "customers",
+#[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "customers",
     params(SearchParams),
     security(("bearer" = [])),
     responses(
@@ -117,7 +117,7 @@ pub async fn list(
 }
 
 /// Replaces a customer's name, email and phone (an absent phone clears it).
-#[utoipa::path(put, path = "/customers/{id}", tag = "customers",
+#[utoipa::path(put, path = "/customers/{id}", operation_id = "replace_customer", tag = "customers",
     params(("id" = u64, Path, description = "Customer id")),
     request_body = CustomerInput,
     security(("bearer" = [])),
@@ -148,7 +148,7 @@ pub async fn replace(
 }
 
 /// Soft-deletes a customer; its email becomes free for a new customer.
-#[utoipa::path(delete, path = "/customers/{id}", tag = "customers",
+#[utoipa::path(delete, path = "/customers/{id}", operation_id = "delete_customer", tag = "customers",
     params(("id" = u64, Path, description = "Customer id")),
     security(("bearer" = [])),
     responses(

@@ -10,7 +10,7 @@ use sqlx::MySqlPool;
 use crate::{routes::customers::not_found, store};
 
 /// The same as `GET /customers/{id}`, for services holding the service token.
-#[utoipa::path(get, path = "/internal/customers/{id}", tag = "internal",
+#[utoipa::path(get, path = "/internal/customers/{id}", operation_id = "get_customer_internal", tag = "internal",
     params(("id" = u64, Path, description = "Customer id")),
     security(("service_token" = [])),
     responses(

@@ -51,7 +51,7 @@ async fn claim(
 /// Creates an order: checks the customer, then in one transaction locks the
 /// products in id order, reserves stock, prices the items and writes the
 /// order as CREATED. Idempotent with `Idempotency-Key` / `X-Idempotency-Key`.
-#[utoipa::path(post, path = "/orders", tag = "orders", request_body = OrderInput,
+#[utoipa::path(post, path = "/orders", operation_id = "create_order", tag = "orders", request_body = OrderInput,
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (also `X-Idempotency-Key`); 1..=255 visible ASCII characters"),
     ),
@@ -174,7 +174,7 @@ async fn transition(
 
 /// Confirms a CREATED order. Needs an idempotency key. An order that is
 /// already CONFIRMED answers 200 as it is; a CANCELED one, 409 `invalid_state`.
-#[utoipa::path(post, path = "/orders/{id}/confirm", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/confirm", operation_id = "confirm_order", tag = "orders",
     params(
         ("id" = u64, Path, description = "Order id"),
         ("Idempotency-Key" = String, Header, description = "Required (or `X-Idempotency-Key`)"),
@@ -217,7 +217,7 @@ pub async fn confirm(
 
 /// Cancels an order and restores its stock: CREATED at any time, CONFIRMED
 /// within `CANCEL_WINDOW_SECS` of confirmation. Already CANCELED: 200 as it is.
-#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
+#[utoipa::path(post, path = "/orders/{id}/cancel", operation_id = "cancel_order", tag = "orders",
     params(
         ("id" = u64, Path, description = "Order id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Optional (or `X-Idempotency-Key`)"),
@@ -260,7 +260,7 @@ pub async fn cancel(
 }
 
 /// One order with its items.
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+#[utoipa::path(get, path = "/orders/{id}", operation_id = "get_order", tag = "orders",
     params(("id" = u64, Path, description = "Order id")),
     security(("bearer" = [])),
     responses(
@@ -321,7 +321,7 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
 }
 
 /// Orders, newest first, filtered by status and creation time.
-#[utoipa::path(get, path = "/orders", tag = "orders", params(ListParams),
+#[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders", params(ListParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),

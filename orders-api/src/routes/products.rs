@@ -20,7 +20,7 @@ fn not_found(id: u64) -> ApiError {
 }
 
 /// Creates a product.
-#[utoipa::path(post, path = "/products", tag = "products", request_body = ProductInput,
+#[utoipa::path(post, path = "/products", operation_id = "create_product", tag = "products", request_body = ProductInput,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = Product, headers(("Location" = String))),
@@ -45,7 +45,7 @@ pub async fn create(
 }
 
 /// Changes any of name, price and stock (the stock given is the new level).
-#[utoipa::path(patch, path = "/products/{id}", tag = "products", request_body = ProductPatchInput,
+#[utoipa::path(patch, path = "/products/{id}", operation_id = "patch_product", tag = "products", request_body = ProductPatchInput,
     params(("id" = u64, Path, description = "Product id")),
     security(("bearer" = [])),
     responses(
@@ -72,7 +72,7 @@ pub async fn patch(
 }
 
 /// Gets one product.
-#[utoipa::path(get, path = "/products/{id}", tag = "products",
+#[utoipa::path(get, path = "/products/{id}", operation_id = "get_product", tag = "products",
     params(("id" = u64, Path, description = "Product id")),
     security(("bearer" = [])),
     responses(
@@ -102,7 +102,7 @@ pub struct ProductPage {
 }
 
 /// Searches products by sku or name, in id order.
-#[utoipa::path(get, path = "/products", tag = "products", params(SearchParams),
+#[utoipa::path(get, path = "/products", operation_id = "list_products", tag = "products", params(SearchParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
