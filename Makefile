@@ -34,7 +34,6 @@ run-orders: ## Run orders-api on :3002 (reads .env; needs customers-api)
 
 test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, cargo-lambda and moto from requirements-dev.txt)
 	$(CARGO) build --workspace --bins
-	cd orchestrator-lambda && $(CARGO) build --bin orchestrator-lambda
 	$(CARGO) nextest run --workspace --no-fail-fast
 
 lint: ## Formatting and clippy, warnings as errors

@@ -198,7 +198,10 @@ fn orders_token(auth: &OrdersAuth) -> Result<String, Failure> {
     }
 }
 
+/// A downstream failure, as answered: what failed, never how (the log line,
+/// under the same correlation id, has the details).
 fn unavailable(step: Step, service: &str, e: &CallError) -> Failure {
+    tracing::error!(step = ?step, service, error = %e, "downstream failure ends the saga");
     match e {
         CallError::Deadline => Failure::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -209,7 +212,7 @@ fn unavailable(step: Step, service: &str, e: &CallError) -> Failure {
         e if e.timed_out() => Failure::new(
             StatusCode::GATEWAY_TIMEOUT,
             "downstream_timeout",
-            format!("{service} did not answer in time: {e}"),
+            format!("{service} did not answer in time"),
             step,
         ),
         _ => Failure::new(

@@ -1,6 +1,7 @@
 //! End to end: customers-api and orders-api as real processes on a fresh
-//! MariaDB database, the orchestrator served by `cargo lambda watch`, and
-//! requests over HTTP as a user would send them.
+//! MariaDB database, the orchestrator's binary serving invocations from the
+//! Lambda runtime API of `cargo lambda watch`, and requests over HTTP as a
+//! user would send them.
 
 use std::{
     net::TcpListener,
@@ -80,37 +81,51 @@ fn api(bin: &str, port: u16, db_url: &str, customers_port: u16) -> Proc {
     Proc(child)
 }
 
-fn lambda(port: u16, customers_port: u16, orders_port: u16) -> Proc {
-    let vars = [
-        format!("CUSTOMERS_API_BASE=http://127.0.0.1:{customers_port}"),
-        format!("ORDERS_API_BASE=http://127.0.0.1:{orders_port}"),
-        format!("JWT_SECRET={JWT_SECRET}"),
-        format!("SERVICE_TOKEN={SERVICE_TOKEN}"),
-        "SAGA_TIMEOUT_MS=8000".to_owned(),
-        "AWS_LAMBDA_MAX_CONCURRENCY=8".to_owned(),
-        "RUST_LOG=info".to_owned(),
-    ];
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+/// The Lambda runtime API of `cargo lambda watch`, and the function (this
+/// package's binary, as cargo built it for the tests) polling it with
+/// `AWS_LAMBDA_MAX_CONCURRENCY` workers.
+fn lambda(port: u16, customers_port: u16, orders_port: u16) -> (Proc, Proc) {
+    let emulator = Command::new("cargo")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "lambda",
             "watch",
-            "--ignore-changes",
+            "--only-lambda-apis",
             "-A",
             "127.0.0.1",
             "-P",
             &port.to_string(),
         ])
-        .args(["--bin", "orchestrator-lambda", "--concurrency", "4"]);
-    for v in &vars {
-        cmd.args(["--env-var", v]);
-    }
-    let child = cmd
         .stdout(log_file("cargo-lambda"))
         .stderr(log_file("cargo-lambda.err"))
         .spawn()
         .expect("`cargo lambda` is installed (pip install -r requirements-dev.txt)");
-    Proc(child)
+    let emulator = Proc(emulator);
+    let function = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt"),
+        )
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", "8")
+        .env(
+            "CUSTOMERS_API_BASE",
+            format!("http://127.0.0.1:{customers_port}"),
+        )
+        .env("ORDERS_API_BASE", format!("http://127.0.0.1:{orders_port}"))
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("SAGA_TIMEOUT_MS", "8000")
+        .env("RUST_LOG", "info")
+        .stdout(log_file("orchestrator-lambda"))
+        .stderr(log_file("orchestrator-lambda.err"))
+        .spawn()
+        .expect("the function starts");
+    (emulator, Proc(function))
 }
 
 async fn wait_ready(client: &reqwest::Client, url: &str, patience: Duration) {
@@ -138,7 +153,7 @@ struct Stack {
     orders_port: u16,
     _customers: Proc,
     orders: Option<Proc>,
-    _lambda: Proc,
+    _lambda: (Proc, Proc),
     _db: TestDatabase,
 }
 
