@@ -363,7 +363,10 @@ async fn attempts_that_all_time_out_are_a_504_too() {
     assert_eq!(body["error"]["code"], "downstream_timeout");
     assert_eq!(body["error"]["step"], "validate_customer");
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(!message.contains("127.0.0.1") && !message.contains("http"), "no internals: {message}");
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("http"),
+        "no internals: {message}"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,9 @@ use service_kit::{config, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if let Some(code) = service_kit::http::healthcheck_command(3002) {
+        std::process::exit(code);
+    }
     config::load_dotenv();
     telemetry::init("orders-api");
     let settings = Settings::from_env().inspect_err(|e| {

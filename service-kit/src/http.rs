@@ -66,3 +66,30 @@ where
     .run();
     Ok(server)
 }
+
+/// `<binary> healthcheck`: asks the service on this machine (`PORT`, or
+/// `default_port`) for `/health` and returns the exit code (0 healthy, 1
+/// not), so container images need no curl. `None` when not asked.
+pub fn healthcheck_command(default_port: u16) -> Option<i32> {
+    if std::env::args().nth(1).as_deref() != Some("healthcheck") {
+        return None;
+    }
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(default_port);
+    Some(if probe(port).unwrap_or(false) { 0 } else { 1 })
+}
+
+fn probe(port: u16) -> std::io::Result<bool> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(2);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    Ok(&head == b"HTTP/1.1 200")
+}

@@ -168,3 +168,26 @@ async fn swagger_ui_is_served_without_internet() {
         .expect("sent");
     assert!(init.text().await.expect("js").contains("/openapi.json"));
 }
+
+#[tokio::test]
+async fn the_binary_healthcheck_reports_the_service_state() {
+    let app = spawn_app().await;
+    let port = app
+        .address
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let run = |port: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_customers-api"))
+            .arg("healthcheck")
+            .env("PORT", port)
+            .status()
+            .expect("runs")
+    };
+    assert!(run(&port).success());
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = closed.local_addr().expect("addr").port().to_string();
+    drop(closed);
+    assert!(!run(&dead).success());
+}
