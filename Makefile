@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup db dev lambda invoke run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev lambda invoke up down images deploy deploy-check sam-build run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,24 @@ sqlx-prepare: ## Regenerate .sqlx/ (compile-time query metadata) against MariaDB
 
 sqlx-check: ## Fail if .sqlx/ does not match the queries
 	scripts/sqlx-prepare.sh --check
+
+up: ## docker compose: MySQL 8 (schema + seed) and both APIs, built from their Dockerfiles
+	docker compose up --build -d
+
+down: ## Stop the compose stack (add -v to drop the database: make down ARGS=-v)
+	docker compose down $(ARGS)
+
+images: ## Build both API images and push them to ECR (AWS_ACCOUNT_ID, AWS_REGION, TAG)
+	scripts/images.sh
+
+deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: README, "Deploy to AWS")
+	scripts/deploy.sh
+
+deploy-check: ## Offline lints of template.yaml, the Dockerfiles and docker-compose.yml
+	scripts/deploy-check.sh
+
+sam-build: ## deploy-check, then sam build: the arm64 bootstrap (cargo-lambda + zig)
+	scripts/deploy-check.sh --build
 
 clean-test-dbs: ## Drop databases left behind by interrupted test runs
 	mysql -h 127.0.0.1 -u root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\_%' OR schema_name LIKE 'sqlx\_prepare\_%'" \

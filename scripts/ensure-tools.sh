@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure a MySQL-compatible server answers on 127.0.0.1:3306 and that the
-# mysql client, cargo-nextest, cargo-lambda and moto_server are installed. Starts the machine's MariaDB when it is down, and
+# mysql client, cargo-nextest, cargo-lambda, moto_server, the deployment linters,
+# docker-compose (client only) and the arm64 Rust target are installed. Starts the machine's MariaDB when it is down, and
 # installs it (Debian) only when it is missing altogether.
 set -euo pipefail
 
@@ -13,7 +14,14 @@ apt_install() {
 command -v mysql >/dev/null 2>&1 || apt_install mariadb-client
 command -v openssl >/dev/null 2>&1 || apt_install openssl
 # cargo-lambda and moto_server, pinned (a no-op when already installed).
-python3 -m pip install -q --disable-pip-version-check -r "$(dirname "$0")/../requirements-dev.txt" 2>&1 | grep -v -i "running pip as the 'root' user" || true
+root="$(dirname "$0")/.."
+python3 -m pip install -q --disable-pip-version-check -r "$root/requirements-dev.txt" -r "$root/requirements-deploy.txt" 2>&1 \
+  | grep -v -i "running pip as the 'root' user" || true
+# docker-compose v1 validates docker-compose.yml without an engine; `file` checks the arm64 build.
+command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
+command -v file >/dev/null 2>&1 || apt_install file
+# The arm64 standard library, for `sam build` of the Lambda.
+rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 # The test runner (part of this machine image; built from source only if missing).
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
