@@ -182,7 +182,7 @@ async fn attempt(
         .timeout(per_attempt.min(remaining))
         .bearer_auth(call.bearer);
     if let Some(id) = correlation::current() {
-        req = req.header(correlation::HEADER.as_str(), id.as_str());
+        req = req.header(correlation::HEADER_NAME, id.as_str());
     }
     if let Some(key) = &call.idempotency_key {
         req = req.header("Idempotency-Key", key);

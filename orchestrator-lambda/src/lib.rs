@@ -35,7 +35,7 @@ fn respond(
     Ok(Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
-        .header(correlation::HEADER.as_str(), correlation_id.as_str())
+        .header(correlation::HEADER_NAME, correlation_id.as_str())
         .body(Body::from(serde_json::to_string(body)?))?)
 }
 
@@ -95,7 +95,7 @@ fn deadline_of(req: &Request, deps: &Deps) -> Instant {
 pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error> {
     let header_id = req
         .headers()
-        .get(correlation::HEADER.as_str())
+        .get(correlation::HEADER_NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(CorrelationId::parse);
     let path = req.uri().path().trim_end_matches('/').to_owned();

@@ -61,7 +61,7 @@ impl CustomersClient {
             .get(format!("{}/internal/customers/{id}", self.base))
             .bearer_auth(&self.service_token);
         if let Some(cid) = correlation::current() {
-            req = req.header(correlation::HEADER.as_str(), cid.as_str());
+            req = req.header(correlation::HEADER_NAME, cid.as_str());
         }
         let res = req.send().await?;
         match res.status() {

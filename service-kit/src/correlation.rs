@@ -3,8 +3,9 @@
 //! and readable anywhere in the request's task with [`current`], so problem
 //! documents and downstream calls carry it too.
 
-use std::{fmt, time::Instant};
+use std::fmt;
 
+#[cfg(feature = "server")]
 use actix_web::{
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
@@ -13,8 +14,12 @@ use actix_web::{
     HttpMessage,
 };
 
-/// The header that carries the id, in and out.
-pub const HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+/// The name of the header that carries the id, in and out.
+pub const HEADER_NAME: &str = "x-correlation-id";
+
+/// The same, as an actix header name.
+#[cfg(feature = "server")]
+pub const HEADER: HeaderName = HeaderName::from_static(HEADER_NAME);
 
 /// Longest id accepted from a caller; longer ones are replaced.
 pub const MAX_LEN: usize = 128;
@@ -42,6 +47,7 @@ impl CorrelationId {
     }
 
     /// The caller's id when it is acceptable, a generated one otherwise.
+    #[cfg(feature = "server")]
     pub fn from_header(value: Option<&HeaderValue>) -> Self {
         value
             .and_then(|v| v.to_str().ok())
@@ -70,6 +76,7 @@ pub async fn scope<F: std::future::Future>(id: CorrelationId, fut: F) -> F::Outp
     CURRENT.scope(id, fut).await
 }
 
+#[cfg(feature = "server")]
 /// The id assigned to a request: set by the root span builder
 /// ([`crate::telemetry::RequestSpan`]) or, failing that, here.
 pub fn of_request(req: &ServiceRequest) -> CorrelationId {
@@ -81,6 +88,7 @@ pub fn of_request(req: &ServiceRequest) -> CorrelationId {
     id
 }
 
+#[cfg(feature = "server")]
 /// Middleware: makes the id current for the request, echoes it in the response
 /// and writes one access log line (method, route, status, latency; never the
 /// query string, which may carry personal data).
@@ -89,7 +97,7 @@ pub async fn middleware(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = of_request(&req);
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let method = req.method().clone();
     let route = req
         .match_pattern()
@@ -125,6 +133,7 @@ mod tests {
         assert!(CorrelationId::parse(&"x".repeat(MAX_LEN + 1)).is_none());
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn bad_header_gets_a_generated_uuid() {
         let bad = HeaderValue::from_static("a b");

@@ -1,4 +1,6 @@
-//! What every service of the order back office shares.
+//! What every service of the order back office shares. Without the `server`
+//! feature (the orchestrator Lambda), only configuration, correlation ids and
+//! JSON logging are built.
 //!
 //! - [`config`]: environment-driven settings (with `.env` support in dev).
 //! - [`telemetry`]: JSON log lines stamped with the correlation id of the request.
@@ -10,15 +12,22 @@
 //! - [`db`]: pool construction and migrations.
 //! - [`http`]: the server every service runs, with its middleware and ops routes.
 
-pub mod auth;
 pub mod config;
 pub mod correlation;
-pub mod db;
-pub mod http;
-pub mod ops;
-pub mod pagination;
-pub mod problem;
 pub mod telemetry;
+
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod db;
+#[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
+pub mod ops;
+#[cfg(feature = "server")]
+pub mod pagination;
+#[cfg(feature = "server")]
+pub mod problem;
 
 #[cfg(feature = "test-util")]
 pub mod testing;

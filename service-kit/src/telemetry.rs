@@ -5,6 +5,7 @@
 
 use std::io::Write;
 
+#[cfg(feature = "server")]
 use actix_web::{
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
@@ -13,15 +14,18 @@ use actix_web::{
 use serde_json::{Map, Value};
 use tracing::{
     field::{Field, Visit},
-    Event, Span, Subscriber,
+    Event, Subscriber,
 };
+#[cfg(feature = "server")]
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::{
     fmt::MakeWriter, layer::Context, layer::SubscriberExt, registry::LookupSpan,
     util::SubscriberInitExt, EnvFilter, Layer,
 };
 
-use crate::correlation::{self, CorrelationId};
+use crate::correlation;
+#[cfg(feature = "server")]
+use crate::correlation::CorrelationId;
 
 /// Installs the global subscriber for `service`. Safe to call more than once
 /// (later calls do nothing), which tests rely on.
@@ -143,13 +147,15 @@ where
     }
 }
 
+#[cfg(feature = "server")]
 /// The root span of every request: method, route and correlation id (taken
 /// from `X-Correlation-Id` or generated). The query string is left out on
 /// purpose: it may carry personal data (searches by email).
 pub struct RequestSpan;
 
+#[cfg(feature = "server")]
 impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
         let id = CorrelationId::from_header(request.headers().get(&correlation::HEADER));
         request.extensions_mut().insert(id.clone());
         let route = request
@@ -165,7 +171,7 @@ impl RootSpanBuilder for RequestSpan {
     }
 
     fn on_request_end<B: MessageBody>(
-        span: Span,
+        span: tracing::Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
         if let Ok(res) = outcome {
