@@ -40,11 +40,33 @@ pub async fn wait_until_reachable(pool: &MySqlPool, patience: Duration) -> anyho
 
 /// Applies a service's migrations. Services may share one database and so one
 /// `_sqlx_migrations` table: versions are timestamps, unique across services,
-/// and each service ignores the migrations it does not own.
+/// and each service ignores the migrations it does not own. Replicas and
+/// services starting at once take turns under one named lock, held on the
+/// connection that migrates (a service must not read another's half-applied
+/// migration as "dirty").
 pub async fn migrate(pool: &MySqlPool, migrator: &mut Migrator) -> anyhow::Result<()> {
+    const LOCK: &str = "order_back_office_migrations";
     migrator.set_ignore_missing(true);
-    migrator
-        .run(pool)
+    migrator.set_locking(false);
+    let mut conn = pool
+        .acquire()
         .await
-        .context("applying migrations failed")
+        .context("no connection for migrations")?;
+    let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 120)")
+        .bind(LOCK)
+        .fetch_one(&mut *conn)
+        .await
+        .context("taking the migration lock")?;
+    if locked != Some(1) {
+        anyhow::bail!("another process held the migration lock for 120 s");
+    }
+    let result = migrator
+        .run(&mut *conn)
+        .await
+        .context("applying migrations failed");
+    let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await;
+    result
 }
