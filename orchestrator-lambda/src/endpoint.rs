@@ -77,10 +77,6 @@ impl Endpoint {
         }
     }
 
-    pub fn is_ecs(&self) -> bool {
-        matches!(self.spec, EndpointSpec::Ecs { .. })
-    }
-
     /// The base URL to call now.
     pub async fn base(&self) -> anyhow::Result<String> {
         let (cluster, service, port) = match &self.spec {
