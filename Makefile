@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup db dev lambda invoke up down images deploy deploy-check sam-build run-customers run-orders test lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev lambda invoke up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,6 +35,18 @@ run-orders: ## Run orders-api on :3002 (reads .env; needs customers-api)
 test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, cargo-lambda and moto from requirements-dev.txt)
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast
+
+bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64), DB ceiling, cold start: bench/results/<date>.{md,json,svg}
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) run --release -p bench --bin bench -- $(ARGS)
+
+chaos: ## 1000 sagas through a fault proxy with orders-api killed twice; checks the invariants: bench/results/<date>-chaos.{md,json}
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) run --release -p bench --bin chaos -- $(ARGS)
+
+fuzz: ## schemathesis against both OpenAPI documents (FUZZ_EXAMPLES per operation, default 100): bench/results/<date>-fuzz.txt
+	$(CARGO) build --workspace --bins
+	FUZZ_RECORD=$${FUZZ_RECORD:-1} scripts/fuzz.sh
 
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check

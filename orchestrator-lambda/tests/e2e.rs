@@ -5,14 +5,14 @@
 
 use std::{
     net::TcpListener,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
 use futures_util::future::join_all;
 use serde_json::{json, Value};
-use service_kit::testing::TestDatabase;
+use service_kit::testing::{mint_token, TestDatabase};
 use sqlx::MySqlPool;
 
 const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef";
@@ -44,15 +44,22 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn log_file(name: &str) -> Stdio {
-    let dir = std::env::temp_dir().join("order-back-office-e2e");
+/// A log directory of one stack's own.
+fn new_log_dir() -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join("order-back-office-e2e")
+        .join(format!("{}-{}", std::process::id(), fastrand::u32(..)));
     let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+fn log_file(dir: &Path, name: &str) -> Stdio {
     std::fs::File::create(dir.join(format!("{name}.log")))
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null())
 }
 
-fn api(bin: &str, port: u16, db_url: &str, customers_port: u16) -> Proc {
+fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> Proc {
     let path = bin_dir().join(bin);
     assert!(
         path.exists(),
@@ -74,8 +81,8 @@ fn api(bin: &str, port: u16, db_url: &str, customers_port: u16) -> Proc {
         .env("RESERVATION_TTL_SECS", "2")
         .env("SWEEP_INTERVAL_SECS", "1")
         .env("RUST_LOG", "info")
-        .stdout(log_file(bin))
-        .stderr(log_file(&format!("{bin}.err")))
+        .stdout(log_file(logs, bin))
+        .stderr(log_file(logs, &format!("{bin}.err")))
         .spawn()
         .expect("the service starts");
     Proc(child)
@@ -84,7 +91,7 @@ fn api(bin: &str, port: u16, db_url: &str, customers_port: u16) -> Proc {
 /// The Lambda runtime API of `cargo lambda watch`, and the function (this
 /// package's binary, as cargo built it for the tests) polling it with
 /// `AWS_LAMBDA_MAX_CONCURRENCY` workers.
-fn lambda(port: u16, customers_port: u16, orders_port: u16) -> (Proc, Proc) {
+fn lambda(logs: &Path, port: u16, customers_port: u16, orders_port: u16) -> (Proc, Proc) {
     let emulator = Command::new("cargo")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -96,8 +103,8 @@ fn lambda(port: u16, customers_port: u16, orders_port: u16) -> (Proc, Proc) {
             "-P",
             &port.to_string(),
         ])
-        .stdout(log_file("cargo-lambda"))
-        .stderr(log_file("cargo-lambda.err"))
+        .stdout(log_file(logs, "cargo-lambda"))
+        .stderr(log_file(logs, "cargo-lambda.err"))
         .spawn()
         .expect("`cargo lambda` is installed (pip install -r requirements-dev.txt)");
     let emulator = Proc(emulator);
@@ -121,8 +128,8 @@ fn lambda(port: u16, customers_port: u16, orders_port: u16) -> (Proc, Proc) {
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env("SAGA_TIMEOUT_MS", "8000")
         .env("RUST_LOG", "info")
-        .stdout(log_file("orchestrator-lambda"))
-        .stderr(log_file("orchestrator-lambda.err"))
+        .stdout(log_file(logs, "orchestrator-lambda"))
+        .stderr(log_file(logs, "orchestrator-lambda.err"))
         .spawn()
         .expect("the function starts");
     (emulator, Proc(function))
@@ -149,6 +156,7 @@ struct Stack {
     saga_url: String,
     pool: MySqlPool,
     db_url: String,
+    logs: PathBuf,
     customers_port: u16,
     orders_port: u16,
     _customers: Proc,
@@ -161,9 +169,10 @@ impl Stack {
     async fn start() -> Self {
         let db = TestDatabase::create().await;
         let (customers_port, orders_port, lambda_port) = (free_port(), free_port(), free_port());
-        let customers = api("customers-api", customers_port, &db.url, customers_port);
-        let orders = api("orders-api", orders_port, &db.url, customers_port);
-        let lambda = lambda(lambda_port, customers_port, orders_port);
+        let logs = new_log_dir();
+        let customers = api(&logs, "customers-api", customers_port, &db.url, customers_port);
+        let orders = api(&logs, "orders-api", orders_port, &db.url, customers_port);
+        let lambda = lambda(&logs, lambda_port, customers_port, orders_port);
         let client = reqwest::Client::new();
         wait_ready(
             &client,
@@ -192,6 +201,7 @@ impl Stack {
             ),
             pool,
             db_url: db.url.clone(),
+            logs,
             customers_port,
             orders_port,
             _customers: customers,
@@ -380,6 +390,7 @@ async fn the_saga_end_to_end() {
     assert!(failed > 0, "orders-api was stopped while sagas ran");
     // Back up, with its sweeper: the leftovers expire.
     stack.orders = Some(api(
+        &stack.logs,
         "orders-api",
         stack.orders_port,
         &stack.db_url,
@@ -408,4 +419,109 @@ async fn the_saga_end_to_end() {
         )
         .await;
     assert_eq!(stock + sold, 50, "stock is conserved");
+}
+
+/// The info-level logs of all three processes carry no secret and no PII:
+/// not a token, not a customer's email or phone, even where a request put
+/// them in a body, a query string, a rejected `Authorization` header or a
+/// saga's answer.
+#[tokio::test]
+async fn info_logs_carry_no_secrets_or_pii() {
+    let stack = Stack::start().await;
+    let token = mint_token(JWT_SECRET, "auditor", 600, json!({}));
+    let (email, phone) = ("pii-probe@initech.example", "+15550001234");
+    let customers = format!("http://127.0.0.1:{}", stack.customers_port);
+    let orders = format!("http://127.0.0.1:{}", stack.orders_port);
+    let c = &stack.client;
+
+    let res = c
+        .post(format!("{customers}/customers"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Initech", "email": email, "phone": phone}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.expect("json")["id"]
+        .as_u64()
+        .expect("an id");
+    // A conflict on the email, a search by it, a bad body echoing it.
+    let dup = c
+        .post(format!("{customers}/customers"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Initech", "email": email, "phone": phone}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(dup.status(), 409);
+    let found = c
+        .get(format!("{customers}/customers"))
+        .query(&[("search", email)])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(found.status(), 200);
+    let bad = c
+        .put(format!("{customers}/customers/{id}"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "", "email": email, "phone": phone}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad.status(), 400);
+    // Credentials that are refused.
+    for (url, bearer) in [
+        (format!("{customers}/internal/customers/{id}"), token.as_str()),
+        (format!("{customers}/customers/{id}"), SERVICE_TOKEN),
+        (format!("{orders}/orders"), "not-a-jwt-but-a-secret-attempt"),
+    ] {
+        let res = c.get(url).bearer_auth(bearer).send().await.expect("sent");
+        assert_eq!(res.status(), 401);
+    }
+    // A saga whose answer carries the email and the phone, and one that fails.
+    let product = stack.product("E2E-PII", 100, 10).await;
+    let (status, body) = stack
+        .saga(&json!({"customer_id": id, "items": [{"product_id": product, "qty": 1}], "idempotency_key": "pii-1"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["customer"]["email"], email);
+    let (status, _) = stack
+        .saga(&json!({"customer_id": id, "items": [{"product_id": product, "qty": 99}], "idempotency_key": "pii-2"}))
+        .await;
+    assert_eq!(status, 409);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let forbidden = [
+        email,
+        "initech.example",
+        "5550001234",
+        JWT_SECRET,
+        SERVICE_TOKEN,
+        &token,
+        "not-a-jwt-but-a-secret-attempt",
+    ];
+    let mut lines = 0;
+    let mut info_lines = 0;
+    for entry in std::fs::read_dir(&stack.logs).expect("log dir") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines() {
+            lines += 1;
+            if line.contains(r#""level":"INFO""#) {
+                info_lines += 1;
+            }
+            for secret in forbidden {
+                assert!(
+                    !line.contains(secret),
+                    "{} logs {secret:?}: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(
+        info_lines > 20,
+        "the processes logged at info ({info_lines} info lines of {lines})"
+    );
 }

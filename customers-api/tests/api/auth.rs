@@ -1,20 +1,12 @@
 //! Every business route refuses missing, expired, forged and unsigned tokens.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use reqwest::Method;
 use serde_json::{json, Value};
-use service_kit::testing::mint_token;
+use service_kit::testing::{mint_token, unsigned_token};
 
 use crate::helpers::{
     assert_problem, customer_body, spawn_app, spawn_app_with, TestApp, JWT_SECRET,
 };
-
-fn unsigned_token() -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let exp = chrono::Utc::now().timestamp() + 600;
-    let claims = URL_SAFE_NO_PAD.encode(json!({"sub": "mallory", "exp": exp}).to_string());
-    format!("{header}.{claims}.")
-}
 
 /// Every business route, with a body where it takes one.
 fn business_routes(id: u64) -> Vec<(Method, String, Option<Value>)> {
@@ -70,7 +62,7 @@ async fn business_routes_refuse_bad_credentials_and_write_nothing() {
     assert_all_refused(
         &app,
         id,
-        Some(format!("Bearer {}", unsigned_token())),
+        Some(format!("Bearer {}", unsigned_token("mallory"))),
         "invalid_token",
     )
     .await;

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 use serde_json::json;
-use service_kit::testing::mint_token;
+use service_kit::testing::{mint_token, unsigned_token};
 
 use crate::helpers::{assert_problem, spawn_app, JWT_SECRET};
 
@@ -93,6 +93,7 @@ async fn every_business_route_needs_a_valid_token() {
         None,
         Some(format!("Bearer {expired}")),
         Some(format!("Bearer {forged}")),
+        Some(format!("Bearer {}", unsigned_token("mallory"))),
         Some("Bearer x.y.z".into()),
     ] {
         for (method, path) in &routes {

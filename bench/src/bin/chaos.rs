@@ -1,0 +1,441 @@
+//! `make chaos`: sagas on products with limited stock while a proxy between
+//! the orchestrator and orders-api injects 500s, delays beyond the per-attempt
+//! timeout and dropped connections, and orders-api is killed (SIGKILL) and
+//! restarted. Afterwards, and after the reservation TTL, it checks and prints:
+//!
+//! - every answer was a 201 or a clean error document;
+//! - no order is left CREATED;
+//! - the stock invariant holds for every product;
+//! - no key made two orders, and every 201's order is CONFIRMED;
+//! - a replay of every key returns its first answer.
+//!
+//! Exits non-zero when a check fails.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use anyhow::Context;
+use bench::{
+    args::Args,
+    proxy::{self, Faults, Rates},
+    stack::{self, ApiOptions, Proc},
+};
+use futures_util::{stream, StreamExt};
+use serde::Serialize;
+use serde_json::{json, Value};
+use service_kit::testing::TestDatabase;
+use sqlx::MySqlPool;
+use tokio::sync::Mutex;
+
+const OPTIONS: &[&str] = &[
+    "sagas",
+    "concurrency",
+    "stock",
+    "products",
+    "fault-rate",
+    "kills",
+    "out",
+];
+
+/// One saga as first answered.
+#[derive(Debug, Clone, Serialize)]
+struct Answer {
+    key: String,
+    body: Value,
+    status: u16,
+    response: Value,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Check {
+    name: String,
+    passed: bool,
+    detail: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ChaosReport {
+    date: String,
+    sagas: usize,
+    concurrency: usize,
+    products: usize,
+    stock_per_product: u64,
+    fault_rate_per_kind: f64,
+    orders_api_kills: usize,
+    faults: BTreeMap<String, u64>,
+    first_answers: BTreeMap<String, u64>,
+    replays_of_retriable_failures: BTreeMap<String, u64>,
+    checks: Vec<Check>,
+}
+
+/// A clean error document: the saga's failure shape, nothing else.
+fn clean_error(status: u16, v: &Value) -> bool {
+    matches!(status, 400 | 404 | 409 | 422 | 502 | 504)
+        && v["success"] == json!(false)
+        && v["correlationId"].as_str().is_some_and(|s| !s.is_empty())
+        && v["error"]["code"].as_str().is_some_and(|s| !s.is_empty())
+        && v["error"]["message"].is_string()
+        && v["error"]["retriable"].is_boolean()
+}
+
+fn label(status: u16, v: &Value) -> String {
+    if status == 201 {
+        "201".into()
+    } else {
+        format!("{status} {}", v["error"]["code"].as_str().unwrap_or("?"))
+    }
+}
+
+/// What must match between two answers of one key: the status, and the data
+/// or the error (the correlation id is per request).
+fn same_answer(a_status: u16, a: &Value, b_status: u16, b: &Value) -> bool {
+    a_status == b_status && a["data"] == b["data"] && a["error"] == b["error"]
+}
+
+async fn send(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+    match client.post(url).json(body).send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            let text = res.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        }
+        Err(e) => (0, Value::String(format!("transport error: {e}"))),
+    }
+}
+
+fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: String) {
+    println!("[{}] {name}: {detail}", if passed { "PASS" } else { "FAIL" });
+    checks.push(Check {
+        name: name.into(),
+        passed,
+        detail,
+    });
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = Args::parse(OPTIONS)?;
+    let sagas: usize = a.get("sagas", 1000)?;
+    let concurrency: usize = a.get("concurrency", 16)?;
+    let stock: u64 = a.get("stock", 150)?;
+    let product_count: usize = a.get("products", 3)?;
+    let rate: f64 = a.get("fault-rate", 0.03)?;
+    let kills: usize = a.get("kills", 2)?;
+    let out: PathBuf = a.get(
+        "out",
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results")),
+    )?;
+    let reservation_ttl = 6;
+    let attempt_timeout_ms = 400;
+
+    let db = TestDatabase::create().await;
+    let api = ApiOptions {
+        db_url: db.url.clone(),
+        db_max_connections: 16,
+        reservation_ttl_secs: reservation_ttl,
+        sweep_interval_secs: 1,
+    };
+    let (cp, op, pp, rp) = (
+        stack::free_port()?,
+        stack::free_port()?,
+        stack::free_port()?,
+        stack::free_port()?,
+    );
+    let customers_base = format!("http://127.0.0.1:{cp}");
+    let orders_base = format!("http://127.0.0.1:{op}");
+    let _customers = stack::customers_api(cp, &api)?;
+    let orders = Arc::new(Mutex::new(stack::orders_api(op, &customers_base, &api)?));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    stack::wait_ready(&client, &format!("{customers_base}/ready"), Duration::from_secs(60)).await?;
+    stack::wait_ready(&client, &format!("{orders_base}/ready"), Duration::from_secs(60)).await?;
+
+    let faults = Faults::new(
+        Rates {
+            error_before: rate,
+            error_after: rate,
+            delay: rate,
+            drop_before: rate,
+            drop_after: rate,
+        },
+        Duration::from_millis(attempt_timeout_ms * 3 / 2),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", pp)).await?;
+    tokio::spawn(proxy::serve(listener, orders_base.clone(), Arc::clone(&faults)));
+
+    let _emulator = stack::emulator(rp)?;
+    let env = [
+        ("DOWNSTREAM_TIMEOUT_MS", attempt_timeout_ms.to_string()),
+        ("RETRY_MAX_ATTEMPTS", "5".to_owned()),
+        ("SAGA_TIMEOUT_MS", "20000".to_owned()),
+    ];
+    let _functions: Vec<Proc> = (0..concurrency)
+        .map(|i| {
+            stack::function(
+                &format!("orchestrator-{i}"),
+                rp,
+                &customers_base,
+                &format!("http://127.0.0.1:{pp}"),
+                1,
+                &env,
+            )
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let saga_url = format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order");
+    stack::wait_ready(
+        &client,
+        &format!("http://127.0.0.1:{rp}/orchestrator/health"),
+        Duration::from_secs(30),
+    )
+    .await?;
+
+    let customer_id = stack::create_customer(&client, &customers_base).await?;
+    let products = stack::create_products(&client, &orders_base, product_count, 4990, stock).await?;
+    let run = format!("chaos-{}", fastrand::u64(..));
+    let bodies: Vec<Value> = (0..sagas)
+        .map(|i| {
+            let mut items = vec![json!({"product_id": products[i % products.len()], "qty": 1 + fastrand::u32(..2)})];
+            if fastrand::bool() {
+                let other = products[(i + 1) % products.len()];
+                if other != products[i % products.len()] {
+                    items.push(json!({"product_id": other, "qty": 1}));
+                }
+            }
+            json!({"customer_id": customer_id, "items": items, "idempotency_key": format!("{run}-{i}")})
+        })
+        .collect();
+
+    // orders-api is killed and restarted at evenly spaced points of the run.
+    let done = Arc::new(AtomicUsize::new(0));
+    let killer = {
+        let (done, orders, customers_base, api) =
+            (Arc::clone(&done), Arc::clone(&orders), customers_base.clone(), api.clone());
+        tokio::spawn(async move {
+            for k in 1..=kills {
+                let at = sagas * k / (kills + 1);
+                while done.load(Ordering::Relaxed) < at {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let mut proc = orders.lock().await;
+                proc.kill();
+                println!("orders-api killed (SIGKILL) after {at} sagas; restarting in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match stack::orders_api(op, &customers_base, &api) {
+                    Ok(p) => *proc = p,
+                    Err(e) => eprintln!("restarting orders-api: {e:#}"),
+                }
+            }
+        })
+    };
+
+    println!(
+        "{sagas} sagas at concurrency {concurrency} on {product_count} products of stock {stock}; \
+         each fault at {:.0}% of requests to orders-api; {kills} kills",
+        rate * 100.0
+    );
+    let answers: Vec<Answer> = stream::iter(bodies.into_iter())
+        .map(|body| {
+            let (client, url, done) = (client.clone(), saga_url.clone(), Arc::clone(&done));
+            async move {
+                let (status, response) = send(&client, &url, &body).await;
+                done.fetch_add(1, Ordering::Relaxed);
+                Answer {
+                    key: body["idempotency_key"].as_str().unwrap_or_default().to_owned(),
+                    body,
+                    status,
+                    response,
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    killer.await.context("the killer task")?;
+    faults.enabled.store(false, Ordering::Relaxed);
+    stack::wait_ready(&client, &format!("{orders_base}/ready"), Duration::from_secs(30)).await?;
+
+    let mut first_answers: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &answers {
+        *first_answers.entry(label(a.status, &a.response)).or_default() += 1;
+    }
+    println!("first answers: {first_answers:?}");
+    println!("faults: {:?}", faults.counts());
+
+    // Stock still held by abandoned reservations goes back after the TTL.
+    let wait = reservation_ttl + 3;
+    println!("waiting {wait} s for the reservation TTL and the sweeper");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+
+    let mut checks = Vec::new();
+    let unclean: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| {
+            let ok = a.status == 201
+                && a.response["success"] == json!(true)
+                && a.response["data"]["order"]["status"] == "CONFIRMED";
+            !ok && !clean_error(a.status, &a.response)
+        })
+        .collect();
+    check(
+        &mut checks,
+        "every answer is a 201 or a clean error document",
+        unclean.is_empty(),
+        match unclean.first() {
+            None => format!("{} answers", answers.len()),
+            Some(a) => format!("{} unclean, e.g. {} {}", unclean.len(), a.status, a.response),
+        },
+    );
+
+    let pool = MySqlPool::connect(&db.url).await?;
+    let created: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CREATED'")
+        .fetch_one(&pool)
+        .await?;
+    check(
+        &mut checks,
+        "no order is left CREATED",
+        created == 0,
+        format!("{created} CREATED"),
+    );
+
+    let mut broken = Vec::new();
+    for &p in &products {
+        let current: i64 = sqlx::query_scalar("SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?")
+            .bind(p)
+            .fetch_one(&pool)
+            .await?;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(i.qty), 0) AS SIGNED) FROM order_items i JOIN orders o ON o.id = i.order_id
+             WHERE i.product_id = ? AND o.status IN ('CREATED', 'CONFIRMED')",
+        )
+        .bind(p)
+        .fetch_one(&pool)
+        .await?;
+        if i64::try_from(stock).unwrap_or(i64::MAX) != current + held {
+            broken.push(format!("product {p}: {stock} ≠ {current} in stock + {held} held"));
+        }
+    }
+    check(
+        &mut checks,
+        "stock invariant: initial + restocks = stock + held by CREATED/CONFIRMED orders",
+        broken.is_empty(),
+        if broken.is_empty() {
+            format!("{} products", products.len())
+        } else {
+            broken.join("; ")
+        },
+    );
+
+    // Replays, with the faults off: final answers must come back as they
+    // were; retriable failures (5xx) must settle on one answer.
+    let replays: Vec<(u16, Value)> = stream::iter(answers.iter())
+        .map(|a| {
+            let (client, url) = (client.clone(), saga_url.clone());
+            async move { send(&client, &url, &a.body).await }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let mut differ = Vec::new();
+    let mut replays_of_retriable: BTreeMap<String, u64> = BTreeMap::new();
+    for (a, (status, res)) in answers.iter().zip(&replays) {
+        if a.status >= 500 {
+            *replays_of_retriable.entry(label(*status, res)).or_default() += 1;
+        }
+        if !same_answer(a.status, &a.response, *status, res) {
+            differ.push(format!("{}: first {} then {}", a.key, label(a.status, &a.response), label(*status, res)));
+        }
+    }
+    check(
+        &mut checks,
+        "a replay of every key returns its first answer",
+        differ.is_empty(),
+        if differ.is_empty() {
+            format!("{} keys replayed", answers.len())
+        } else {
+            format!("{} differ, e.g. {}", differ.len(), differ.iter().take(5).cloned().collect::<Vec<_>>().join("; "))
+        },
+    );
+
+    let mut order_ids: Vec<u64> = replays
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .filter_map(|(_, v)| v["data"]["order"]["id"].as_u64())
+        .collect();
+    let answered_201 = order_ids.len();
+    order_ids.sort_unstable();
+    order_ids.dedup();
+    let confirmed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CONFIRMED'")
+        .fetch_one(&pool)
+        .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&pool).await?;
+    check(
+        &mut checks,
+        "one order per key: every 201 names its own order, and the CONFIRMED orders are exactly those",
+        order_ids.len() == answered_201 && i64::try_from(answered_201).unwrap_or(-1) == confirmed,
+        format!(
+            "{answered_201} keys answered 201 with {} distinct orders; {confirmed} CONFIRMED of {total} orders",
+            order_ids.len()
+        ),
+    );
+    pool.close().await;
+
+    let report = ChaosReport {
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        sagas,
+        concurrency,
+        products: product_count,
+        stock_per_product: stock,
+        fault_rate_per_kind: rate,
+        orders_api_kills: kills,
+        faults: faults.counts(),
+        first_answers,
+        replays_of_retriable_failures: replays_of_retriable,
+        checks,
+    };
+    write_report(&out, &report)?;
+    drop(orders.lock().await);
+    if report.checks.iter().all(|c| c.passed) {
+        println!("chaos: all checks passed");
+        Ok(())
+    } else {
+        anyhow::bail!("chaos: some checks failed (logs in {})", stack::log_dir().display())
+    }
+}
+
+fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let stem = format!("{}-chaos", r.date);
+    std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_string_pretty(r)? + "\n")?;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Chaos run, {}\n", r.date);
+    let _ = writeln!(
+        md,
+        "{} sagas at concurrency {} on {} products of stock {} each; every request from the orchestrator \
+         to orders-api goes through a fault proxy, each kind of fault at {:.0}%; orders-api is killed \
+         (SIGKILL) and restarted {} times during the run. Checks run after the reservation TTL.\n",
+        r.sagas, r.concurrency, r.products, r.stock_per_product, r.fault_rate_per_kind * 100.0, r.orders_api_kills
+    );
+    let _ = writeln!(md, "## Checks\n");
+    for c in &r.checks {
+        let _ = writeln!(md, "- **{}** {}: {}", if c.passed { "PASS" } else { "FAIL" }, c.name, c.detail);
+    }
+    let _ = writeln!(md, "\n## Faults injected\n\n| fault | requests |\n|---|---:|");
+    for (k, v) in &r.faults {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    let _ = writeln!(md, "\n## First answers\n\n| answer | sagas |\n|---|---:|");
+    for (k, v) in &r.first_answers {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    std::fs::write(dir.join(format!("{stem}.md")), md)?;
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! The benchmark report: JSON for machines, Markdown for people, and an SVG
+//! plot of throughput and p99 against concurrency.
+
+use std::{collections::BTreeMap, fmt::Write as _, path::Path, process::Command};
+
+use serde::Serialize;
+
+use crate::load::Summary;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub kernel: String,
+    pub database: String,
+    pub innodb_flush_log_at_trx_commit: String,
+}
+
+impl Machine {
+    pub fn describe(database: String, flush: String) -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kib: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        let kernel = Command::new("uname")
+            .arg("-r")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            memory_gib: (memory_kib / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+            kernel,
+            database,
+            innodb_flush_log_at_trx_commit: flush,
+        }
+    }
+}
+
+/// The full stack at one concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct Level {
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Peak RSS (KiB) of each process after this level.
+    pub peak_rss_kib: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub goal: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub date: String,
+    pub commit: String,
+    pub machine: Machine,
+    pub settings: BTreeMap<String, String>,
+    pub saga: Vec<Level>,
+    pub ceiling: Vec<Summary>,
+    pub cold_start_ms: Vec<f64>,
+    pub targets: Vec<Target>,
+}
+
+fn errors_cell(s: &Summary) -> String {
+    if s.errors.is_empty() {
+        return "0".into();
+    }
+    s.errors
+        .iter()
+        .map(|(k, v)| format!("{v} × {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+impl Report {
+    pub fn markdown(&self, notes: &str) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        let _ = writeln!(md, "# Saga benchmark, {}\n", self.date);
+        let _ = writeln!(
+            md,
+            "Commit `{}`. Machine: {} ({} cores visible, {} GiB), Linux {}; {} on the same box \
+             (`innodb_flush_log_at_trx_commit = {}`). The load generator, the database and every \
+             process of the stack share these cores, so figures are for comparison on one machine, \
+             not absolutes.\n",
+            self.commit, m.cpu, m.cores, m.memory_gib, m.kernel, m.database, m.innodb_flush_log_at_trx_commit
+        );
+        let _ = writeln!(md, "Settings: {}\n", self
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join("; "));
+        let _ = writeln!(md, "## Targets\n\n| target | goal | measured | met |\n|---|---|---|---|");
+        for t in &self.targets {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                t.name,
+                t.goal,
+                t.measured,
+                if t.met { "yes" } else { "**no**" }
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n## Full stack: `POST /orchestrator/create-and-confirm-order`\n\n\
+             | concurrency | sagas/s | p50 ms | p90 ms | p99 ms | max ms | errors | % of DB ceiling |\n\
+             |---:|---:|---:|---:|---:|---:|---|---:|"
+        );
+        for l in &self.saga {
+            let s = &l.summary;
+            let ceiling = self
+                .ceiling
+                .iter()
+                .find(|c| c.concurrency == s.concurrency)
+                .map_or("-".to_owned(), |c| format!("{:.0}%", 100.0 * s.throughput / c.throughput.max(1e-9)));
+            let _ = writeln!(
+                md,
+                "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
+                s.concurrency, s.throughput, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, errors_cell(s), ceiling
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n## Database ceiling: the same SQL, no HTTP\n\n\
+             | concurrency | sagas/s | p50 ms | p90 ms | p99 ms | errors |\n|---:|---:|---:|---:|---:|---|"
+        );
+        for s in &self.ceiling {
+            let _ = writeln!(
+                md,
+                "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
+                s.concurrency, s.throughput, s.p50_ms, s.p90_ms, s.p99_ms, errors_cell(s)
+            );
+        }
+        let _ = writeln!(md, "\n## Peak RSS (MiB) after each level\n");
+        let names: Vec<String> = self
+            .saga
+            .first()
+            .map(|l| l.peak_rss_kib.keys().cloned().collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| concurrency | {} |\n|---:|{}",
+            names.join(" | "),
+            "---:|".repeat(names.len())
+        );
+        for l in &self.saga {
+            let cells: Vec<String> = names
+                .iter()
+                .map(|n| {
+                    l.peak_rss_kib
+                        .get(n)
+                        .map_or("-".into(), |k| format!("{:.1}", *k as f64 / 1024.0))
+                })
+                .collect();
+            let _ = writeln!(md, "| {} | {} |", l.summary.concurrency, cells.join(" | "));
+        }
+        let _ = writeln!(
+            md,
+            "\n## Cold start\n\nOrchestrator process start to its first answered invocation (a full saga), \
+             {} runs: median {:.1} ms (all: {}).\n",
+            self.cold_start_ms.len(),
+            median(&self.cold_start_ms),
+            self.cold_start_ms
+                .iter()
+                .map(|v| format!("{v:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(md, "![throughput and p99 against concurrency]({}.svg)\n", self.date);
+        md.push_str(notes);
+        md
+    }
+
+    /// Throughput (full stack and ceiling) and p99 against concurrency.
+    pub fn svg(&self) -> String {
+        let (w, h) = (720.0, 400.0);
+        let (left, right, top, bottom) = (70.0, 70.0, 40.0, 50.0);
+        let pw = w - left - right;
+        let ph = h - top - bottom;
+        let levels: Vec<usize> = self.saga.iter().map(|l| l.summary.concurrency).collect();
+        let n = levels.len().max(1);
+        let x = |i: usize| left + pw * (i as f64 + 0.5) / n as f64;
+        let max_tp = self
+            .saga
+            .iter()
+            .map(|l| l.summary.throughput)
+            .chain(self.ceiling.iter().map(|c| c.throughput))
+            .fold(1.0, f64::max)
+            * 1.1;
+        let max_p99 = self.saga.iter().map(|l| l.summary.p99_ms).fold(1.0, f64::max) * 1.1;
+        let y_tp = |v: f64| top + ph * (1.0 - v / max_tp);
+        let y_p99 = |v: f64| top + ph * (1.0 - v / max_p99);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="20" text-anchor="middle" font-size="14">Saga throughput and p99 latency ({})</text>"#,
+            w / 2.0,
+            self.date
+        );
+        let _ = writeln!(
+            s,
+            r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#,
+            top + ph,
+            left + pw,
+            top + ph
+        );
+        let _ = writeln!(s, r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#, top + ph);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{}" y1="{top}" x2="{}" y2="{}" stroke="black"/>"#,
+            left + pw,
+            left + pw,
+            top + ph
+        );
+        for t in 0..=4 {
+            let f = f64::from(t) / 4.0;
+            let yy = top + ph * (1.0 - f);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" y1="{yy}" x2="{}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end" fill="#1f77b4">{:.0}</text><text x="{}" y="{}" fill="#d62728">{:.1}</text>"##,
+                left + pw,
+                left - 6.0,
+                yy + 4.0,
+                max_tp * f,
+                left + pw + 6.0,
+                yy + 4.0,
+                max_p99 * f
+            );
+        }
+        for (i, c) in levels.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}" text-anchor="middle">{c}</text>"#,
+                x(i),
+                top + ph + 18.0
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">concurrency</text>"#,
+            left + pw / 2.0,
+            h - 10.0
+        );
+        let _ = writeln!(
+            s,
+            r##"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle" fill="#1f77b4">sagas/s</text>"##,
+            top + ph / 2.0
+        );
+        let _ = writeln!(
+            s,
+            r##"<text transform="translate({},{}) rotate(90)" text-anchor="middle" fill="#d62728">p99 ms</text>"##,
+            w - 14.0,
+            top + ph / 2.0
+        );
+        let mut series = |points: Vec<(f64, f64)>, colour: &str, dash: &str| {
+            let path: Vec<String> = points.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>"#,
+                path.join(" ")
+            );
+            for (a, b) in points {
+                let _ = writeln!(s, r#"<circle cx="{a:.1}" cy="{b:.1}" r="3" fill="{colour}"/>"#);
+            }
+        };
+        series(
+            self.saga.iter().enumerate().map(|(i, l)| (x(i), y_tp(l.summary.throughput))).collect(),
+            "#1f77b4",
+            "",
+        );
+        series(
+            levels
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    self.ceiling
+                        .iter()
+                        .find(|s| s.concurrency == *c)
+                        .map(|s| (x(i), y_tp(s.throughput)))
+                })
+                .collect(),
+            "#1f77b4",
+            "5,4",
+        );
+        series(
+            self.saga.iter().enumerate().map(|(i, l)| (x(i), y_p99(l.summary.p99_ms))).collect(),
+            "#d62728",
+            "",
+        );
+        let legend = [
+            ("#1f77b4", "", "full stack, sagas/s"),
+            ("#1f77b4", "5,4", "database ceiling, sagas/s"),
+            ("#d62728", "", "full stack, p99 ms"),
+        ];
+        for (i, (colour, dash, label)) in legend.iter().enumerate() {
+            let yy = top + 12.0 + 16.0 * i as f64;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{}" y1="{yy}" x2="{}" y2="{yy}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{}" y="{}">{label}</text>"#,
+                left + 10.0,
+                left + 40.0,
+                left + 46.0,
+                yy + 4.0
+            );
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+
+    /// Writes `<dir>/<date>.{json,md,svg}`.
+    pub fn write(&self, dir: &Path, notes: &str) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(
+            dir.join(format!("{}.json", self.date)),
+            serde_json::to_string_pretty(self)? + "\n",
+        )?;
+        std::fs::write(dir.join(format!("{}.md", self.date)), self.markdown(notes))?;
+        std::fs::write(dir.join(format!("{}.svg", self.date)), self.svg())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! The stack as real processes: customers-api and orders-api (the binaries
+//! built beside this one), the Lambda runtime API of `cargo lambda watch`, and
+//! orchestrator instances polling it.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{anyhow, bail, Context};
+
+pub const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
+pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+
+/// A child process, killed when dropped.
+pub struct Proc {
+    pub name: String,
+    child: Option<Child>,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, mut cmd: Command) -> anyhow::Result<Self> {
+        let child = cmd
+            .stdout(log_file(name))
+            .stderr(log_file(&format!("{name}.err")))
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        Ok(Self {
+            name: name.to_owned(),
+            child: Some(child),
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Peak resident set size so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it lingers.
+    pub fn stop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until {
+                if let Some(child) = self.child.as_mut() {
+                    if matches!(child.try_wait(), Ok(Some(_))) {
+                        self.child = None;
+                        return;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.kill();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Where the processes' logs go.
+pub fn log_dir() -> PathBuf {
+    std::env::temp_dir().join("order-back-office-bench")
+}
+
+fn log_file(name: &str) -> Stdio {
+    let dir = log_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    std::fs::File::create(dir.join(format!("{name}.log")))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+/// Where cargo put this workspace's binaries: beside this one.
+pub fn bin_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow!("no directory above {}", exe.display()))
+}
+
+fn workspace_bin(name: &str) -> anyhow::Result<PathBuf> {
+    let path = bin_dir()?.join(name);
+    if !path.exists() {
+        bail!(
+            "{} is not built: build the workspace's binaries with the same profile first",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn base_command(bin: &str) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(workspace_bin(bin)?);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("RUST_LOG", "info");
+    Ok(cmd)
+}
+
+/// How an API is run.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    pub db_url: String,
+    pub db_max_connections: u32,
+    pub reservation_ttl_secs: u64,
+    pub sweep_interval_secs: u64,
+}
+
+pub fn customers_api(port: u16, opts: &ApiOptions) -> anyhow::Result<Proc> {
+    let mut cmd = base_command("customers-api")?;
+    cmd.env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("DATABASE_URL", &opts.db_url)
+        .env("DB_MAX_CONNECTIONS", opts.db_max_connections.to_string());
+    Proc::spawn("customers-api", cmd)
+}
+
+pub fn orders_api(port: u16, customers_base: &str, opts: &ApiOptions) -> anyhow::Result<Proc> {
+    let mut cmd = base_command("orders-api")?;
+    cmd.env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("DATABASE_URL", &opts.db_url)
+        .env("DB_MAX_CONNECTIONS", opts.db_max_connections.to_string())
+        .env("CUSTOMERS_API_BASE", customers_base)
+        .env("RESERVATION_TTL_SECS", opts.reservation_ttl_secs.to_string())
+        .env("SWEEP_INTERVAL_SECS", opts.sweep_interval_secs.to_string());
+    Proc::spawn("orders-api", cmd)
+}
+
+/// The Lambda runtime API (and the invoke endpoint) of `cargo lambda watch`,
+/// without a function of its own: the function instances are started here.
+pub fn emulator(port: u16) -> anyhow::Result<Proc> {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../orchestrator-lambda"))
+        .args([
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ]);
+    Proc::spawn("cargo-lambda", cmd)
+}
+
+/// One orchestrator instance: the function binary polling the runtime API
+/// with `max_concurrency` workers (1 = one invocation at a time, as in AWS).
+pub fn function(
+    name: &str,
+    runtime_port: u16,
+    customers_base: &str,
+    orders_base: &str,
+    max_concurrency: u32,
+    extra_env: &[(&str, String)],
+) -> anyhow::Result<Proc> {
+    let mut cmd = base_command("orchestrator-lambda")?;
+    cmd.env("AWS_LAMBDA_FUNCTION_NAME", "orchestrator-lambda")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{runtime_port}/.rt"),
+        )
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", max_concurrency.to_string())
+        .env("CUSTOMERS_API_BASE", customers_base)
+        .env("ORDERS_API_BASE", orders_base);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    Proc::spawn(name, cmd)
+}
+
+/// Polls `url` until it answers 2xx.
+pub async fn wait_ready(
+    client: &reqwest::Client,
+    url: &str,
+    patience: Duration,
+) -> anyhow::Result<()> {
+    let until = Instant::now() + patience;
+    loop {
+        if let Ok(res) = client.get(url).timeout(Duration::from_secs(5)).send().await {
+            if res.status().is_success() {
+                return Ok(());
+            }
+        }
+        if Instant::now() > until {
+            bail!(
+                "{url} did not become ready in {patience:?} (logs in {})",
+                log_dir().display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A user token for the APIs, valid for an hour.
+pub fn user_token() -> String {
+    service_kit::testing::mint_token(JWT_SECRET, "bench", 3600, serde_json::json!({}))
+}
+
+/// Creates `count` products with `stock` each; returns their ids.
+pub async fn create_products(
+    client: &reqwest::Client,
+    orders_base: &str,
+    count: usize,
+    price_cents: u64,
+    stock: u64,
+) -> anyhow::Result<Vec<u64>> {
+    let token = user_token();
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let res = client
+            .post(format!("{orders_base}/products"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "sku": format!("BENCH-{i:04}-{}", fastrand::u32(..)),
+                "name": format!("Bench product {i}"),
+                "price_cents": price_cents,
+                "stock": stock,
+            }))
+            .send()
+            .await?;
+        let status = res.status();
+        let body: serde_json::Value = res.json().await?;
+        let id = body["id"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("creating a product: {status} {body}"))?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Creates a customer; returns its id.
+pub async fn create_customer(client: &reqwest::Client, customers_base: &str) -> anyhow::Result<u64> {
+    let res = client
+        .post(format!("{customers_base}/customers"))
+        .bearer_auth(user_token())
+        .json(&serde_json::json!({
+            "name": "Bench Buyer",
+            "email": format!("buyer-{}@bench.example", fastrand::u32(..)),
+            "phone": "+51900000000",
+        }))
+        .send()
+        .await?;
+    let status = res.status();
+    let body: serde_json::Value = res.json().await?;
+    body["id"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("creating a customer: {status} {body}"))
+}
