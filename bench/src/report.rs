@@ -55,6 +55,8 @@ pub struct Level {
     pub summary: Summary,
     /// Peak RSS (KiB) of each process after this level.
     pub peak_rss_kib: BTreeMap<String, u64>,
+    /// CPU milliseconds per saga, by process.
+    pub cpu_ms_per_saga: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,6 +179,26 @@ impl Report {
                 })
                 .collect();
             let _ = writeln!(md, "| {} | {} |", l.summary.concurrency, cells.join(" | "));
+        }
+        let _ = writeln!(md, "\n## CPU per saga (ms), by process\n");
+        let names: Vec<String> = self
+            .saga
+            .first()
+            .map(|l| l.cpu_ms_per_saga.keys().cloned().collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| concurrency | {} | total |\n|---:|{}---:|",
+            names.join(" | "),
+            "---:|".repeat(names.len())
+        );
+        for l in &self.saga {
+            let cells: Vec<String> = names
+                .iter()
+                .map(|n| l.cpu_ms_per_saga.get(n).map_or("-".into(), |v| format!("{v:.2}")))
+                .collect();
+            let total: f64 = l.cpu_ms_per_saga.values().sum();
+            let _ = writeln!(md, "| {} | {} | {total:.2} |", l.summary.concurrency, cells.join(" | "));
         }
         let _ = writeln!(
             md,

@@ -4,11 +4,26 @@ use lambda_http::{service_fn, Error, Request};
 use orchestrator_lambda::{config::Config, handler, saga::Deps};
 use service_kit::telemetry;
 
+/// One invocation at a time (as Lambda runs a function instance by default)
+/// needs one thread: a current-thread runtime saves the cross-thread wake-ups
+/// of every HTTP call. With `AWS_LAMBDA_MAX_CONCURRENCY` > 1 the instance
+/// serves that many invocations at once, on a multi-threaded runtime.
+fn main() -> Result<(), Error> {
+    let concurrent = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|n| n > 1);
+    let runtime = if concurrent {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    };
+    runtime.block_on(serve())
+}
+
 /// Config, HTTP clients and the ECS client are built once per cold start and
-/// shared by every invocation. With `AWS_LAMBDA_MAX_CONCURRENCY` > 1 the
-/// runtime serves that many invocations at once.
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// shared by every invocation.
+async fn serve() -> Result<(), Error> {
     telemetry::init("orchestrator-lambda");
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;

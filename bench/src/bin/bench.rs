@@ -14,7 +14,7 @@ use bench::{
 };
 use serde_json::json;
 use service_kit::testing::TestDatabase;
-use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
+use sqlx::MySqlPool;
 use tokio::time::Instant;
 
 const OPTIONS: &[&str] = &[
@@ -188,6 +188,28 @@ fn rss(procs: &[&Proc], functions: &[Proc]) -> BTreeMap<String, u64> {
     out
 }
 
+/// CPU seconds used so far by each part of the stack, the database and the
+/// load generator.
+fn cpu(running: &Running, functions: &[Proc]) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for p in [&running.customers, &running.orders, &running.emulator] {
+        if let Some(s) = p.cpu_seconds() {
+            out.insert(p.name.clone(), s);
+        }
+    }
+    out.insert(
+        "orchestrator (all instances)".into(),
+        functions.iter().filter_map(Proc::cpu_seconds).sum(),
+    );
+    if let Some(s) = stack::database_pid().and_then(stack::cpu_seconds_of) {
+        out.insert("database".into(), s);
+    }
+    if let Some(s) = stack::cpu_seconds_of(std::process::id()) {
+        out.insert("load generator".into(), s);
+    }
+    out
+}
+
 fn git_commit() -> String {
     std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
@@ -221,6 +243,7 @@ async fn main() -> anyhow::Result<()> {
     stack::wait_ready(&client, &format!("{customers_base}/ready"), Duration::from_secs(60)).await?;
     stack::wait_ready(&client, &format!("{orders_base}/ready"), Duration::from_secs(60)).await?;
     let emulator = stack::emulator(rp)?;
+    stack::wait_listening(rp, Duration::from_secs(60)).await?;
     let running = Running {
         client: client.clone(),
         saga_url: format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order"),
@@ -252,6 +275,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
         eprintln!("saga: concurrency {c}");
+        let cpu_before = cpu(&running, &functions);
         let (client2, url, products2) = (client.clone(), running.saga_url.clone(), Arc::clone(&products));
         let run = format!("{run_id}-{c}");
         let summary = load::run(c, settings.warmup, settings.measure, move |n| {
@@ -266,17 +290,29 @@ async fn main() -> anyhow::Result<()> {
             summary.throughput, summary.p50_ms, summary.p99_ms, summary.errors
         );
         let peak = rss(&[&running.customers, &running.orders, &running.emulator], &functions);
+        let cpu_after = cpu(&running, &functions);
+        // Measured over warm-up and measurement alike: per saga answered in both.
+        let sagas = summary.ok as f64 * (1.0 + settings.warmup.as_secs_f64() / settings.measure.as_secs_f64());
+        let cpu_ms_per_saga = cpu_after
+            .iter()
+            .filter_map(|(k, after)| {
+                let before = cpu_before.get(k)?;
+                Some((k.clone(), (after - before) * 1000.0 / sagas.max(1.0)))
+            })
+            .collect();
         levels.push(Level {
             summary,
             peak_rss_kib: peak,
+            cpu_ms_per_saga,
         });
         drop(functions);
     }
 
-    let pool = MySqlPoolOptions::new()
-        .max_connections(u32::try_from(settings.levels.iter().copied().max().unwrap_or(1)).unwrap_or(64))
-        .connect(&db.url)
-        .await?;
+    let pool = service_kit::db::pool_options(
+        u32::try_from(settings.levels.iter().copied().max().unwrap_or(1)).unwrap_or(64),
+    )
+    .connect(&db.url)
+    .await?;
     let (database, flush) = database_facts(&pool).await;
     let mut ceilings = Vec::new();
     if !settings.skip_ceiling {

@@ -173,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(proxy::serve(listener, orders_base.clone(), Arc::clone(&faults)));
 
     let _emulator = stack::emulator(rp)?;
+    stack::wait_listening(rp, Duration::from_secs(60)).await?;
     let env = [
         ("DOWNSTREAM_TIMEOUT_MS", attempt_timeout_ms.to_string()),
         ("RETRY_MAX_ATTEMPTS", "5".to_owned()),
