@@ -13,7 +13,10 @@ impl Args {
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let Some(name) = flag.strip_prefix("--") else {
-                bail!("unexpected argument {flag:?}; options: --{}", known.join(" --"));
+                bail!(
+                    "unexpected argument {flag:?}; options: --{}",
+                    known.join(" --")
+                );
             };
             if !known.contains(&name) {
                 bail!("unknown option --{name}; options: --{}", known.join(" --"));
@@ -30,16 +33,13 @@ impl Args {
     {
         match self.0.get(name) {
             None => Ok(default),
-            Some(raw) => raw
-                .parse()
-                .map_err(|e| anyhow!("--{name} {raw:?}: {e}")),
+            Some(raw) => raw.parse().map_err(|e| anyhow!("--{name} {raw:?}: {e}")),
         }
     }
 
     /// A comma-separated list.
-    pub fn list<T: FromStr>(&self, name: &str, default: &[T]) -> anyhow::Result<Vec<T>>
+    pub fn list<T: FromStr + Clone>(&self, name: &str, default: &[T]) -> anyhow::Result<Vec<T>>
     where
-        T: Clone,
         T::Err: std::fmt::Display,
     {
         match self.0.get(name) {

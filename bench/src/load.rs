@@ -44,7 +44,12 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 /// Runs `request(n)` (with `n` unique across the run) on `concurrency`
 /// workers: `warmup` unmeasured, then `measure` measured.
-pub async fn run<F, Fut>(concurrency: usize, warmup: Duration, measure: Duration, request: F) -> Summary
+pub async fn run<F, Fut>(
+    concurrency: usize,
+    warmup: Duration,
+    measure: Duration,
+    request: F,
+) -> Summary
 where
     F: Fn(u64) -> Fut,
     Fut: Future<Output = Outcome>,

@@ -102,14 +102,29 @@ impl Faults {
     pub fn counts(&self) -> BTreeMap<String, u64> {
         let mut out: BTreeMap<String, u64> = Fault::ALL
             .into_iter()
-            .map(|f| (f.label().to_owned(), self.counts[f as usize].load(Ordering::Relaxed)))
+            .map(|f| {
+                (
+                    f.label().to_owned(),
+                    self.counts[f as usize].load(Ordering::Relaxed),
+                )
+            })
             .collect();
-        out.insert("forwarded untouched".into(), self.forwarded.load(Ordering::Relaxed));
+        out.insert(
+            "forwarded untouched".into(),
+            self.forwarded.load(Ordering::Relaxed),
+        );
         out
     }
 }
 
-const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "upgrade",
+];
 
 async fn forward(
     client: &reqwest::Client,
@@ -120,7 +135,9 @@ async fn forward(
     let body = body.collect().await?.to_bytes();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())?;
-    let mut out = client.request(method, format!("{upstream}{path}")).body(body);
+    let mut out = client
+        .request(method, format!("{upstream}{path}"))
+        .body(body);
     for (name, value) in &parts.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) {
             out = out.header(name.as_str(), value.as_bytes());
@@ -204,10 +221,16 @@ pub async fn serve(listener: TcpListener, upstream: String, faults: Arc<Faults>)
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (client, upstream, faults) = (client.clone(), Arc::clone(&upstream), Arc::clone(&faults));
+        let (client, upstream, faults) =
+            (client.clone(), Arc::clone(&upstream), Arc::clone(&faults));
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                handle(client.clone(), Arc::clone(&upstream), Arc::clone(&faults), req)
+                handle(
+                    client.clone(),
+                    Arc::clone(&upstream),
+                    Arc::clone(&faults),
+                    req,
+                )
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -107,15 +107,27 @@ impl Report {
              (`innodb_flush_log_at_trx_commit = {}`). The load generator, the database and every \
              process of the stack share these cores, so figures are for comparison on one machine, \
              not absolutes.\n",
-            self.commit, m.cpu, m.cores, m.memory_gib, m.kernel, m.database, m.innodb_flush_log_at_trx_commit
+            self.commit,
+            m.cpu,
+            m.cores,
+            m.memory_gib,
+            m.kernel,
+            m.database,
+            m.innodb_flush_log_at_trx_commit
         );
-        let _ = writeln!(md, "Settings: {}\n", self
-            .settings
-            .iter()
-            .map(|(k, v)| format!("{k} = {v}"))
-            .collect::<Vec<_>>()
-            .join("; "));
-        let _ = writeln!(md, "## Targets\n\n| target | goal | measured | met |\n|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "Settings: {}\n",
+            self.settings
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        let _ = writeln!(
+            md,
+            "## Targets\n\n| target | goal | measured | met |\n|---|---|---|---|"
+        );
         for t in &self.targets {
             let _ = writeln!(
                 md,
@@ -138,11 +150,20 @@ impl Report {
                 .ceiling
                 .iter()
                 .find(|c| c.concurrency == s.concurrency)
-                .map_or("-".to_owned(), |c| format!("{:.0}%", 100.0 * s.throughput / c.throughput.max(1e-9)));
+                .map_or("-".to_owned(), |c| {
+                    format!("{:.0}%", 100.0 * s.throughput / c.throughput.max(1e-9))
+                });
             let _ = writeln!(
                 md,
                 "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
-                s.concurrency, s.throughput, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, errors_cell(s), ceiling
+                s.concurrency,
+                s.throughput,
+                s.p50_ms,
+                s.p90_ms,
+                s.p99_ms,
+                s.max_ms,
+                errors_cell(s),
+                ceiling
             );
         }
         let _ = writeln!(
@@ -154,7 +175,12 @@ impl Report {
             let _ = writeln!(
                 md,
                 "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
-                s.concurrency, s.throughput, s.p50_ms, s.p90_ms, s.p99_ms, errors_cell(s)
+                s.concurrency,
+                s.throughput,
+                s.p50_ms,
+                s.p90_ms,
+                s.p99_ms,
+                errors_cell(s)
             );
         }
         let _ = writeln!(md, "\n## Peak RSS (MiB) after each level\n");
@@ -195,10 +221,19 @@ impl Report {
         for l in &self.saga {
             let cells: Vec<String> = names
                 .iter()
-                .map(|n| l.cpu_ms_per_saga.get(n).map_or("-".into(), |v| format!("{v:.2}")))
+                .map(|n| {
+                    l.cpu_ms_per_saga
+                        .get(n)
+                        .map_or("-".into(), |v| format!("{v:.2}"))
+                })
                 .collect();
             let total: f64 = l.cpu_ms_per_saga.values().sum();
-            let _ = writeln!(md, "| {} | {} | {total:.2} |", l.summary.concurrency, cells.join(" | "));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {total:.2} |",
+                l.summary.concurrency,
+                cells.join(" | ")
+            );
         }
         let _ = writeln!(
             md,
@@ -212,7 +247,11 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let _ = writeln!(md, "![throughput and p99 against concurrency]({}.svg)\n", self.date);
+        let _ = writeln!(
+            md,
+            "![throughput and p99 against concurrency]({}.svg)\n",
+            self.date
+        );
         md.push_str(notes);
         md
     }
@@ -233,7 +272,12 @@ impl Report {
             .chain(self.ceiling.iter().map(|c| c.throughput))
             .fold(1.0, f64::max)
             * 1.1;
-        let max_p99 = self.saga.iter().map(|l| l.summary.p99_ms).fold(1.0, f64::max) * 1.1;
+        let max_p99 = self
+            .saga
+            .iter()
+            .map(|l| l.summary.p99_ms)
+            .fold(1.0, f64::max)
+            * 1.1;
         let y_tp = |v: f64| top + ph * (1.0 - v / max_tp);
         let y_p99 = |v: f64| top + ph * (1.0 - v / max_p99);
         let mut s = String::new();
@@ -255,7 +299,11 @@ impl Report {
             left + pw,
             top + ph
         );
-        let _ = writeln!(s, r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#, top + ph);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#,
+            top + ph
+        );
         let _ = writeln!(
             s,
             r#"<line x1="{}" y1="{top}" x2="{}" y2="{}" stroke="black"/>"#,
@@ -304,18 +352,28 @@ impl Report {
             top + ph / 2.0
         );
         let mut series = |points: Vec<(f64, f64)>, colour: &str, dash: &str| {
-            let path: Vec<String> = points.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+            let path: Vec<String> = points
+                .iter()
+                .map(|(a, b)| format!("{a:.1},{b:.1}"))
+                .collect();
             let _ = writeln!(
                 s,
                 r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>"#,
                 path.join(" ")
             );
             for (a, b) in points {
-                let _ = writeln!(s, r#"<circle cx="{a:.1}" cy="{b:.1}" r="3" fill="{colour}"/>"#);
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{a:.1}" cy="{b:.1}" r="3" fill="{colour}"/>"#
+                );
             }
         };
         series(
-            self.saga.iter().enumerate().map(|(i, l)| (x(i), y_tp(l.summary.throughput))).collect(),
+            self.saga
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (x(i), y_tp(l.summary.throughput)))
+                .collect(),
             "#1f77b4",
             "",
         );
@@ -334,7 +392,11 @@ impl Report {
             "5,4",
         );
         series(
-            self.saga.iter().enumerate().map(|(i, l)| (x(i), y_p99(l.summary.p99_ms))).collect(),
+            self.saga
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (x(i), y_p99(l.summary.p99_ms)))
+                .collect(),
             "#d62728",
             "",
         );

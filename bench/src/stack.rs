@@ -177,7 +177,10 @@ pub fn orders_api(port: u16, customers_base: &str, opts: &ApiOptions) -> anyhow:
         .env("DATABASE_URL", &opts.db_url)
         .env("DB_MAX_CONNECTIONS", opts.db_max_connections.to_string())
         .env("CUSTOMERS_API_BASE", customers_base)
-        .env("RESERVATION_TTL_SECS", opts.reservation_ttl_secs.to_string())
+        .env(
+            "RESERVATION_TTL_SECS",
+            opts.reservation_ttl_secs.to_string(),
+        )
         .env("SWEEP_INTERVAL_SECS", opts.sweep_interval_secs.to_string());
     Proc::spawn("orders-api", cmd)
 }
@@ -186,16 +189,19 @@ pub fn orders_api(port: u16, customers_base: &str, opts: &ApiOptions) -> anyhow:
 /// without a function of its own: the function instances are started here.
 pub fn emulator(port: u16) -> anyhow::Result<Proc> {
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../orchestrator-lambda"))
-        .args([
-            "lambda",
-            "watch",
-            "--only-lambda-apis",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-        ]);
+    cmd.current_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../orchestrator-lambda"
+    ))
+    .args([
+        "lambda",
+        "watch",
+        "--only-lambda-apis",
+        "-A",
+        "127.0.0.1",
+        "-P",
+        &port.to_string(),
+    ]);
     Proc::spawn("cargo-lambda", cmd)
 }
 
@@ -252,9 +258,15 @@ pub async fn wait_ready(
 /// Waits until something listens on `port`.
 pub async fn wait_listening(port: u16, patience: Duration) -> anyhow::Result<()> {
     let until = Instant::now() + patience;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         if Instant::now() > until {
-            bail!("nothing listens on port {port} after {patience:?} (logs in {})", log_dir().display());
+            bail!(
+                "nothing listens on port {port} after {patience:?} (logs in {})",
+                log_dir().display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -299,7 +311,10 @@ pub async fn create_products(
 }
 
 /// Creates a customer; returns its id.
-pub async fn create_customer(client: &reqwest::Client, customers_base: &str) -> anyhow::Result<u64> {
+pub async fn create_customer(
+    client: &reqwest::Client,
+    customers_base: &str,
+) -> anyhow::Result<u64> {
     let res = client
         .post(format!("{customers_base}/customers"))
         .bearer_auth(user_token())

@@ -14,9 +14,13 @@ fn main() -> Result<(), Error> {
         .and_then(|v| v.parse::<u32>().ok())
         .is_some_and(|n| n > 1);
     let runtime = if concurrent {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     };
     runtime.block_on(serve())
 }

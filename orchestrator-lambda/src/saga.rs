@@ -314,6 +314,21 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
         Err(e) => {
             tracing::warn!(step = "confirm_order", order_id, error = %e, "confirm failed; compensating");
             let compensation = compensate(deps, &token, order_id, &keys, deadline).await;
+            if compensation == Compensation::Done {
+                // Final, and the same for every replay of this key: the
+                // order is cancelled whatever made confirm fail (the log
+                // line above, under the same correlation id, says what).
+                return Err(Failure {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "order_cancelled",
+                    message: format!(
+                        "order {order_id} could not be confirmed and was cancelled; its stock is back"
+                    ),
+                    step: Some(Step::ConfirmOrder),
+                    retriable: false,
+                    compensation: Some(compensation),
+                });
+            }
             let mut failure = match &e {
                 CallError::Status { status, code, .. } if status.is_client_error() => Failure::new(
                     StatusCode::BAD_GATEWAY,

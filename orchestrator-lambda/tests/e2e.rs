@@ -170,7 +170,13 @@ impl Stack {
         let db = TestDatabase::create().await;
         let (customers_port, orders_port, lambda_port) = (free_port(), free_port(), free_port());
         let logs = new_log_dir();
-        let customers = api(&logs, "customers-api", customers_port, &db.url, customers_port);
+        let customers = api(
+            &logs,
+            "customers-api",
+            customers_port,
+            &db.url,
+            customers_port,
+        );
         let orders = api(&logs, "orders-api", orders_port, &db.url, customers_port);
         let lambda = lambda(&logs, lambda_port, customers_port, orders_port);
         let client = reqwest::Client::new();
@@ -472,7 +478,10 @@ async fn info_logs_carry_no_secrets_or_pii() {
     assert_eq!(bad.status(), 400);
     // Credentials that are refused.
     for (url, bearer) in [
-        (format!("{customers}/internal/customers/{id}"), token.as_str()),
+        (
+            format!("{customers}/internal/customers/{id}"),
+            token.as_str(),
+        ),
         (format!("{customers}/customers/{id}"), SERVICE_TOKEN),
         (format!("{orders}/orders"), "not-a-jwt-but-a-secret-attempt"),
     ] {

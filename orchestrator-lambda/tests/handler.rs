@@ -390,8 +390,39 @@ async fn a_failed_confirm_is_compensated_by_exactly_one_cancel() {
     let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["step"], "confirm_order");
+    assert_eq!(body["error"]["code"], "order_cancelled");
     assert_eq!(body["error"]["compensation"], "done");
-    assert_eq!(body["error"]["retriable"], true);
+    // Final: a replay finds the order cancelled and answers the same.
+    assert_eq!(body["error"]["retriable"], false);
+}
+
+/// The replay of a compensated saga: create replays the order, confirm is
+/// refused (the order is cancelled), the cancel replays. Same answer as the
+/// first time, no second cancel of anything else.
+#[tokio::test]
+async fn a_replay_of_a_compensated_saga_answers_the_same() {
+    let f = fakes().await;
+    customer_ok(&f).await;
+    create_ok(&f).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/confirm"))
+        .respond_with(problem(409, "invalid_state"))
+        .expect(1) // a 4xx is not retried
+        .mount(&f.orders)
+        .await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("CANCELED")))
+        .expect(1)
+        .mount(&f.orders)
+        .await;
+    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(
+        body["error"],
+        json!({"code": "order_cancelled", "step": "confirm_order", "retriable": false, "compensation": "done",
+               "message": "order 8 could not be confirmed and was cancelled; its stock is back"})
+    );
 }
 
 #[tokio::test]
@@ -413,6 +444,7 @@ async fn a_failed_compensation_is_reported_pending() {
     let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["compensation"], "pending");
+    assert_eq!(body["error"]["retriable"], true);
 }
 
 #[tokio::test]

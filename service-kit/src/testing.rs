@@ -166,6 +166,7 @@ pub async fn database_with(sql: &[&str]) -> TestDatabase {
 pub fn unsigned_token(sub: &str) -> String {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(serde_json::json!({"sub": sub, "exp": now() + 600}).to_string());
+    let claims =
+        URL_SAFE_NO_PAD.encode(serde_json::json!({"sub": sub, "exp": now() + 600}).to_string());
     format!("{header}.{claims}.")
 }

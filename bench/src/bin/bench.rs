@@ -79,12 +79,12 @@ fn saga_body(run: &str, n: u64, customer_id: u64, products: &[u64]) -> serde_jso
 }
 
 async fn send_saga(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> load::Outcome {
-    let res = client
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| format!("transport: {}", if e.is_timeout() { "timeout" } else { "error" }))?;
+    let res = client.post(url).json(body).send().await.map_err(|e| {
+        format!(
+            "transport: {}",
+            if e.is_timeout() { "timeout" } else { "error" }
+        )
+    })?;
     let status = res.status();
     if status.as_u16() == 201 {
         let _ = res.bytes().await;
@@ -110,7 +110,11 @@ struct Running {
 }
 
 impl Running {
-    fn start_functions(&self, settings: &Settings, concurrency: usize) -> anyhow::Result<Vec<Proc>> {
+    fn start_functions(
+        &self,
+        settings: &Settings,
+        concurrency: usize,
+    ) -> anyhow::Result<Vec<Proc>> {
         let (count, each) = match settings.instances.as_str() {
             "shared" => (1, concurrency),
             _ => (concurrency, 1),
@@ -130,7 +134,12 @@ impl Running {
     }
 
     /// Process start to first answered invocation, `runs` times.
-    async fn cold_starts(&self, runs: usize, customer_id: u64, products: &[u64]) -> anyhow::Result<Vec<f64>> {
+    async fn cold_starts(
+        &self,
+        runs: usize,
+        customer_id: u64,
+        products: &[u64],
+    ) -> anyhow::Result<Vec<f64>> {
         let mut out = Vec::with_capacity(runs);
         for i in 0..runs {
             let body = saga_body("bench-cold", i as u64, customer_id, products);
@@ -150,7 +159,11 @@ impl Running {
             )?;
             let res = pending.await??;
             let elapsed = started.elapsed();
-            anyhow::ensure!(res.status().as_u16() == 201, "cold-start saga answered {}", res.status());
+            anyhow::ensure!(
+                res.status().as_u16() == 201,
+                "cold-start saga answered {}",
+                res.status()
+            );
             out.push(elapsed.as_secs_f64() * 1000.0);
             function.kill();
         }
@@ -230,7 +243,11 @@ async fn main() -> anyhow::Result<()> {
         reservation_ttl_secs: 900,
         sweep_interval_secs: 30,
     };
-    let (cp, op, rp) = (stack::free_port()?, stack::free_port()?, stack::free_port()?);
+    let (cp, op, rp) = (
+        stack::free_port()?,
+        stack::free_port()?,
+        stack::free_port()?,
+    );
     let customers_base = format!("http://127.0.0.1:{cp}");
     let orders_base = format!("http://127.0.0.1:{op}");
     let customers = stack::customers_api(cp, &api)?;
@@ -240,8 +257,18 @@ async fn main() -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))
         .build()?;
-    stack::wait_ready(&client, &format!("{customers_base}/ready"), Duration::from_secs(60)).await?;
-    stack::wait_ready(&client, &format!("{orders_base}/ready"), Duration::from_secs(60)).await?;
+    stack::wait_ready(
+        &client,
+        &format!("{customers_base}/ready"),
+        Duration::from_secs(60),
+    )
+    .await?;
+    stack::wait_ready(
+        &client,
+        &format!("{orders_base}/ready"),
+        Duration::from_secs(60),
+    )
+    .await?;
     let emulator = stack::emulator(rp)?;
     stack::wait_listening(rp, Duration::from_secs(60)).await?;
     let running = Running {
@@ -256,7 +283,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let customer_id = stack::create_customer(&client, &running.customers_base).await?;
     let products = Arc::new(
-        stack::create_products(&client, &running.orders_base, settings.products, 2990, 100_000_000).await?,
+        stack::create_products(
+            &client,
+            &running.orders_base,
+            settings.products,
+            2990,
+            100_000_000,
+        )
+        .await?,
     );
     eprintln!("cold start: {} runs", settings.cold_starts);
     let cold = running
@@ -276,7 +310,11 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         eprintln!("saga: concurrency {c}");
         let cpu_before = cpu(&running, &functions);
-        let (client2, url, products2) = (client.clone(), running.saga_url.clone(), Arc::clone(&products));
+        let (client2, url, products2) = (
+            client.clone(),
+            running.saga_url.clone(),
+            Arc::clone(&products),
+        );
         let run = format!("{run_id}-{c}");
         let summary = load::run(c, settings.warmup, settings.measure, move |n| {
             let client = client2.clone();
@@ -289,10 +327,14 @@ async fn main() -> anyhow::Result<()> {
             "  {:.0} sagas/s, p50 {:.1} ms, p99 {:.1} ms, errors {:?}",
             summary.throughput, summary.p50_ms, summary.p99_ms, summary.errors
         );
-        let peak = rss(&[&running.customers, &running.orders, &running.emulator], &functions);
+        let peak = rss(
+            &[&running.customers, &running.orders, &running.emulator],
+            &functions,
+        );
         let cpu_after = cpu(&running, &functions);
         // Measured over warm-up and measurement alike: per saga answered in both.
-        let sagas = summary.ok as f64 * (1.0 + settings.warmup.as_secs_f64() / settings.measure.as_secs_f64());
+        let sagas = summary.ok as f64
+            * (1.0 + settings.warmup.as_secs_f64() / settings.measure.as_secs_f64());
         let cpu_ms_per_saga = cpu_after
             .iter()
             .filter_map(|(k, after)| {
@@ -331,7 +373,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             })
             .await;
-            eprintln!("  {:.0} sagas/s, p99 {:.1} ms", summary.throughput, summary.p99_ms);
+            eprintln!(
+                "  {:.0} sagas/s, p99 {:.1} ms",
+                summary.throughput, summary.p99_ms
+            );
             ceilings.push(summary);
         }
     }
@@ -356,7 +401,12 @@ async fn main() -> anyhow::Result<()> {
             targets.push(Target {
                 name: "share of the database ceiling at concurrency 32".into(),
                 goal: "≥ 50%".into(),
-                measured: format!("{:.0}% ({:.0} of {:.0} sagas/s)", share * 100.0, s.throughput, c.throughput),
+                measured: format!(
+                    "{:.0}% ({:.0} of {:.0} sagas/s)",
+                    share * 100.0,
+                    s.throughput,
+                    c.throughput
+                ),
                 met: share >= 0.5,
             });
         }
@@ -377,12 +427,35 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let mut s = BTreeMap::new();
-    s.insert("warm-up s".into(), format!("{}", settings.warmup.as_secs_f64()));
-    s.insert("measured s per level".into(), format!("{}", settings.measure.as_secs_f64()));
-    s.insert("products".into(), format!("{} (one random product, qty 1, per saga)", settings.products));
+    s.insert(
+        "warm-up s".into(),
+        format!("{}", settings.warmup.as_secs_f64()),
+    );
+    s.insert(
+        "measured s per level".into(),
+        format!("{}", settings.measure.as_secs_f64()),
+    );
+    s.insert(
+        "products".into(),
+        format!(
+            "{} (one random product, qty 1, per saga)",
+            settings.products
+        ),
+    );
     s.insert("orchestrator instances".into(), settings.instances.clone());
-    s.insert("DB_MAX_CONNECTIONS per API".into(), settings.db_max_connections.to_string());
-    s.insert("profile".into(), if cfg!(debug_assertions) { "debug" } else { "release" }.into());
+    s.insert(
+        "DB_MAX_CONNECTIONS per API".into(),
+        settings.db_max_connections.to_string(),
+    );
+    s.insert(
+        "profile".into(),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .into(),
+    );
     let report = Report {
         date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         commit: git_commit(),

@@ -105,14 +105,20 @@ async fn send(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value)
         Ok(res) => {
             let status = res.status().as_u16();
             let text = res.text().await.unwrap_or_default();
-            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
         }
         Err(e) => (0, Value::String(format!("transport error: {e}"))),
     }
 }
 
 fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: String) {
-    println!("[{}] {name}: {detail}", if passed { "PASS" } else { "FAIL" });
+    println!(
+        "[{}] {name}: {detail}",
+        if passed { "PASS" } else { "FAIL" }
+    );
     checks.push(Check {
         name: name.into(),
         passed,
@@ -156,8 +162,18 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
-    stack::wait_ready(&client, &format!("{customers_base}/ready"), Duration::from_secs(60)).await?;
-    stack::wait_ready(&client, &format!("{orders_base}/ready"), Duration::from_secs(60)).await?;
+    stack::wait_ready(
+        &client,
+        &format!("{customers_base}/ready"),
+        Duration::from_secs(60),
+    )
+    .await?;
+    stack::wait_ready(
+        &client,
+        &format!("{orders_base}/ready"),
+        Duration::from_secs(60),
+    )
+    .await?;
 
     let faults = Faults::new(
         Rates {
@@ -170,7 +186,11 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_millis(attempt_timeout_ms * 3 / 2),
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", pp)).await?;
-    tokio::spawn(proxy::serve(listener, orders_base.clone(), Arc::clone(&faults)));
+    tokio::spawn(proxy::serve(
+        listener,
+        orders_base.clone(),
+        Arc::clone(&faults),
+    ));
 
     let _emulator = stack::emulator(rp)?;
     stack::wait_listening(rp, Duration::from_secs(60)).await?;
@@ -200,7 +220,8 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     let customer_id = stack::create_customer(&client, &customers_base).await?;
-    let products = stack::create_products(&client, &orders_base, product_count, 4990, stock).await?;
+    let products =
+        stack::create_products(&client, &orders_base, product_count, 4990, stock).await?;
     let run = format!("chaos-{}", fastrand::u64(..));
     let bodies: Vec<Value> = (0..sagas)
         .map(|i| {
@@ -218,8 +239,12 @@ async fn main() -> anyhow::Result<()> {
     // orders-api is killed and restarted at evenly spaced points of the run.
     let done = Arc::new(AtomicUsize::new(0));
     let killer = {
-        let (done, orders, customers_base, api) =
-            (Arc::clone(&done), Arc::clone(&orders), customers_base.clone(), api.clone());
+        let (done, orders, customers_base, api) = (
+            Arc::clone(&done),
+            Arc::clone(&orders),
+            customers_base.clone(),
+            api.clone(),
+        );
         tokio::spawn(async move {
             for k in 1..=kills {
                 let at = sagas * k / (kills + 1);
@@ -250,7 +275,10 @@ async fn main() -> anyhow::Result<()> {
                 let (status, response) = send(&client, &url, &body).await;
                 done.fetch_add(1, Ordering::Relaxed);
                 Answer {
-                    key: body["idempotency_key"].as_str().unwrap_or_default().to_owned(),
+                    key: body["idempotency_key"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     body,
                     status,
                     response,
@@ -262,11 +290,18 @@ async fn main() -> anyhow::Result<()> {
         .await;
     killer.await.context("the killer task")?;
     faults.enabled.store(false, Ordering::Relaxed);
-    stack::wait_ready(&client, &format!("{orders_base}/ready"), Duration::from_secs(30)).await?;
+    stack::wait_ready(
+        &client,
+        &format!("{orders_base}/ready"),
+        Duration::from_secs(30),
+    )
+    .await?;
 
     let mut first_answers: BTreeMap<String, u64> = BTreeMap::new();
     for a in &answers {
-        *first_answers.entry(label(a.status, &a.response)).or_default() += 1;
+        *first_answers
+            .entry(label(a.status, &a.response))
+            .or_default() += 1;
     }
     println!("first answers: {first_answers:?}");
     println!("faults: {:?}", faults.counts());
@@ -292,7 +327,12 @@ async fn main() -> anyhow::Result<()> {
         unclean.is_empty(),
         match unclean.first() {
             None => format!("{} answers", answers.len()),
-            Some(a) => format!("{} unclean, e.g. {} {}", unclean.len(), a.status, a.response),
+            Some(a) => format!(
+                "{} unclean, e.g. {} {}",
+                unclean.len(),
+                a.status,
+                a.response
+            ),
         },
     );
 
@@ -309,10 +349,11 @@ async fn main() -> anyhow::Result<()> {
 
     let mut broken = Vec::new();
     for &p in &products {
-        let current: i64 = sqlx::query_scalar("SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?")
-            .bind(p)
-            .fetch_one(&pool)
-            .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?")
+                .bind(p)
+                .fetch_one(&pool)
+                .await?;
         let held: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(i.qty), 0) AS SIGNED) FROM order_items i JOIN orders o ON o.id = i.order_id
              WHERE i.product_id = ? AND o.status IN ('CREATED', 'CONFIRMED')",
@@ -321,7 +362,9 @@ async fn main() -> anyhow::Result<()> {
         .fetch_one(&pool)
         .await?;
         if i64::try_from(stock).unwrap_or(i64::MAX) != current + held {
-            broken.push(format!("product {p}: {stock} ≠ {current} in stock + {held} held"));
+            broken.push(format!(
+                "product {p}: {stock} ≠ {current} in stock + {held} held"
+            ));
         }
     }
     check(
@@ -335,38 +378,135 @@ async fn main() -> anyhow::Result<()> {
         },
     );
 
-    // Replays, with the faults off: final answers must come back as they
-    // were; retriable failures (5xx) must settle on one answer.
-    let replays: Vec<(u16, Value)> = stream::iter(answers.iter())
-        .map(|a| {
-            let (client, url) = (client.clone(), saga_url.clone());
-            async move { send(&client, &url, &a.body).await }
-        })
-        .buffered(concurrency)
-        .collect()
-        .await;
+    // Replays, with the faults off. A final answer (201, 4xx, or a 5xx that
+    // says `retriable: false`) must come back as it was. A retriable failure
+    // (5xx, `retriable: true`: the outcome was unknown) is not an answer to
+    // keep but a request to send again: the replay must settle on a final
+    // answer, and a second replay must return exactly that.
+    let replay_all = |list: Vec<Value>| {
+        let (client, url) = (client.clone(), saga_url.clone());
+        async move {
+            stream::iter(list)
+                .map(|body| {
+                    let (client, url) = (client.clone(), url.clone());
+                    async move { send(&client, &url, &body).await }
+                })
+                .buffered(concurrency)
+                .collect::<Vec<(u16, Value)>>()
+                .await
+        }
+    };
+    let replays = replay_all(answers.iter().map(|a| a.body.clone()).collect()).await;
+    let retriable =
+        |status: u16, v: &Value| status >= 500 && v["error"]["retriable"] != json!(false);
+    let unsettled: Vec<usize> = (0..answers.len())
+        .filter(|&i| retriable(answers[i].status, &answers[i].response))
+        .collect();
+    // As a client would: send the retriable ones again until they settle
+    // (a claim left by the killed orders-api holds its key for the lease,
+    // 30 s, and answers 409 in-progress until then), then once more.
+    let mut settled: BTreeMap<usize, (u16, Value)> = BTreeMap::new();
+    let mut rounds = 0;
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending: Vec<usize> = unsettled
+            .iter()
+            .copied()
+            .filter(|i| !settled.contains_key(i))
+            .filter(|&i| rounds > 0 || retriable(replays[i].0, &replays[i].1))
+            .collect();
+        if rounds == 0 {
+            for &i in &unsettled {
+                if !pending.contains(&i) {
+                    settled.insert(i, replays[i].clone());
+                }
+            }
+        }
+        if pending.is_empty() || tokio::time::Instant::now() > give_up {
+            break;
+        }
+        rounds += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let again = replay_all(pending.iter().map(|&i| answers[i].body.clone()).collect()).await;
+        for (i, answer) in pending.into_iter().zip(again) {
+            if !retriable(answer.0, &answer.1) {
+                settled.insert(i, answer);
+            }
+        }
+    }
+    let second = replay_all(unsettled.iter().map(|&i| answers[i].body.clone()).collect()).await;
     let mut differ = Vec::new();
     let mut replays_of_retriable: BTreeMap<String, u64> = BTreeMap::new();
     for (a, (status, res)) in answers.iter().zip(&replays) {
-        if a.status >= 500 {
-            *replays_of_retriable.entry(label(*status, res)).or_default() += 1;
+        if retriable(a.status, &a.response) {
+            continue;
+        } else if !same_answer(a.status, &a.response, *status, res) {
+            differ.push(format!(
+                "{}: first {} then {}",
+                a.key,
+                label(a.status, &a.response),
+                label(*status, res)
+            ));
         }
-        if !same_answer(a.status, &a.response, *status, res) {
-            differ.push(format!("{}: first {} then {}", a.key, label(a.status, &a.response), label(*status, res)));
+    }
+    for (&i, (status, res)) in unsettled.iter().zip(&second) {
+        if let Some((s, v)) = settled.get(&i) {
+            *replays_of_retriable
+                .entry(format!(
+                    "{} → {}",
+                    label(answers[i].status, &answers[i].response),
+                    label(*s, v)
+                ))
+                .or_default() += 1;
+        }
+        match settled.get(&i) {
+            Some((first_status, first)) if same_answer(*first_status, first, *status, res) => {}
+            Some((first_status, first)) => differ.push(format!(
+                "{}: first {}, settled on {}, then {}",
+                answers[i].key,
+                label(answers[i].status, &answers[i].response),
+                label(*first_status, first),
+                label(*status, res)
+            )),
+            None => differ.push(format!(
+                "{}: first {}, never settled in 60 s (last {})",
+                answers[i].key,
+                label(answers[i].status, &answers[i].response),
+                label(*status, res)
+            )),
         }
     }
     check(
         &mut checks,
-        "a replay of every key returns its first answer",
+        "a replay of every key returns its first final answer",
         differ.is_empty(),
         if differ.is_empty() {
-            format!("{} keys replayed", answers.len())
+            format!(
+                "{} keys replayed; the {} first answered with a retriable 5xx settled ({} rounds of retries) and stayed there",
+                answers.len(),
+                unsettled.len(),
+                rounds
+            )
         } else {
-            format!("{} differ, e.g. {}", differ.len(), differ.iter().take(5).cloned().collect::<Vec<_>>().join("; "))
+            format!(
+                "{} differ, e.g. {}",
+                differ.len(),
+                differ
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
         },
     );
 
-    let mut order_ids: Vec<u64> = replays
+    // Each key's last answer.
+    let mut finals: Vec<&(u16, Value)> = replays.iter().collect();
+    for (&i, answer) in unsettled.iter().zip(&second) {
+        finals[i] = answer;
+    }
+    let mut order_ids: Vec<u64> = finals
         .iter()
         .filter(|(s, _)| *s == 201)
         .filter_map(|(_, v)| v["data"]["order"]["id"].as_u64())
@@ -374,10 +514,13 @@ async fn main() -> anyhow::Result<()> {
     let answered_201 = order_ids.len();
     order_ids.sort_unstable();
     order_ids.dedup();
-    let confirmed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CONFIRMED'")
+    let confirmed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CONFIRMED'")
+            .fetch_one(&pool)
+            .await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
         .fetch_one(&pool)
         .await?;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&pool).await?;
     check(
         &mut checks,
         "one order per key: every 201 names its own order, and the CONFIRMED orders are exactly those",
@@ -408,14 +551,20 @@ async fn main() -> anyhow::Result<()> {
         println!("chaos: all checks passed");
         Ok(())
     } else {
-        anyhow::bail!("chaos: some checks failed (logs in {})", stack::log_dir().display())
+        anyhow::bail!(
+            "chaos: some checks failed (logs in {})",
+            stack::log_dir().display()
+        )
     }
 }
 
 fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let stem = format!("{}-chaos", r.date);
-    std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_string_pretty(r)? + "\n")?;
+    std::fs::write(
+        dir.join(format!("{stem}.json")),
+        serde_json::to_string_pretty(r)? + "\n",
+    )?;
     let mut md = String::new();
     let _ = writeln!(md, "# Chaos run, {}\n", r.date);
     let _ = writeln!(
@@ -427,14 +576,32 @@ fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
     );
     let _ = writeln!(md, "## Checks\n");
     for c in &r.checks {
-        let _ = writeln!(md, "- **{}** {}: {}", if c.passed { "PASS" } else { "FAIL" }, c.name, c.detail);
+        let _ = writeln!(
+            md,
+            "- **{}** {}: {}",
+            if c.passed { "PASS" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
     }
-    let _ = writeln!(md, "\n## Faults injected\n\n| fault | requests |\n|---|---:|");
+    let _ = writeln!(
+        md,
+        "\n## Faults injected\n\n| fault | requests |\n|---|---:|"
+    );
     for (k, v) in &r.faults {
         let _ = writeln!(md, "| {k} | {v} |");
     }
     let _ = writeln!(md, "\n## First answers\n\n| answer | sagas |\n|---|---:|");
     for (k, v) in &r.first_answers {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    let _ = writeln!(
+        md,
+        "\n## How retriable failures settled on replay\n\nA 5xx with `retriable: true` means the outcome was not known \
+         (a service was down or silent past the retries); the caller sends the same request again, and the saga \
+         finishes exactly once.\n\n| first answer → replay | sagas |\n|---|---:|"
+    );
+    for (k, v) in &r.replays_of_retriable_failures {
         let _ = writeln!(md, "| {k} | {v} |");
     }
     std::fs::write(dir.join(format!("{stem}.md")), md)?;
