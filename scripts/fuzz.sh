@@ -59,15 +59,19 @@ token=$(scripts/mint-token.sh fuzzer 7200)
 # (a unique email or SKU that is taken, or an order for stock that is gone,
 # is rightly a 409/422), and use_after_free expects a deleted customer to
 # 404 on every route (a soft-deleted customer's orders still name it).
+# One worker: CPython 3.11.7's ast.parse is not thread-safe ("AST constructor
+# recursion depth mismatch" from hypothesis under --workers 2).
 common_args=(--checks all --exclude-checks positive_data_acceptance,use_after_free
-             --max-examples "$examples" --seed "${FUZZ_SEED:-20261128}" --workers 2
+             --max-examples "$examples" --seed "${FUZZ_SEED:-20261128}" --workers 1
              --request-timeout 10 --suppress-health-check all --no-color)
 status=0
 run() {
   local name=$1; shift
   echo "== $name"
-  st run "$@" "${common_args[@]}" 2>&1 | tee "$work/$name.txt" | grep -v '^\s*$' | tail -n 60 || true
-  if ! grep -qE "No issues found|[0-9]+ passed" "$work/$name.txt" || grep -qE "[0-9]+ failed|errors? found|Errors" "$work/$name.txt"; then
+  local rc=0
+  st run "$@" "${common_args[@]}" >"$work/$name.txt" 2>&1 || rc=$?
+  grep -v '^\s*$' "$work/$name.txt" | tail -n 60
+  if [ "$rc" != 0 ] || grep -qE "Runtime Error|[0-9]+ (failed|errors?)\b" "$work/$name.txt"; then
     status=1
   fi
 }
@@ -86,9 +90,12 @@ if [ "${FUZZ_RECORD:-0}" = 1 ]; then
   } > "$out"
   echo "summary written to $out"
 fi
-if grep -qE '"level":"ERROR"|panicked' "$work"/customers-api.log "$work"/orders-api.log; then
+# actix-http logs a request it cannot parse (a header schemathesis made
+# unsendable) at error level and answers 400 itself: the client's fault.
+errors() { grep -hE '"level":"ERROR"|panicked' "$work"/customers-api.log "$work"/orders-api.log | grep -v '"target":"actix_http::h1::dispatcher"'; }
+if errors >/dev/null; then
   echo "a service logged an error or panicked:" >&2
-  grep -hE '"level":"ERROR"|panicked' "$work"/*.log | head -5 >&2
+  errors | head -5 >&2
   status=1
 fi
 [ "$status" = 0 ] && echo "fuzz: no failures" || echo "fuzz: failures found" >&2

@@ -168,9 +168,22 @@ pub async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiErr
 
 /// Registers `/health`, `/ready` and `/metrics`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics));
+    use crate::problem::method_not_allowed;
+    cfg.service(
+        web::resource("/health")
+            .route(web::get().to(health))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/ready")
+            .route(web::get().to(ready))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics))
+            .default_service(method_not_allowed("GET")),
+    );
 }
 
 /// Adds the two security schemes every API uses to an OpenAPI document:

@@ -414,14 +414,22 @@ pub async fn not_found() -> HttpResponse {
     ApiError::not_found("route_not_found", "no such route").error_response()
 }
 
-/// A resource's default service: a known path with an unsupported method.
-pub async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this method is not supported on this route",
-    )
-    .error_response()
+/// A resource's default service: a known path with an unsupported method is
+/// a 405 problem document with the `Allow` header (RFC 9110) listing `allow`.
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move || async move {
+        let mut res = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this route supports {allow}"),
+        )
+        .error_response();
+        res.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        res
+    })
 }
 
 #[cfg(test)]

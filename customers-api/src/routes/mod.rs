@@ -12,18 +12,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/customers")
             .route(web::post().to(customers::create))
             .route(web::get().to(customers::list))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("POST, GET")),
     )
     .service(
         web::resource("/customers/{id}")
             .route(web::get().to(customers::get))
             .route(web::put().to(customers::replace))
             .route(web::delete().to(customers::delete))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET, PUT, DELETE")),
     )
     .service(
         web::resource("/internal/customers/{id}")
             .route(web::get().to(internal::get))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET")),
     );
 }

@@ -205,16 +205,18 @@ async fn internal_lookup_needs_the_service_token() {
 #[tokio::test]
 async fn unsupported_methods_are_405_problems() {
     let app = spawn_app().await;
-    let res = app
-        .authed(Method::PATCH, "/customers/1")
-        .send()
-        .await
-        .expect("sent");
-    assert_problem(res, 405, "method_not_allowed").await;
-    let res = app
-        .authed(Method::DELETE, "/customers")
-        .send()
-        .await
-        .expect("sent");
-    assert_problem(res, 405, "method_not_allowed").await;
+    for (method, path, allow) in [
+        (Method::PATCH, "/customers/1", "GET, PUT, DELETE"),
+        (Method::DELETE, "/customers", "POST, GET"),
+        (Method::TRACE, "/ready", "GET"),
+        (Method::POST, "/metrics", "GET"),
+    ] {
+        let res = app.authed(method.clone(), path).send().await.expect("sent");
+        assert_eq!(
+            res.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        assert_problem(res, 405, "method_not_allowed").await;
+    }
 }
