@@ -32,9 +32,10 @@ run-customers: ## Run customers-api on :3001 (reads .env)
 run-orders: ## Run orders-api on :3002 (reads .env; needs customers-api)
 	PORT=$${PORT:-3002} $(CARGO) run -p orders-api
 
-test: ## Every test (needs MySQL/MariaDB on 127.0.0.1:3306, cargo-lambda and moto from requirements-dev.txt)
+test: ## Every test, then a short fuzz of both APIs (needs MySQL/MariaDB on 127.0.0.1:3306 and the tools of requirements-dev.txt)
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20} FUZZ_RECORD=0 scripts/fuzz.sh
 
 bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64), DB ceiling, cold start: bench/results/<date>.{md,json,svg}
 	$(CARGO) build --release --workspace --bins
