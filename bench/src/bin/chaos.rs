@@ -290,6 +290,7 @@ async fn main() -> anyhow::Result<()> {
         .await;
     killer.await.context("the killer task")?;
     faults.enabled.store(false, Ordering::Relaxed);
+    let fault_counts = faults.counts();
     stack::wait_ready(
         &client,
         &format!("{orders_base}/ready"),
@@ -304,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
             .or_default() += 1;
     }
     println!("first answers: {first_answers:?}");
-    println!("faults: {:?}", faults.counts());
+    println!("faults: {fault_counts:?}");
 
     // Stock still held by abandoned reservations goes back after the TTL.
     let wait = reservation_ttl + 3;
@@ -540,7 +541,7 @@ async fn main() -> anyhow::Result<()> {
         stock_per_product: stock,
         fault_rate_per_kind: rate,
         orders_api_kills: kills,
-        faults: faults.counts(),
+        faults: fault_counts,
         first_answers,
         replays_of_retriable_failures: replays_of_retriable,
         checks,
