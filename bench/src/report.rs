@@ -90,6 +90,33 @@ fn errors_cell(s: &Summary) -> String {
         .join(", ")
 }
 
+/// A table of one value per process (the columns, as `cells` names them
+/// for the first level) and one row per concurrency.
+fn process_table(
+    md: &mut String,
+    levels: &[Level],
+    cells: impl Fn(&Level) -> Vec<(String, String)>,
+) {
+    let names: Vec<String> = levels
+        .first()
+        .map(|l| cells(l).into_iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "| concurrency | {} |\n|---:|{}",
+        names.join(" | "),
+        "---:|".repeat(names.len())
+    );
+    for l in levels {
+        let row: BTreeMap<String, String> = cells(l).into_iter().collect();
+        let values: Vec<&str> = names
+            .iter()
+            .map(|n| row.get(n).map_or("-", String::as_str))
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", l.summary.concurrency, values.join(" | "));
+    }
+}
+
 pub fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -184,57 +211,23 @@ impl Report {
             );
         }
         let _ = writeln!(md, "\n## Peak RSS (MiB) after each level\n");
-        let names: Vec<String> = self
-            .saga
-            .first()
-            .map(|l| l.peak_rss_kib.keys().cloned().collect())
-            .unwrap_or_default();
-        let _ = writeln!(
-            md,
-            "| concurrency | {} |\n|---:|{}",
-            names.join(" | "),
-            "---:|".repeat(names.len())
-        );
-        for l in &self.saga {
-            let cells: Vec<String> = names
+        process_table(&mut md, &self.saga, |l| {
+            l.peak_rss_kib
                 .iter()
-                .map(|n| {
-                    l.peak_rss_kib
-                        .get(n)
-                        .map_or("-".into(), |k| format!("{:.1}", *k as f64 / 1024.0))
-                })
-                .collect();
-            let _ = writeln!(md, "| {} | {} |", l.summary.concurrency, cells.join(" | "));
-        }
+                .map(|(k, v)| (k.clone(), format!("{:.1}", *v as f64 / 1024.0)))
+                .collect()
+        });
         let _ = writeln!(md, "\n## CPU per saga (ms), by process\n");
-        let names: Vec<String> = self
-            .saga
-            .first()
-            .map(|l| l.cpu_ms_per_saga.keys().cloned().collect())
-            .unwrap_or_default();
-        let _ = writeln!(
-            md,
-            "| concurrency | {} | total |\n|---:|{}---:|",
-            names.join(" | "),
-            "---:|".repeat(names.len())
-        );
-        for l in &self.saga {
-            let cells: Vec<String> = names
+        process_table(&mut md, &self.saga, |l| {
+            let mut cells: Vec<(String, String)> = l
+                .cpu_ms_per_saga
                 .iter()
-                .map(|n| {
-                    l.cpu_ms_per_saga
-                        .get(n)
-                        .map_or("-".into(), |v| format!("{v:.2}"))
-                })
+                .map(|(k, v)| (k.clone(), format!("{v:.2}")))
                 .collect();
             let total: f64 = l.cpu_ms_per_saga.values().sum();
-            let _ = writeln!(
-                md,
-                "| {} | {} | {total:.2} |",
-                l.summary.concurrency,
-                cells.join(" | ")
-            );
-        }
+            cells.push(("total".into(), format!("{total:.2}")));
+            cells
+        });
         let _ = writeln!(
             md,
             "\n## Cold start\n\nOrchestrator process start to its first answered invocation (a full saga), \

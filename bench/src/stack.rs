@@ -185,6 +185,35 @@ pub fn orders_api(port: u16, customers_base: &str, opts: &ApiOptions) -> anyhow:
     Proc::spawn("orders-api", cmd)
 }
 
+/// Both APIs, started and ready.
+pub struct Apis {
+    pub customers: Proc,
+    pub orders: Proc,
+    pub customers_base: String,
+    pub orders_base: String,
+    pub orders_port: u16,
+}
+
+/// Starts customers-api and orders-api on free ports and waits until both
+/// are ready.
+pub async fn start_apis(client: &reqwest::Client, opts: &ApiOptions) -> anyhow::Result<Apis> {
+    let (cp, op) = (free_port()?, free_port()?);
+    let customers_base = format!("http://127.0.0.1:{cp}");
+    let orders_base = format!("http://127.0.0.1:{op}");
+    let customers = customers_api(cp, opts)?;
+    let orders = orders_api(op, &customers_base, opts)?;
+    for base in [&customers_base, &orders_base] {
+        wait_ready(client, &format!("{base}/ready"), Duration::from_secs(60)).await?;
+    }
+    Ok(Apis {
+        customers,
+        orders,
+        customers_base,
+        orders_base,
+        orders_port: op,
+    })
+}
+
 /// The Lambda runtime API (and the invoke endpoint) of `cargo lambda watch`,
 /// without a function of its own: the function instances are started here.
 pub fn emulator(port: u16) -> anyhow::Result<Proc> {

@@ -440,26 +440,19 @@ async fn info_logs_carry_no_secrets_or_pii() {
     let orders = format!("http://127.0.0.1:{}", stack.orders_port);
     let c = &stack.client;
 
-    let res = c
-        .post(format!("{customers}/customers"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Initech", "email": email, "phone": phone}))
-        .send()
-        .await
-        .expect("sent");
+    let create = || {
+        c.post(format!("{customers}/customers"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Initech", "email": email, "phone": phone}))
+            .send()
+    };
+    let res = create().await.expect("sent");
     assert_eq!(res.status(), 201);
     let id = res.json::<Value>().await.expect("json")["id"]
         .as_u64()
         .expect("an id");
     // A conflict on the email, a search by it, a bad body echoing it.
-    let dup = c
-        .post(format!("{customers}/customers"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Initech", "email": email, "phone": phone}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(dup.status(), 409);
+    assert_eq!(create().await.expect("sent").status(), 409);
     let found = c
         .get(format!("{customers}/customers"))
         .query(&[("search", email)])

@@ -243,42 +243,23 @@ async fn main() -> anyhow::Result<()> {
         reservation_ttl_secs: 900,
         sweep_interval_secs: 30,
     };
-    let (cp, op, rp) = (
-        stack::free_port()?,
-        stack::free_port()?,
-        stack::free_port()?,
-    );
-    let customers_base = format!("http://127.0.0.1:{cp}");
-    let orders_base = format!("http://127.0.0.1:{op}");
-    let customers = stack::customers_api(cp, &api)?;
-    let orders = stack::orders_api(op, &customers_base, &api)?;
+    let rp = stack::free_port()?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))
         .build()?;
-    stack::wait_ready(
-        &client,
-        &format!("{customers_base}/ready"),
-        Duration::from_secs(60),
-    )
-    .await?;
-    stack::wait_ready(
-        &client,
-        &format!("{orders_base}/ready"),
-        Duration::from_secs(60),
-    )
-    .await?;
+    let apis = stack::start_apis(&client, &api).await?;
     let emulator = stack::emulator(rp)?;
     stack::wait_listening(rp, Duration::from_secs(60)).await?;
     let running = Running {
         client: client.clone(),
         saga_url: format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order"),
-        customers_base,
-        orders_base,
+        customers_base: apis.customers_base,
+        orders_base: apis.orders_base,
         runtime_port: rp,
-        customers,
-        orders,
+        customers: apis.customers,
+        orders: apis.orders,
         emulator,
     };
     let customer_id = stack::create_customer(&client, &running.customers_base).await?;

@@ -149,31 +149,18 @@ async fn main() -> anyhow::Result<()> {
         reservation_ttl_secs: reservation_ttl,
         sweep_interval_secs: 1,
     };
-    let (cp, op, pp, rp) = (
-        stack::free_port()?,
-        stack::free_port()?,
-        stack::free_port()?,
-        stack::free_port()?,
-    );
-    let customers_base = format!("http://127.0.0.1:{cp}");
-    let orders_base = format!("http://127.0.0.1:{op}");
-    let _customers = stack::customers_api(cp, &api)?;
-    let orders = Arc::new(Mutex::new(stack::orders_api(op, &customers_base, &api)?));
+    let (pp, rp) = (stack::free_port()?, stack::free_port()?);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;
-    stack::wait_ready(
-        &client,
-        &format!("{customers_base}/ready"),
-        Duration::from_secs(60),
-    )
-    .await?;
-    stack::wait_ready(
-        &client,
-        &format!("{orders_base}/ready"),
-        Duration::from_secs(60),
-    )
-    .await?;
+    let apis = stack::start_apis(&client, &api).await?;
+    let (customers_base, orders_base, op) = (
+        apis.customers_base.clone(),
+        apis.orders_base.clone(),
+        apis.orders_port,
+    );
+    let _customers = apis.customers;
+    let orders = Arc::new(Mutex::new(apis.orders));
 
     let faults = Faults::new(
         Rates {
