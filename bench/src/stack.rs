@@ -58,26 +58,6 @@ impl Proc {
             let _ = child.wait();
         }
     }
-
-    /// SIGTERM, then SIGKILL if it lingers.
-    pub fn stop(&mut self) {
-        if let Some(pid) = self.pid() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-            let until = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < until {
-                if let Some(child) = self.child.as_mut() {
-                    if matches!(child.try_wait(), Ok(Some(_))) {
-                        self.child = None;
-                        return;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        self.kill();
-    }
 }
 
 impl Drop for Proc {

@@ -534,7 +534,6 @@ async fn main() -> anyhow::Result<()> {
         checks,
     };
     write_report(&out, &report)?;
-    drop(orders.lock().await);
     if report.checks.iter().all(|c| c.passed) {
         println!("chaos: all checks passed");
         Ok(())
