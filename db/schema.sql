@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS orders (
     customer_id  BIGINT UNSIGNED NOT NULL,
     status       VARCHAR(16)     NOT NULL,
     total_cents  BIGINT UNSIGNED NOT NULL,
+    -- The `sub` of the user the order was made for ('' before it was recorded).
+    created_by   VARCHAR(255)    NOT NULL DEFAULT '',
     created_at   DATETIME(6)     NOT NULL,
     updated_at   DATETIME(6)     NOT NULL,
     confirmed_at DATETIME(6)     NULL,
@@ -59,11 +61,13 @@ CREATE TABLE IF NOT EXISTS order_items (
     CONSTRAINT fk_order_items_product FOREIGN KEY (product_id) REFERENCES products (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
--- One row per (endpoint, key): claimed as a lease while the first request
+-- One row per (endpoint, caller, key): claimed as a lease while the first request
 -- runs (owner, locked_until), then holding the final answer, written in the
 -- same transaction as the work.
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope           VARCHAR(64)       NOT NULL,
+    -- The caller's `sub`: keys belong to their caller.
+    subject         VARCHAR(255) COLLATE utf8mb4_bin NOT NULL DEFAULT '',
     idem_key        VARCHAR(255) COLLATE utf8mb4_bin NOT NULL,
     fingerprint     BINARY(32)        NOT NULL,
     owner           CHAR(36)          NULL,
@@ -73,6 +77,6 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     location        VARCHAR(255)      NULL,
     response_body   MEDIUMBLOB        NULL,
     created_at      DATETIME(6)       NOT NULL,
-    PRIMARY KEY (scope, idem_key),
+    PRIMARY KEY (scope, subject, idem_key),
     KEY ix_idempotency_keys_created (created_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;

@@ -38,7 +38,7 @@ pub async fn saga_sql(
     let new = NewOrder::try_from(input).map_err(|e| anyhow!("invalid order: {e:?}"))?;
     let create_key = format!("{key}-create");
     let lease =
-        match idempotency::claim(pool, &Idem::new("create_order", create_key, "", &canonical))
+        match idempotency::claim(pool, &Idem::new("create_order", "bench", create_key, "", &canonical))
             .await
             .map_err(api)?
         {
@@ -50,7 +50,7 @@ pub async fn saga_sql(
         .ok_or_else(|| anyhow!("customer {customer_id} is missing"))?;
     let at = store::now();
     let (tx, order) =
-        store::in_transaction(pool, async |tx: &mut Tx| orders::create(tx, &new, at).await)
+        store::in_transaction(pool, async |tx: &mut Tx| orders::create(tx, &new, "bench", at).await)
             .await
             .map_err(|e| api(e.into()))?;
     let reply = Reply::json(StatusCode::CREATED, &order)
@@ -64,7 +64,7 @@ pub async fn saga_sql(
     let confirm_key = format!("{key}-confirm");
     let lease = match idempotency::claim(
         pool,
-        &Idem::new("confirm_order", confirm_key, &id.to_string(), b""),
+        &Idem::new("confirm_order", "bench", confirm_key, &id.to_string(), b""),
     )
     .await
     .map_err(api)?

@@ -1,31 +1,29 @@
 //! Orchestrator settings, read once per cold start.
+//!
+//! `JWT_SECRET` and `SERVICE_TOKEN` come from Secrets Manager when
+//! `APP_SECRET_ARN` is set (as in AWS: nothing secret in the function's
+//! configuration), else from the environment (local runs).
 
 use std::time::Duration;
 
-use anyhow::anyhow;
-use service_kit::config::{optional, parsed_or, required};
+use anyhow::{anyhow, Context};
+use service_kit::{
+    config::{optional, parsed_or, required, AuthSettings},
+    token::{verifiers, JwtVerifier},
+};
 
-use crate::endpoint::EndpointSpec;
-
-/// How the orchestrator authenticates to orders-api.
-#[derive(Clone)]
-pub enum OrdersAuth {
-    /// `ORDERS_API_TOKEN`: a token given as it is.
-    Static(String),
-    /// Mint a short-lived HS256 token from `JWT_SECRET` for each saga.
-    Mint {
-        secret: String,
-        issuer: Option<String>,
-        audience: Option<String>,
-    },
-}
+use crate::{endpoint::EndpointSpec, secrets};
 
 #[derive(Clone)]
 pub struct Config {
     pub customers: EndpointSpec,
     pub orders: EndpointSpec,
+    /// Checks the callers' tokens (`JWT_SECRET`, `JWT_ISSUER`,
+    /// `JWT_AUDIENCE`, `JWT_MAX_TTL_SECS`), as the APIs do.
+    pub users: JwtVerifier,
+    /// `SERVICE_TOKEN`: how the saga authenticates to both APIs. To
+    /// orders-api it names the caller in `X-On-Behalf-Of`.
     pub service_token: String,
-    pub orders_auth: OrdersAuth,
     /// Longest wait for one downstream attempt (`DOWNSTREAM_TIMEOUT_MS`, 2000).
     pub attempt_timeout: Duration,
     /// Attempts per downstream call, first included (`RETRY_MAX_ATTEMPTS`, 4).
@@ -40,6 +38,9 @@ pub struct Config {
     pub saga_timeout: Duration,
     /// Share of the budget kept for compensation (`COMPENSATION_RESERVE_MS`, 2000).
     pub compensation_reserve: Duration,
+    /// The AWS configuration, when one was loaded for the secrets (ECS
+    /// discovery reuses it).
+    pub aws: Option<aws_config::SdkConfig>,
 }
 
 fn millis(name: &str, default: u64) -> anyhow::Result<Duration> {
@@ -47,24 +48,40 @@ fn millis(name: &str, default: u64) -> anyhow::Result<Duration> {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let orders_auth = match optional("ORDERS_API_TOKEN") {
-            Some(token) => OrdersAuth::Static(token),
-            None => OrdersAuth::Mint {
-                secret: required("JWT_SECRET")?,
-                issuer: optional("JWT_ISSUER"),
-                audience: optional("JWT_AUDIENCE"),
-            },
+    /// Reads the environment, and the secrets from Secrets Manager when
+    /// `APP_SECRET_ARN` is set.
+    pub async fn load() -> anyhow::Result<Self> {
+        let Some(arn) = optional("APP_SECRET_ARN") else {
+            return Self::from_env_with(AuthSettings::from_env()?, None);
         };
+        if optional("JWT_SECRET").is_some() || optional("SERVICE_TOKEN").is_some() {
+            return Err(anyhow!(
+                "APP_SECRET_ARN is set: JWT_SECRET and SERVICE_TOKEN must not be set too"
+            ));
+        }
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let client = aws_sdk_secretsmanager::Client::new(&aws);
+        let secrets = secrets::fetch(&client, &arn).await?;
+        let auth = AuthSettings::with_secrets(secrets.jwt_secret, secrets.service_token)
+            .with_context(|| format!("the secret {arn}"))?;
+        Self::from_env_with(auth, Some(aws))
+    }
+
+    /// Every setting but the credentials from the environment.
+    pub fn from_env_with(
+        auth: AuthSettings,
+        aws: Option<aws_config::SdkConfig>,
+    ) -> anyhow::Result<Self> {
         let max_attempts: u32 = parsed_or("RETRY_MAX_ATTEMPTS", 4)?;
         if max_attempts == 0 {
             return Err(anyhow!("RETRY_MAX_ATTEMPTS must be at least 1"));
         }
+        let (users, _) = verifiers(&auth);
         Ok(Self {
             customers: required("CUSTOMERS_API_BASE")?.parse()?,
             orders: required("ORDERS_API_BASE")?.parse()?,
-            service_token: required("SERVICE_TOKEN")?,
-            orders_auth,
+            users,
+            service_token: auth.service_token,
             attempt_timeout: millis("DOWNSTREAM_TIMEOUT_MS", 2000)?,
             max_attempts,
             backoff_base: millis("RETRY_BASE_MS", 50)?,
@@ -72,6 +89,7 @@ impl Config {
             deadline_margin: millis("DEADLINE_MARGIN_MS", 500)?,
             saga_timeout: millis("SAGA_TIMEOUT_MS", 25_000)?,
             compensation_reserve: millis("COMPENSATION_RESERVE_MS", 2000)?,
+            aws,
         })
     }
 }

@@ -141,6 +141,8 @@ pub struct Call<'a> {
     pub method: Method,
     pub path: String,
     pub bearer: &'a str,
+    /// The user a service credential acts for (`X-On-Behalf-Of`).
+    pub on_behalf_of: Option<&'a str>,
     pub idempotency_key: Option<String>,
     pub body: Option<&'a Value>,
     /// What the log calls this call.
@@ -156,6 +158,18 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
         .parse()
         .ok()?;
     Some(Duration::from_secs(secs.min(30)))
+}
+
+/// An error and its causes, for the log (never for an answer).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn attempt(
@@ -184,6 +198,9 @@ async fn attempt(
     if let Some(id) = correlation::current() {
         req = req.header(correlation::HEADER_NAME, id.as_str());
     }
+    if let Some(subject) = call.on_behalf_of {
+        req = req.header(service_kit::token::ON_BEHALF_OF, subject);
+    }
     if let Some(key) = &call.idempotency_key {
         req = req.header("Idempotency-Key", key);
     }
@@ -205,7 +222,7 @@ async fn attempt(
             return Err(CallError::Transport {
                 sent,
                 timed_out,
-                message: format!("{}: {e}", call.name),
+                message: format!("{}: {}", call.name, chain(&e)),
             });
         }
     };

@@ -1,6 +1,8 @@
 //! orchestrator-lambda: `POST /orchestrator/create-and-confirm-order` runs the
 //! create-and-confirm saga over customers-api and orders-api;
-//! `GET /orchestrator/health` answers that the function is alive.
+//! `GET /orchestrator/health` answers that the function is alive. Every
+//! other answer needs `Authorization: Bearer <user JWT>`: without a valid
+//! token the answer is 401 and nothing runs.
 //!
 //! The handler is a plain async function of the request and the dependencies
 //! built once per cold start, testable without a Lambda runtime.
@@ -9,6 +11,7 @@ pub mod config;
 pub mod downstream;
 pub mod endpoint;
 pub mod saga;
+pub mod secrets;
 
 use std::time::Duration;
 
@@ -50,6 +53,26 @@ fn failure_body(correlation_id: &CorrelationId, f: &Failure) -> Value {
         error["compensation"] = json!(c);
     }
     json!({"success": false, "correlationId": correlation_id.as_str(), "error": error})
+}
+
+/// The caller's subject, from a valid `Authorization: Bearer <JWT>`.
+fn authenticate(req: &Request, deps: &Deps) -> Result<String, Failure> {
+    let refuse = |why: &str| {
+        tracing::info!(reason = why, "caller refused");
+        request_failure(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    };
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| refuse("no Authorization header"))?
+        .to_str()
+        .map_err(|_| refuse("the Authorization header is not text"))?;
+    let token = service_kit::token::bearer_token(value).map_err(refuse)?;
+    deps.config.users.verify(token).map_err(refuse)
 }
 
 /// A failure before any step ran (bad request, unknown route).
@@ -117,6 +140,18 @@ pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error>
         );
         return respond(f.status, &id, &failure_body(&id, &f));
     }
+    let subject = match authenticate(&req, deps) {
+        Ok(subject) => subject,
+        Err(f) => {
+            let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
+            let mut res = respond(f.status, &id, &failure_body(&id, &f))?;
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"order-back-office\""),
+            );
+            return Ok(res);
+        }
+    };
     let deadline = deadline_of(&req, deps);
     let parsed = parse(req.body());
     // The body's correlation_id wins, then the header's, then a new one.
@@ -134,7 +169,7 @@ pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error>
             async {
                 let budget_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
                 tracing::info!(items = request.items.len(), budget_ms, "saga started");
-                let result = saga::run(deps, &request, deadline).await;
+                let result = saga::run(deps, &subject, &request, deadline).await;
                 match &result {
                     Ok(_) => tracing::info!("saga succeeded"),
                     Err(f) => tracing::warn!(code = f.code, step = ?f.step, status = f.status.as_u16(), "saga failed"),

@@ -29,8 +29,13 @@ fn main() -> Result<(), Error> {
 /// shared by every invocation.
 async fn serve() -> Result<(), Error> {
     telemetry::init("orchestrator-lambda");
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let config = Config::load()
+        .await
+        .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "invalid configuration; the cold start fails"))?;
+    tracing::info!(
+        secrets = if config.aws.is_some() { "secretsmanager" } else { "environment" },
+        "configuration loaded"
+    );
     let deps = Arc::new(Deps::new(config).await?);
     lambda_http::run_concurrent(service_fn(move |req: Request| {
         let deps = Arc::clone(&deps);

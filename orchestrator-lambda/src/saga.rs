@@ -1,7 +1,8 @@
 //! The create-and-confirm saga: validate the customer → create the order →
 //! confirm it → read it back. Both writes carry idempotency keys derived from
 //! the caller's key, so the whole saga can be sent again (concurrently, or an
-//! hour later) without a second order. When confirm fails for good or its
+//! hour later) without a second order. Keys belong to their caller: the
+//! same key from two callers is two sagas. When confirm fails for good or its
 //! outcome stays unknown, the order is cancelled (compensation).
 
 use std::time::Duration;
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::{
-    config::{Config, OrdersAuth},
+    config::Config,
     downstream::{send, Call, CallError},
     endpoint::Endpoint,
 };
@@ -120,7 +121,10 @@ impl Deps {
         let needs_ecs = matches!(config.customers, EndpointSpec::Ecs { .. })
             || matches!(config.orders, EndpointSpec::Ecs { .. });
         let ecs = if needs_ecs {
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let aws = match &config.aws {
+                Some(aws) => aws.clone(),
+                None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            };
             Some(aws_sdk_ecs::Client::new(&aws))
         } else {
             None
@@ -144,8 +148,8 @@ impl Deps {
     }
 }
 
-/// The orders-api keys of one saga: derived from the caller's key (hashed,
-/// so any characters are fine), one per write.
+/// The orders-api keys of one saga: derived from the caller's subject and
+/// key (hashed, so any characters are fine), one per write.
 struct Keys {
     create: String,
     confirm: String,
@@ -153,47 +157,17 @@ struct Keys {
 }
 
 impl Keys {
-    fn derive(key: &str) -> Self {
-        let digest = hex::encode(Sha256::digest(key.as_bytes()));
+    fn derive(subject: &str, key: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(subject.as_bytes());
+        h.update([0]);
+        h.update(key.as_bytes());
+        let digest = hex::encode(h.finalize());
         let stem = &digest[..32];
         Self {
             create: format!("saga-{stem}-create"),
             confirm: format!("saga-{stem}-confirm"),
             cancel: format!("saga-{stem}-cancel"),
-        }
-    }
-}
-
-fn orders_token(auth: &OrdersAuth) -> Result<String, Failure> {
-    match auth {
-        OrdersAuth::Static(token) => Ok(token.clone()),
-        OrdersAuth::Mint {
-            secret,
-            issuer,
-            audience,
-        } => {
-            let now = chrono::Utc::now().timestamp();
-            let mut claims = json!({"sub": "orchestrator-lambda", "iat": now, "exp": now + 300});
-            if let Some(iss) = issuer {
-                claims["iss"] = json!(iss);
-            }
-            if let Some(aud) = audience {
-                claims["aud"] = json!(aud);
-            }
-            jsonwebtoken::encode(
-                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-                &claims,
-                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-            )
-            .map_err(|e| {
-                tracing::error!(error = %e, "could not mint a token for orders-api");
-                Failure::new(
-                    StatusCode::BAD_GATEWAY,
-                    "internal_error",
-                    "the saga could not start",
-                    Step::CreateOrder,
-                )
-            })
         }
     }
 }
@@ -218,20 +192,28 @@ fn unavailable(step: Step, service: &str, e: &CallError) -> Failure {
         _ => Failure::new(
             StatusCode::BAD_GATEWAY,
             "service_unavailable",
-            format!("{service} failed: {e}"),
+            format!("{service} could not be reached or failed"),
             step,
         ),
     }
 }
 
-/// Runs the saga. `deadline` is when the invocation must have answered.
-pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Value, Failure> {
+/// Runs the saga for the caller `subject` (the verified token's `sub`).
+/// `deadline` is when the invocation must have answered.
+pub async fn run(
+    deps: &Deps,
+    subject: &str,
+    req: &SagaRequest,
+    deadline: Instant,
+) -> Result<Value, Failure> {
     let config = &deps.config;
     let now = Instant::now();
     let budget = deadline.saturating_duration_since(now);
     // Keep part of the budget for compensation.
     let forward = deadline - config.compensation_reserve.min(budget / 3);
-    let keys = Keys::derive(&req.idempotency_key);
+    let keys = Keys::derive(subject, &req.idempotency_key);
+    // orders-api: the service credential, acting for the caller.
+    let as_caller = Some(subject);
 
     // 1. The customer exists.
     let customer = send(
@@ -242,6 +224,7 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
             method: Method::GET,
             path: format!("/internal/customers/{}", req.customer_id),
             bearer: &config.service_token,
+            on_behalf_of: None,
             idempotency_key: None,
             body: None,
             name: "customers.get",
@@ -265,7 +248,7 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
     );
 
     // 2. The order, stock reserved.
-    let token = orders_token(&config.orders_auth)?;
+    let token = &config.service_token;
     let body = json!({"customer_id": req.customer_id, "items": req.items});
     let created = send(
         &deps.http,
@@ -274,7 +257,8 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
             endpoint: &deps.orders,
             method: Method::POST,
             path: "/orders".into(),
-            bearer: &token,
+            bearer: token,
+            on_behalf_of: as_caller,
             idempotency_key: Some(keys.create.clone()),
             body: Some(&body),
             name: "orders.create",
@@ -301,7 +285,8 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
             endpoint: &deps.orders,
             method: Method::POST,
             path: format!("/orders/{order_id}/confirm"),
-            bearer: &token,
+            bearer: token,
+            on_behalf_of: as_caller,
             idempotency_key: Some(keys.confirm.clone()),
             body: None,
             name: "orders.confirm",
@@ -313,7 +298,7 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
         Ok(order) => order,
         Err(e) => {
             tracing::warn!(step = "confirm_order", order_id, error = %e, "confirm failed; compensating");
-            let compensation = compensate(deps, &token, order_id, &keys, deadline).await;
+            let compensation = compensate(deps, subject, order_id, &keys, deadline).await;
             if compensation == Compensation::Done {
                 // Final, and the same for every replay of this key: the
                 // order is cancelled whatever made confirm fail (the log
@@ -356,7 +341,8 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
             endpoint: &deps.orders,
             method: Method::GET,
             path: format!("/orders/{order_id}"),
-            bearer: &token,
+            bearer: token,
+            on_behalf_of: as_caller,
             idempotency_key: None,
             body: None,
             name: "orders.get",
@@ -388,6 +374,7 @@ pub async fn run(deps: &Deps, req: &SagaRequest, deadline: Instant) -> Result<Va
         "order": {
             "id": order["id"], "customer_id": order["customer_id"], "status": order["status"],
             "total_cents": order["total_cents"], "items": order["items"],
+            "created_by": order["created_by"],
         },
     }))
 }
@@ -445,7 +432,7 @@ fn create_failure(e: &CallError) -> Failure {
 /// Cancels the order (idempotently, with retries, until `deadline`).
 async fn compensate(
     deps: &Deps,
-    token: &str,
+    subject: &str,
     order_id: u64,
     keys: &Keys,
     deadline: Instant,
@@ -457,7 +444,8 @@ async fn compensate(
             endpoint: &deps.orders,
             method: Method::POST,
             path: format!("/orders/{order_id}/cancel"),
-            bearer: token,
+            bearer: &deps.config.service_token,
+            on_behalf_of: Some(subject),
             idempotency_key: Some(keys.cancel.clone()),
             body: None,
             name: "orders.cancel",
@@ -491,12 +479,18 @@ mod tests {
 
     #[test]
     fn keys_are_stable_distinct_and_safe_for_any_input() {
-        let a = Keys::derive("abc-124");
-        let b = Keys::derive("abc-124");
+        let a = Keys::derive("alice", "abc-124");
+        let b = Keys::derive("alice", "abc-124");
         assert_eq!(a.create, b.create);
-        assert_ne!(a.create, Keys::derive("abc-125").create);
+        assert_ne!(a.create, Keys::derive("alice", "abc-125").create);
+        assert_ne!(a.create, Keys::derive("bob", "abc-124").create);
+        // No ambiguity between the subject and the key.
+        assert_ne!(
+            Keys::derive("ab", "c").create,
+            Keys::derive("a", "bc").create
+        );
         assert_ne!(a.create, a.confirm);
-        let odd = Keys::derive("ключ with spaces ✓");
+        let odd = Keys::derive("alice", "ключ with spaces ✓");
         assert!(odd.cancel.bytes().all(|b| b.is_ascii_graphic()));
         assert!(odd.cancel.len() <= 255);
     }

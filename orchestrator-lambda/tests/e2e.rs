@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use service_kit::testing::{mint_token, TestDatabase};
 use sqlx::MySqlPool;
 
+mod common;
+
 const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef";
 const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
 
@@ -91,7 +93,15 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
 /// The Lambda runtime API of `cargo lambda watch`, and the function (this
 /// package's binary, as cargo built it for the tests) polling it with
 /// `AWS_LAMBDA_MAX_CONCURRENCY` workers.
-fn lambda(logs: &Path, port: u16, customers_port: u16, orders_port: u16) -> (Proc, Proc) {
+/// The function reads `JWT_SECRET` and `SERVICE_TOKEN` from Secrets Manager
+/// (`moto`), as it does in AWS.
+fn lambda(
+    logs: &Path,
+    port: u16,
+    customers_port: u16,
+    orders_port: u16,
+    secrets: (&common::Moto, &str),
+) -> (Proc, Proc) {
     let emulator = Command::new("cargo")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -108,8 +118,12 @@ fn lambda(logs: &Path, port: u16, customers_port: u16, orders_port: u16) -> (Pro
         .spawn()
         .expect("`cargo lambda` is installed (pip install -r requirements-dev.txt)");
     let emulator = Proc(emulator);
-    let function = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"))
-        .env_clear()
+    let mut function = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"));
+    for (k, v) in common::aws_env(secrets.0) {
+        function.env(k, v);
+    }
+    let function = function
+        .env("APP_SECRET_ARN", secrets.1)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_FUNCTION_NAME", "_")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
@@ -124,8 +138,6 @@ fn lambda(logs: &Path, port: u16, customers_port: u16, orders_port: u16) -> (Pro
             format!("http://127.0.0.1:{customers_port}"),
         )
         .env("ORDERS_API_BASE", format!("http://127.0.0.1:{orders_port}"))
-        .env("JWT_SECRET", JWT_SECRET)
-        .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env("SAGA_TIMEOUT_MS", "8000")
         .env("RUST_LOG", "info")
         .stdout(log_file(logs, "orchestrator-lambda"))
@@ -162,7 +174,10 @@ struct Stack {
     _customers: Proc,
     orders: Option<Proc>,
     _lambda: (Proc, Proc),
+    _moto: common::Moto,
     _db: TestDatabase,
+    /// A user token of `alice`, which `saga` sends.
+    token: String,
 }
 
 impl Stack {
@@ -178,7 +193,20 @@ impl Stack {
             customers_port,
         );
         let orders = api(&logs, "orders-api", orders_port, &db.url, customers_port);
-        let lambda = lambda(&logs, lambda_port, customers_port, orders_port);
+        let moto = common::moto().await;
+        let arn = common::put_secret(
+            &moto,
+            "order-back-office-e2e",
+            &json!({"JWT_SECRET": JWT_SECRET, "SERVICE_TOKEN": SERVICE_TOKEN}).to_string(),
+        )
+        .await;
+        let lambda = lambda(
+            &logs,
+            lambda_port,
+            customers_port,
+            orders_port,
+            (&moto, &arn),
+        );
         let client = reqwest::Client::new();
         wait_ready(
             &client,
@@ -213,14 +241,22 @@ impl Stack {
             _customers: customers,
             orders: Some(orders),
             _lambda: lambda,
+            _moto: moto,
             _db: db,
+            token: mint_token(JWT_SECRET, "alice", 600, json!({})),
         }
     }
 
     async fn saga(&self, body: &Value) -> (u16, Value) {
-        let res = self
-            .client
-            .post(&self.saga_url)
+        self.saga_as(Some(&self.token), body).await
+    }
+
+    async fn saga_as(&self, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.client.post(&self.saga_url);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req
             .json(body)
             .timeout(Duration::from_secs(60))
             .send()
@@ -279,6 +315,7 @@ async fn the_saga_end_to_end() {
     );
     let order = &first["data"]["order"];
     assert_eq!(order["status"], "CONFIRMED");
+    assert_eq!(order["created_by"], "alice");
     assert_eq!(order["total_cents"], 8970);
     assert_eq!(
         order["items"],
@@ -335,6 +372,35 @@ async fn the_saga_end_to_end() {
             )
             .await,
         96
+    );
+
+    // No token, or a bad one: 401, and nothing happens.
+    let stranger = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 1}], "idempotency_key": "stranger"});
+    let forged = mint_token("not-the-secret-0123456789abcdef", "alice", 600, json!({}));
+    for token in [None, Some(forged.as_str())] {
+        let (status, body) = stack.saga_as(token, &stranger).await;
+        assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
+    }
+    assert_eq!(
+        stack
+            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
+            .await,
+        2
+    );
+
+    // Keys belong to their caller: bob's "abc-124" is bob's own order.
+    let bob = mint_token(JWT_SECRET, "bob", 600, json!({}));
+    let (status, bobs) = stack.saga_as(Some(&bob), &request).await;
+    assert_eq!(status, 201, "{bobs}");
+    assert_ne!(bobs["data"]["order"]["id"], first["data"]["order"]["id"]);
+    assert_eq!(bobs["data"]["order"]["created_by"], "bob");
+    let (_, bobs_again) = stack.saga_as(Some(&bob), &request).await;
+    assert_eq!(bobs_again["data"]["order"], bobs["data"]["order"]);
+    assert_eq!(
+        stack
+            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
+            .await,
+        3
     );
 
     // Unknown customer; insufficient stock.
@@ -501,6 +567,7 @@ async fn info_logs_carry_no_secrets_or_pii() {
         JWT_SECRET,
         SERVICE_TOKEN,
         &token,
+        &stack.token,
         "not-a-jwt-but-a-secret-attempt",
     ];
     let mut lines = 0;

@@ -2,57 +2,15 @@
 //! standing in for ECS. Only addresses are resolved here: nothing connects
 //! to the (private, fictitious) task addresses moto hands out.
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
 use orchestrator_lambda::endpoint::{resolve_task_ip, Endpoint, EndpointSpec};
 use serde_json::Value;
 
-struct Moto {
-    child: Child,
-    url: String,
-}
+mod common;
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn moto() -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server is installed (pip install -r requirements-dev.txt)");
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("{}/moto-api/", moto.url))
-            .send()
-            .await
-            .is_ok()
-        {
-            return moto;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not start");
-}
+use common::{moto, Moto};
 
 /// Runs scripts/moto_ecs.py; returns the running tasks' IPs.
 fn script(moto: &Moto, args: &[&str]) -> Vec<String> {
@@ -137,18 +95,14 @@ async fn a_service_without_running_tasks_is_an_error() {
 
 #[tokio::test]
 async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
-    use orchestrator_lambda::{
-        config::{Config, OrdersAuth},
-        handler,
-        saga::Deps,
-    };
+    use orchestrator_lambda::{config::Config, handler, saga::Deps};
     let moto = moto().await;
     script(&moto, &["setup", "prod", "customers-api", "3001", "0"]);
     let config = Config {
         customers: "ecs://prod/customers-api:3001".parse().expect("spec"),
         orders: "ecs://prod/orders-api:3002".parse().expect("spec"),
-        service_token: "test-service-token-0123456789".into(),
-        orders_auth: OrdersAuth::Static("token".into()),
+        users: common::users(),
+        service_token: common::SERVICE_TOKEN.into(),
         attempt_timeout: Duration::from_millis(500),
         max_attempts: 2,
         backoff_base: Duration::from_millis(10),
@@ -156,14 +110,11 @@ async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
         deadline_margin: Duration::from_millis(100),
         saga_timeout: Duration::from_secs(5),
         compensation_reserve: Duration::from_millis(500),
+        aws: None,
     };
     let deps = Deps::with_ecs(config, Some(ecs_client(&moto))).expect("deps");
-    let event = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/events/create-and-confirm-order.json"
-    ))
-    .expect("fixture");
-    let req = lambda_http::request::from_str(&event).expect("event");
+    let event = common::event("create-and-confirm-order.json");
+    let req = lambda_http::request::from_str(&event.to_string()).expect("event");
     let res = handler(req, &deps).await.expect("answers");
     assert_eq!(res.status().as_u16(), 502);
     let body: Value = match res.body() {

@@ -4,15 +4,12 @@
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Context, Request, RequestExt};
-use orchestrator_lambda::{
-    config::{Config, OrdersAuth},
-    handler,
-    saga::Deps,
-};
+use orchestrator_lambda::{config::Config, handler, saga::Deps};
 use serde_json::{json, Value};
 use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
 
-const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+mod common;
+use common::{event, SERVICE_TOKEN, SUBJECT};
 
 struct Fakes {
     customers: MockServer,
@@ -34,12 +31,8 @@ fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Deps {
     let mut config = Config {
         customers: f.customers.uri().parse().expect("url"),
         orders: f.orders.uri().parse().expect("url"),
+        users: common::users(),
         service_token: SERVICE_TOKEN.into(),
-        orders_auth: OrdersAuth::Mint {
-            secret: "test-jwt-secret-0123456789abcdef".into(),
-            issuer: None,
-            audience: None,
-        },
         attempt_timeout: Duration::from_millis(500),
         max_attempts: 3,
         backoff_base: Duration::from_millis(10),
@@ -47,14 +40,10 @@ fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Deps {
         deadline_margin: Duration::from_millis(200),
         saga_timeout: Duration::from_secs(10),
         compensation_reserve: Duration::from_millis(1500),
+        aws: None,
     };
     tweak(&mut config);
     Deps::with_ecs(config, None).expect("deps")
-}
-
-fn event(file: &str) -> Value {
-    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
 }
 
 fn request(event: &Value) -> Request {
@@ -87,6 +76,7 @@ fn customer() -> Value {
 fn order(status: &str) -> Value {
     json!({"id": 8, "customer_id": 1, "status": status, "total_cents": 8970,
            "items": [{"product_id": 2, "qty": 3, "unit_price_cents": 2990, "subtotal_cents": 8970}],
+           "created_by": SUBJECT,
            "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z",
            "confirmed_at": null, "canceled_at": null})
 }
@@ -163,7 +153,8 @@ async fn happy_path_answers_the_consolidated_201() {
         json!({"success": true, "correlationId": "req-001",
                "data": {"customer": {"id": 1, "name": "ACME", "email": "ops@acme.com", "phone": "+51987654321"},
                         "order": {"id": 8, "customer_id": 1, "status": "CONFIRMED", "total_cents": 8970,
-                                  "items": [{"product_id": 2, "qty": 3, "unit_price_cents": 2990, "subtotal_cents": 8970}]}}})
+                                  "items": [{"product_id": 2, "qty": 3, "unit_price_cents": 2990, "subtotal_cents": 8970}],
+                                  "created_by": SUBJECT}}})
     );
     // The two writes carried distinct keys derived from the request's key.
     let received = f.orders.received_requests().await.unwrap_or_default();
@@ -179,6 +170,17 @@ async fn happy_path_answers_the_consolidated_201() {
     assert_eq!(keys.len(), 2);
     assert_ne!(keys[0], keys[1]);
     assert!(keys.iter().all(|k| k.starts_with("saga-")));
+    // Every orders-api call is the service, acting for the caller.
+    for r in &received {
+        assert_eq!(
+            r.headers.get("authorization").and_then(|v| v.to_str().ok()),
+            Some(format!("Bearer {SERVICE_TOKEN}").as_str())
+        );
+        assert_eq!(
+            r.headers.get("x-on-behalf-of").and_then(|v| v.to_str().ok()),
+            Some(SUBJECT)
+        );
+    }
 }
 
 #[tokio::test]
@@ -362,11 +364,26 @@ async fn attempts_that_all_time_out_are_a_504_too() {
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["code"], "downstream_timeout");
     assert_eq!(body["error"]["step"], "validate_customer");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        !message.contains("127.0.0.1") && !message.contains("http"),
-        "no internals: {message}"
-    );
+    assert_leaks_nothing(&body, &[&f.customers.uri()]);
+}
+
+/// The answer names no address, URL, port or library error text.
+fn assert_leaks_nothing(body: &Value, internals: &[&str]) {
+    let text = body.to_string();
+    let mut forbidden = vec![
+        "http://", "https://", "127.0.0.1", "localhost", "error sending", "tcp", "dns",
+        "connection", "os error", "hyper", "reqwest",
+    ];
+    forbidden.extend_from_slice(internals);
+    for needle in forbidden {
+        assert!(
+            !text.to_lowercase().contains(&needle.to_lowercase()),
+            "{needle:?} leaked: {text}"
+        );
+    }
+    for port in internals.iter().filter_map(|u| u.rsplit(':').next()) {
+        assert!(!text.contains(port), "port {port} leaked: {text}");
+    }
 }
 
 #[tokio::test]
@@ -475,4 +492,208 @@ async fn unknown_routes_and_methods_are_refused() {
     e["requestContext"]["http"]["method"] = json!("GET");
     let (status, _) = call(request(&e), &deps(&f)).await;
     assert_eq!(status, 405);
+}
+
+/// Every kind of refused credential, and what the saga endpoint does with it.
+#[tokio::test]
+async fn every_refused_token_is_a_401_before_any_downstream_call() {
+    use base64::Engine;
+    let f = fakes().await;
+    for server in [&f.customers, &f.orders] {
+        Mock::given(matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(server)
+            .await;
+    }
+    let d = deps(&f);
+    let secret = common::JWT_SECRET;
+    let mint = |claims: Value, alg: jsonwebtoken::Algorithm, key: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(alg),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+        )
+        .expect("signs")
+    };
+    let now = chrono::Utc::now().timestamp();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let alg_none = format!(
+        "{}.{}.",
+        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(json!({"sub": SUBJECT, "exp": now + 600}).to_string())
+    );
+    let hs256 = jsonwebtoken::Algorithm::HS256;
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("missing", None),
+        ("expired", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now - 60}), hs256, secret)))),
+        ("wrongly signed", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now + 600}), hs256, "another-secret-0123456789abcdef")))),
+        ("alg none", Some(format!("Bearer {alg_none}"))),
+        ("HS512", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now + 600}), jsonwebtoken::Algorithm::HS512, secret)))),
+        ("no sub", Some(format!("Bearer {}", mint(json!({"exp": now + 600}), hs256, secret)))),
+        ("no exp", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT}), hs256, secret)))),
+        ("two years ahead", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now + 2 * 365 * 86_400}), hs256, secret)))),
+        ("garbage", Some("Bearer not.a.token".into())),
+        ("Basic", Some("Basic b3BzOnBhc3N3b3Jk".into())),
+        ("empty bearer", Some("Bearer ".into())),
+        ("the service token", Some(format!("Bearer {SERVICE_TOKEN}"))),
+    ];
+    for (what, authorization) in cases {
+        let mut e = event("create-and-confirm-order.json");
+        match authorization {
+            Some(value) => e["headers"]["authorization"] = json!(value),
+            None => {
+                e["headers"]
+                    .as_object_mut()
+                    .map(|h| h.remove("authorization"));
+            }
+        }
+        let res = handler(request(&e), &d).await.expect("the handler answers");
+        assert_eq!(res.status().as_u16(), 401, "{what}");
+        assert!(
+            res.headers().contains_key("www-authenticate"),
+            "{what}: WWW-Authenticate"
+        );
+        let body: Value = match res.body() {
+            Body::Text(t) => serde_json::from_str(t).expect("json"),
+            _ => Value::Null,
+        };
+        assert_eq!(body["success"], false, "{what}");
+        assert_eq!(body["error"]["code"], "unauthorized", "{what}");
+        assert!(body["correlationId"].is_string(), "{what}");
+    }
+    // The health route stays open.
+    let mut e = event("health.json");
+    e["headers"]
+        .as_object_mut()
+        .map(|h| h.remove("authorization"));
+    let (status, _) = call(request(&e), &d).await;
+    assert_eq!(status, 200);
+}
+
+/// The orders-api keys a saga sends for `sub`.
+async fn keys_sent_for(sub: &str) -> (String, String) {
+    let f = fakes().await;
+    customer_ok(&f).await;
+    create_ok(&f).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/confirm"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
+        .mount(&f.orders)
+        .await;
+    fetch_ok(&f, "CONFIRMED").await;
+    let e = common::event_as("create-and-confirm-order.json", &common::token_for(sub));
+    let (status, body) = call(request(&e), &deps(&f)).await;
+    assert_eq!(status, 201, "{body}");
+    let received = f.orders.received_requests().await.unwrap_or_default();
+    let create = received
+        .iter()
+        .find(|r| r.url.path() == "/orders")
+        .expect("a create");
+    let header = |name: &str| {
+        create
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (header("idempotency-key"), header("x-on-behalf-of"))
+}
+
+#[tokio::test]
+async fn idempotency_keys_belong_to_their_caller() {
+    let (alice_1, alice_as) = keys_sent_for("alice").await;
+    let (alice_2, _) = keys_sent_for("alice").await;
+    let (bob, bob_as) = keys_sent_for("bob").await;
+    assert_eq!(alice_1, alice_2, "one caller, one key: one order");
+    assert_ne!(alice_1, bob, "two callers, one key: two orders");
+    assert_eq!((alice_as.as_str(), bob_as.as_str()), ("alice", "bob"));
+}
+
+/// A listener that accepts connections and resets them at once.
+async fn resetting_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_zero_linger();
+            drop(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// A log sink for one test: what the orchestrator logged while it ran.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn downstream_connection_failures_leak_nothing_but_are_logged() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let reset = resetting_server().await;
+    let unresolvable = "http://orders-db-7.no-such-host.invalid:3002".to_owned();
+    for (what, base) in [
+        ("refused", closed),
+        ("reset", reset),
+        ("DNS failure", unresolvable),
+    ] {
+        let f = fakes().await;
+        let logs = Logs::default();
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        // customers-api is what fails: the first step.
+        let d = deps_with(&f, |c| c.customers = base.parse().expect("url"));
+        let (status, body) = call(request(&event("create-and-confirm-order.json")), &d).await;
+        assert_eq!(body["error"]["step"], "validate_customer", "{what}");
+        if status == 504 && what == "DNS failure" {
+            // A resolver that never answers: the attempts time out instead.
+            assert_eq!(body["error"]["code"], "downstream_timeout");
+        } else {
+            assert_eq!(status, 502, "{what}: {body}");
+            assert_eq!(body["error"]["code"], "service_unavailable", "{what}");
+            assert_eq!(
+                body["error"]["message"], "customers-api could not be reached or failed",
+                "{what}"
+            );
+        }
+        let host = base.trim_start_matches("http://");
+        assert_leaks_nothing(&body, &[&base, host]);
+        let logged = logs.text();
+        assert!(
+            logged.contains(host.split(':').next().unwrap_or(host)),
+            "{what}: the log names the address: {logged}"
+        );
+        assert!(logged.contains("req-001"), "{what}: under the correlation id");
+    }
 }

@@ -1,6 +1,8 @@
 //! Idempotency keys, after Stripe and the IETF Idempotency-Key draft.
 //!
-//! - A key is scoped to its endpoint (`scope`), and stored with a fingerprint
+//! - A key is scoped to its endpoint (`scope`) and to its caller (`subject`,
+//!   the token's `sub`, as Stripe scopes keys to an account): the same key
+//!   from two callers is two requests. It is stored with a fingerprint
 //!   of the request: its target and its body. Reusing a key with another body
 //!   or target is a 422.
 //! - The first request claims the key with a lease (`owner`, `locked_until`).
@@ -70,14 +72,21 @@ fn invalid_key() -> ApiError {
 #[derive(Debug, Clone)]
 pub struct Idem {
     pub scope: &'static str,
+    pub subject: String,
     pub key: String,
     pub fingerprint: [u8; 32],
 }
 
 impl Idem {
-    /// `target` names what the request acts on (an order id, or nothing);
-    /// `body` is the request's canonical form.
-    pub fn new(scope: &'static str, key: String, target: &str, body: &[u8]) -> Self {
+    /// `subject` is the caller; `target` names what the request acts on (an
+    /// order id, or nothing); `body` is the request's canonical form.
+    pub fn new(
+        scope: &'static str,
+        subject: &str,
+        key: String,
+        target: &str,
+        body: &[u8],
+    ) -> Self {
         let mut h = Sha256::new();
         h.update(scope.as_bytes());
         h.update([0]);
@@ -86,6 +95,7 @@ impl Idem {
         h.update(body);
         Self {
             scope,
+            subject: subject.to_owned(),
             key,
             fingerprint: h.finalize().into(),
         }
@@ -96,6 +106,7 @@ impl Idem {
 #[derive(Debug, Clone)]
 pub struct Lease {
     scope: &'static str,
+    subject: String,
     key: String,
     owner: String,
 }
@@ -185,9 +196,10 @@ pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
         let owner = uuid::Uuid::new_v4().to_string();
         let at = now();
         let inserted = sqlx::query!(
-            "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, owner, locked_until, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO idempotency_keys (scope, subject, idem_key, fingerprint, owner, locked_until, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
             idem.scope,
+            idem.subject,
             idem.key,
             &idem.fingerprint[..],
             owner,
@@ -200,6 +212,7 @@ pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
             Ok(_) => {
                 return Ok(Claim::Proceed(Lease {
                     scope: idem.scope,
+                    subject: idem.subject.clone(),
                     key: idem.key.clone(),
                     owner,
                 }))
@@ -212,8 +225,9 @@ pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
             Row,
             r#"SELECT fingerprint, locked_until AS "locked_until: chrono::DateTime<chrono::Utc>",
                       response_status, content_type, location, response_body
-               FROM idempotency_keys WHERE scope = ? AND idem_key = ? FOR UPDATE"#,
+               FROM idempotency_keys WHERE scope = ? AND subject = ? AND idem_key = ? FOR UPDATE"#,
             idem.scope,
+            idem.subject,
             idem.key
         )
         .fetch_optional(&mut *tx)
@@ -244,10 +258,11 @@ pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
         }
         // The lease expired: the request that held it died. Take it over.
         sqlx::query!(
-            "UPDATE idempotency_keys SET owner = ?, locked_until = ? WHERE scope = ? AND idem_key = ?",
+            "UPDATE idempotency_keys SET owner = ?, locked_until = ? WHERE scope = ? AND subject = ? AND idem_key = ?",
             owner,
             at + lease,
             idem.scope,
+            idem.subject,
             idem.key
         )
         .execute(&mut *tx)
@@ -256,6 +271,7 @@ pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
         tracing::warn!("took over an expired idempotency lease");
         return Ok(Claim::Proceed(Lease {
             scope: idem.scope,
+            subject: idem.subject.clone(),
             key: idem.key.clone(),
             owner,
         }));
@@ -273,12 +289,13 @@ async fn store<'e>(
     let done = sqlx::query!(
         "UPDATE idempotency_keys
          SET response_status = ?, content_type = ?, location = ?, response_body = ?, owner = NULL, locked_until = NULL
-         WHERE scope = ? AND idem_key = ? AND owner = ?",
+         WHERE scope = ? AND subject = ? AND idem_key = ? AND owner = ?",
         reply.status.as_u16(),
         reply.content_type,
         reply.location,
         reply.body,
         lease.scope,
+        lease.subject,
         lease.key,
         lease.owner
     )
@@ -290,8 +307,9 @@ async fn store<'e>(
 /// Gives the key up: nothing was done that a retry must not do again.
 async fn release(pool: &MySqlPool, lease: &Lease) {
     let done = sqlx::query!(
-        "DELETE FROM idempotency_keys WHERE scope = ? AND idem_key = ? AND owner = ?",
+        "DELETE FROM idempotency_keys WHERE scope = ? AND subject = ? AND idem_key = ? AND owner = ?",
         lease.scope,
+        lease.subject,
         lease.key,
         lease.owner
     )
@@ -372,27 +390,27 @@ mod tests {
 
     #[test]
     fn fingerprints_cover_scope_target_and_body() {
-        let a = Idem::new("confirm", "k".into(), "1", b"");
+        let a = Idem::new("confirm", "u", "k".into(), "1", b"");
         assert_eq!(
             a.fingerprint,
-            Idem::new("confirm", "k".into(), "1", b"").fingerprint
+            Idem::new("confirm", "u", "k".into(), "1", b"").fingerprint
         );
         assert_ne!(
             a.fingerprint,
-            Idem::new("confirm", "k".into(), "2", b"").fingerprint
+            Idem::new("confirm", "u", "k".into(), "2", b"").fingerprint
         );
         assert_ne!(
             a.fingerprint,
-            Idem::new("cancel", "k".into(), "1", b"").fingerprint
+            Idem::new("cancel", "u", "k".into(), "1", b"").fingerprint
         );
         assert_ne!(
             a.fingerprint,
-            Idem::new("confirm", "k".into(), "1", b"{}").fingerprint
+            Idem::new("confirm", "u", "k".into(), "1", b"{}").fingerprint
         );
         // No ambiguity between target and body.
         assert_ne!(
-            Idem::new("s", "k".into(), "1", b"2").fingerprint,
-            Idem::new("s", "k".into(), "12", b"").fingerprint
+            Idem::new("s", "u", "k".into(), "1", b"2").fingerprint,
+            Idem::new("s", "u", "k".into(), "12", b"").fingerprint
         );
     }
 

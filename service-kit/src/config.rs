@@ -66,6 +66,8 @@ pub struct AuthSettings {
     pub jwt_audience: Option<String>,
     /// `SERVICE_TOKEN`: bearer token for `/internal/*`.
     pub service_token: String,
+    /// `JWT_MAX_TTL_SECS` (86400): tokens whose `exp` lies further ahead are refused.
+    pub jwt_max_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -75,25 +77,36 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field("service_token", &"<redacted>")
+            .field("jwt_max_ttl", &self.jwt_max_ttl)
             .finish()
     }
 }
 
 impl AuthSettings {
+    /// Reads every setting from the environment.
     pub fn from_env() -> anyhow::Result<Self> {
-        let jwt_secret = required("JWT_SECRET")?;
+        Self::with_secrets(required("JWT_SECRET")?, required("SERVICE_TOKEN")?)
+    }
+
+    /// The two secrets as given (read from a secret store, say); the rest
+    /// from the environment.
+    pub fn with_secrets(jwt_secret: String, service_token: String) -> anyhow::Result<Self> {
         if jwt_secret.len() < 16 {
             return Err(anyhow!("JWT_SECRET must be at least 16 bytes long"));
         }
-        let service_token = required("SERVICE_TOKEN")?;
         if service_token.len() < 16 {
             return Err(anyhow!("SERVICE_TOKEN must be at least 16 bytes long"));
+        }
+        let max_ttl: u64 = parsed_or("JWT_MAX_TTL_SECS", 86_400)?;
+        if max_ttl == 0 {
+            return Err(anyhow!("JWT_MAX_TTL_SECS must be at least 1"));
         }
         Ok(Self {
             jwt_secret,
             jwt_issuer: optional("JWT_ISSUER"),
             jwt_audience: optional("JWT_AUDIENCE"),
             service_token,
+            jwt_max_ttl: std::time::Duration::from_secs(max_ttl),
         })
     }
 }

@@ -1,12 +1,13 @@
 //! What every service of the order back office shares. Without the `server`
-//! feature (the orchestrator Lambda), only configuration, correlation ids and
-//! JSON logging are built.
+//! feature (the orchestrator Lambda), only configuration, correlation ids,
+//! token checks and JSON logging are built.
 //!
 //! - [`config`]: environment-driven settings (with `.env` support in dev).
 //! - [`telemetry`]: JSON log lines stamped with the correlation id of the request.
 //! - [`correlation`]: `X-Correlation-Id` in and out, and the id of the request being served.
 //! - [`problem`]: RFC 9457 problem documents and the JSON, path and query extractors that emit them.
-//! - [`auth`]: HS256 user tokens and the constant-time service token.
+//! - [`token`]: HS256 user tokens and the constant-time service token.
+//! - [`auth`]: the same as actix extractors (`User`, `Service`, `Caller`).
 //! - [`ops`]: `/health`, `/ready`, `/metrics` and the HTTP metrics middleware.
 //! - [`pagination`]: `limit` + opaque `cursor` lists.
 //! - [`db`]: pool construction and migrations.
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod correlation;
 pub mod telemetry;
+pub mod token;
 
 #[cfg(feature = "server")]
 pub mod auth;

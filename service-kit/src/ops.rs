@@ -96,14 +96,32 @@ impl Metrics {
     }
 }
 
+/// The method as a metric label: the standard methods by name, anything else
+/// `OTHER`, so that made-up methods cannot grow the label space.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware: counts and times every request by route pattern (never the raw
-/// path, so ids do not explode the label space).
+/// path, so ids do not explode the label space) and by method label.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
@@ -201,7 +219,8 @@ impl utoipa::Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "HS256 token signed with JWT_SECRET, carrying `sub` and `exp`",
+                        "HS256 token signed with JWT_SECRET, carrying `sub` and `exp` (at most \
+                         JWT_MAX_TTL_SECS ahead), and `iss` / `aud` when configured",
                     ))
                     .build(),
             ),
@@ -211,7 +230,11 @@ impl utoipa::Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The shared SERVICE_TOKEN"))
+                    .description(Some(
+                        "The shared SERVICE_TOKEN. Where a route also accepts `bearer`, a \
+                         service names the user it acts for in `X-On-Behalf-Of: <sub>`; a \
+                         user token with that header is refused (403).",
+                    ))
                     .build(),
             ),
         );

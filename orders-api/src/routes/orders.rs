@@ -6,7 +6,7 @@ use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service_kit::{
-    auth::User,
+    auth::Caller,
     pagination::{paginate, PageParams},
     problem::{ApiError, FieldError, Json, Problem},
 };
@@ -55,7 +55,7 @@ async fn claim(
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (also `X-Idempotency-Key`); 1..=255 visible ASCII characters"),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("service_token" = [])),
     responses(
         (status = 201, description = "Created, stock reserved", body = Order,
             headers(("Location" = String), ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
@@ -69,7 +69,7 @@ async fn claim(
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    _user: User,
+    caller: Caller,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
@@ -80,7 +80,7 @@ pub async fn create(
         serde_json::to_vec(&input).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
     let new = NewOrder::try_from(input).map_err(ApiError::validation)?;
     let idem = idempotency::key_of(req.headers())?
-        .map(|key| Idem::new("create_order", key, "", &canonical));
+        .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
     let lease = match claim(&pool, &ctx, idem).await? {
         Ok(lease) => lease,
         Err(replay) => return Ok(replay),
@@ -112,7 +112,7 @@ pub async fn create(
 
     let at = store::now();
     match store::in_transaction(&pool, async |tx: &mut Tx| {
-        orders::create(tx, &new, at).await
+        orders::create(tx, &new, &caller.subject, at).await
     })
     .await
     {
@@ -139,7 +139,9 @@ pub async fn create(
 }
 
 /// Runs a state transition of one order, idempotently when a key is given.
+#[allow(clippy::too_many_arguments)]
 async fn transition(
+    caller: &Caller,
     req: &HttpRequest,
     pool: &MySqlPool,
     ctx: &OrdersContext,
@@ -155,7 +157,7 @@ async fn transition(
             "this endpoint needs an Idempotency-Key (or X-Idempotency-Key) header",
         ));
     }
-    let idem = key.map(|key| Idem::new(scope, key, &id.to_string(), b""));
+    let idem = key.map(|key| Idem::new(scope, &caller.subject, key, &id.to_string(), b""));
     let lease = match claim(pool, ctx, idem).await? {
         Ok(lease) => lease,
         Err(replay) => return Ok((replay, false)),
@@ -179,7 +181,7 @@ async fn transition(
         ("id" = u64, Path, description = "Order id"),
         ("Idempotency-Key" = String, Header, description = "Required (or `X-Idempotency-Key`)"),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("service_token" = [])),
     responses(
         (status = 200, description = "The confirmed order", body = Order),
         (status = 400, description = "`idempotency_key_missing`, malformed id or key", body = Problem, content_type = "application/problem+json"),
@@ -190,7 +192,7 @@ async fn transition(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn confirm(
-    _user: User,
+    caller: Caller,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
@@ -199,6 +201,7 @@ pub async fn confirm(
     let id = id.into_inner();
     let at = store::now();
     let (res, changed) = transition(
+        &caller,
         &req,
         &pool,
         &ctx,
@@ -222,7 +225,7 @@ pub async fn confirm(
         ("id" = u64, Path, description = "Order id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Optional (or `X-Idempotency-Key`)"),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("service_token" = [])),
     responses(
         (status = 200, description = "The cancelled order", body = Order),
         (status = 400, description = "Malformed id or key", body = Problem, content_type = "application/problem+json"),
@@ -233,7 +236,7 @@ pub async fn confirm(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn cancel(
-    _user: User,
+    caller: Caller,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
@@ -243,6 +246,7 @@ pub async fn cancel(
     let at = store::now();
     let window = ctx.cancel_window;
     let (res, changed) = transition(
+        &caller,
         &req,
         &pool,
         &ctx,
@@ -262,7 +266,7 @@ pub async fn cancel(
 /// One order with its items.
 #[utoipa::path(get, path = "/orders/{id}", operation_id = "get_order", tag = "orders",
     params(("id" = u64, Path, description = "Order id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("service_token" = [])),
     responses(
         (status = 200, description = "The order", body = Order),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
@@ -271,7 +275,7 @@ pub async fn cancel(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn get(
-    _user: User,
+    _caller: Caller,
     pool: web::Data<MySqlPool>,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
@@ -322,7 +326,7 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
 
 /// Orders, newest first, filtered by status and creation time.
 #[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders", params(ListParams),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("service_token" = [])),
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),
         (status = 400, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
@@ -330,7 +334,7 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
-    _user: User,
+    _caller: Caller,
     pool: web::Data<MySqlPool>,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {

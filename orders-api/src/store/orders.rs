@@ -37,6 +37,9 @@ pub struct Order {
     #[schema(example = 8970)]
     pub total_cents: u64,
     pub items: Vec<OrderItem>,
+    /// The `sub` of the user the order was made for.
+    #[schema(example = "ops@acme")]
+    pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
@@ -48,6 +51,7 @@ struct OrderRow {
     customer_id: u64,
     status: String,
     total_cents: u64,
+    created_by: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     confirmed_at: Option<DateTime<Utc>>,
@@ -65,6 +69,7 @@ impl OrderRow {
             status,
             total_cents: self.total_cents,
             items,
+            created_by: self.created_by,
             created_at: self.created_at,
             updated_at: self.updated_at,
             confirmed_at: self.confirmed_at,
@@ -86,7 +91,12 @@ fn insufficient_stock(product_id: u64, available: u32, wanted: u32) -> ApiError 
 
 /// Reserves stock and writes the order as CREATED, priced at current prices.
 #[tracing::instrument(skip_all, fields(customer_id = new.customer_id))]
-pub async fn create(tx: &mut Tx, new: &NewOrder, at: DateTime<Utc>) -> Result<Order, TxError> {
+pub async fn create(
+    tx: &mut Tx,
+    new: &NewOrder,
+    created_by: &str,
+    at: DateTime<Utc>,
+) -> Result<Order, TxError> {
     // Lock every product of the order, in id order.
     let mut q: QueryBuilder<MySql> =
         QueryBuilder::new("SELECT id, price_cents, stock FROM products WHERE id IN (");
@@ -144,10 +154,11 @@ pub async fn create(tx: &mut Tx, new: &NewOrder, at: DateTime<Utc>) -> Result<Or
     }
     let status = OrderStatus::Created.as_str();
     let order_id = sqlx::query!(
-        "INSERT INTO orders (customer_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO orders (customer_id, status, total_cents, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         new.customer_id,
         status,
         total,
+        created_by,
         at,
         at
     )
@@ -171,6 +182,7 @@ pub async fn create(tx: &mut Tx, new: &NewOrder, at: DateTime<Utc>) -> Result<Or
         status: OrderStatus::Created,
         total_cents: total,
         items,
+        created_by: created_by.to_owned(),
         created_at: at,
         updated_at: at,
         confirmed_at: None,
@@ -201,7 +213,7 @@ pub async fn load(
     let row = if lock {
         sqlx::query_as!(
             OrderRow,
-            r#"SELECT id, customer_id, status, total_cents,
+            r#"SELECT id, customer_id, status, total_cents, created_by,
                       created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
                       confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
                FROM orders WHERE id = ? FOR UPDATE"#,
@@ -212,7 +224,7 @@ pub async fn load(
     } else {
         sqlx::query_as!(
             OrderRow,
-            r#"SELECT id, customer_id, status, total_cents,
+            r#"SELECT id, customer_id, status, total_cents, created_by,
                       created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
                       confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
                FROM orders WHERE id = ?"#,
@@ -380,7 +392,7 @@ pub async fn list(
     let status = filter.status.map(OrderStatus::as_str);
     let rows = sqlx::query_as!(
         OrderRow,
-        r#"SELECT id, customer_id, status, total_cents,
+        r#"SELECT id, customer_id, status, total_cents, created_by,
                   created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
                   confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
            FROM orders

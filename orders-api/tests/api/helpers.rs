@@ -34,6 +34,7 @@ pub fn http_settings(db: &TestDatabase) -> HttpSettings {
             jwt_issuer: None,
             jwt_audience: None,
             service_token: SERVICE_TOKEN.into(),
+            jwt_max_ttl: std::time::Duration::from_secs(86_400),
         },
     }
 }

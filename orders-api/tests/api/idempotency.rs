@@ -141,8 +141,8 @@ async fn a_lease_left_by_a_dead_request_expires() {
     };
     // What a request that crashed mid-way leaves: a claim and no answer.
     sqlx::query(
-        "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, owner, locked_until, created_at)
-         VALUES (?, 'crashed', ?, 'dead-owner', ?, NOW(6))",
+        "INSERT INTO idempotency_keys (scope, subject, idem_key, fingerprint, owner, locked_until, created_at)
+         VALUES (?, 'tester', 'crashed', ?, 'dead-owner', ?, NOW(6))",
     )
     .bind(scope)
     .bind(&fingerprint)

@@ -3,6 +3,7 @@
 //! database on the server of `TEST_DATABASE_URL`.
 
 mod bad_input;
+mod callers;
 mod concurrency;
 mod helpers;
 mod idempotency;

@@ -91,3 +91,50 @@ async fn served_openapi_is_the_generated_one_and_swagger_ui_works_offline() {
         );
     }
 }
+
+/// The label sets of `http_requests_total` in a `/metrics` text.
+fn request_series(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .filter_map(|l| l.split_once('}').map(|(labels, _)| labels.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn made_up_methods_cannot_grow_the_metric_labels() {
+    let app = spawn_app().await;
+    let metrics = || async {
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text")
+    };
+    // One made-up method first, so that its OTHER series exists.
+    let send = |i: usize| {
+        let method = reqwest::Method::from_bytes(format!("M{i}{}", "X".repeat(2048)).as_bytes())
+            .expect("a token is a method");
+        app.client.request(method, app.url("/health")).send()
+    };
+    send(0).await.expect("sent");
+    let before = request_series(&metrics().await);
+    assert!(
+        before.iter().any(|s| s.contains(r#"method="OTHER""#)),
+        "{before:?}"
+    );
+    for i in 1..=50 {
+        let res = send(i).await.expect("sent");
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    let text = metrics().await;
+    let after = request_series(&text);
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(
+        new.iter().all(|s| s.contains(r#"route="/metrics""#)),
+        "new series: {new:?}"
+    );
+    assert!(!text.contains("XXXX"), "a raw method reached the labels");
+}

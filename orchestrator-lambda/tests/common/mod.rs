@@ -1,0 +1,126 @@
+//! What the orchestrator's test binaries share: the committed sample events
+//! with a fresh token in place of their `${TOKEN}` placeholder.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use service_kit::token::JwtVerifier;
+
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+/// The caller of the sample events.
+pub const SUBJECT: &str = "ops-user";
+
+/// The verifier the tests' orchestrator uses.
+pub fn users() -> JwtVerifier {
+    JwtVerifier::new(
+        JWT_SECRET.as_bytes(),
+        None,
+        None,
+        Duration::from_secs(86_400),
+    )
+}
+
+/// A valid user token for `sub`.
+pub fn token_for(sub: &str) -> String {
+    service_kit::testing::mint_token(JWT_SECRET, sub, 600, json!({}))
+}
+
+/// A committed event with `Bearer ${TOKEN}` replaced by a valid token of
+/// `SUBJECT`.
+pub fn event(file: &str) -> Value {
+    event_as(file, &token_for(SUBJECT))
+}
+
+/// A committed event carrying `token`.
+pub fn event_as(file: &str, token: &str) -> Value {
+    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("fixture");
+    serde_json::from_str(&text.replace("${TOKEN}", token)).expect("json")
+}
+
+/// A `moto_server` standing in for AWS (ECS, Secrets Manager), killed when
+/// dropped.
+pub struct Moto {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let child = std::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moto_server is installed (pip install -r requirements-dev.txt)");
+    let moto = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{}/moto-api/", moto.url))
+            .send()
+            .await
+            .is_ok()
+        {
+            return moto;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not start");
+}
+
+/// The environment that points an AWS SDK (in a child process) at `moto`.
+pub fn aws_env(moto: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto.url.clone()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+pub fn secrets_client(moto: &Moto) -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+/// Stores `value` as a secret named `name`; returns its ARN.
+pub async fn put_secret(moto: &Moto, name: &str, value: &str) -> String {
+    secrets_client(moto)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "moto stores the secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            )
+        })
+        .arn()
+        .expect("an ARN")
+        .to_owned()
+}

@@ -1,0 +1,305 @@
+//! Credentials, checked the same way by every component (the two APIs and
+//! the orchestrator Lambda): HS256 user tokens and the constant-time service
+//! token. No web framework here; `auth` wraps these as actix extractors.
+
+use std::time::Duration;
+
+use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::AuthSettings;
+
+/// Seconds of clock skew tolerated on `exp` / `nbf`.
+const LEEWAY_SECS: u64 = 5;
+
+/// The header in which a service names the user it acts for; only a
+/// service credential may send it.
+pub const ON_BEHALF_OF: &str = "x-on-behalf-of";
+
+/// Longest subject accepted: it is stored with orders and idempotency keys.
+pub const MAX_SUBJECT_LEN: usize = 255;
+
+/// Checks user tokens: HS256 only, `exp` and `sub` required, `iss`/`aud`
+/// when configured, and no token that lives longer than `max_ttl` from now.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+    max_ttl: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: String,
+    exp: f64,
+}
+
+/// Whether `sub` can travel in a header and be stored: 1..=255 printable
+/// ASCII characters, no space at either end.
+pub fn valid_subject(sub: &str) -> bool {
+    !sub.is_empty()
+        && sub.len() <= MAX_SUBJECT_LEN
+        && sub.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && sub.trim() == sub
+}
+
+impl JwtVerifier {
+    pub fn new(
+        secret: &[u8],
+        issuer: Option<&str>,
+        audience: Option<&str>,
+        max_ttl: Duration,
+    ) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        match issuer {
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        Self {
+            key: DecodingKey::from_secret(secret),
+            validation,
+            max_ttl,
+        }
+    }
+
+    /// The token's subject, or why it is refused.
+    pub fn verify(&self, token: &str) -> Result<String, &'static str> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
+                ErrorKind::InvalidSignature => "the token signature is invalid",
+                ErrorKind::InvalidAlgorithm => "the token must be signed with HS256",
+                ErrorKind::InvalidIssuer => "the token issuer is not accepted",
+                ErrorKind::InvalidAudience => "the token audience is not accepted",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                _ => "the token is malformed",
+            },
+        )?;
+        let now = chrono::Utc::now().timestamp() as f64;
+        let ceiling = self.max_ttl.as_secs_f64() + LEEWAY_SECS as f64;
+        if data.claims.exp - now > ceiling {
+            return Err("the token lives longer than this service accepts");
+        }
+        if !valid_subject(&data.claims.sub) {
+            return Err("the token subject must be 1 to 255 printable ASCII characters");
+        }
+        Ok(data.claims.sub)
+    }
+}
+
+/// Compares presented service tokens with the configured one in constant time
+/// (both sides are hashed first, so not even the length leaks).
+#[derive(Clone)]
+pub struct ServiceTokenVerifier {
+    digest: [u8; 32],
+}
+
+impl ServiceTokenVerifier {
+    pub fn new(token: &str) -> Self {
+        Self {
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+
+    pub fn matches(&self, presented: &str) -> bool {
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        presented.ct_eq(&self.digest).into()
+    }
+}
+
+/// Both verifiers, built once at start-up from the settings.
+pub fn verifiers(settings: &AuthSettings) -> (JwtVerifier, ServiceTokenVerifier) {
+    (
+        JwtVerifier::new(
+            settings.jwt_secret.as_bytes(),
+            settings.jwt_issuer.as_deref(),
+            settings.jwt_audience.as_deref(),
+            settings.jwt_max_ttl,
+        ),
+        ServiceTokenVerifier::new(&settings.service_token),
+    )
+}
+
+/// The token of an `Authorization: Bearer <token>` header value, or why not.
+pub fn bearer_token(value: &str) -> Result<&str, &'static str> {
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or("the Authorization header must be `Bearer <token>`")?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err("the Authorization header must be `Bearer <token>`");
+    }
+    Ok(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"a-secret-of-sufficient-length";
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    fn sign(claims: serde_json::Value, alg: Algorithm, secret: &[u8]) -> String {
+        encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .expect("signs")
+    }
+
+    fn verifier() -> JwtVerifier {
+        JwtVerifier::new(SECRET, None, None, DAY)
+    }
+
+    #[test]
+    fn accepts_a_good_token_and_returns_its_subject() {
+        let t = sign(
+            json!({"sub": "ops", "exp": now() + 60}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(verifier().verify(&t), Ok("ops".to_owned()));
+    }
+
+    #[test]
+    fn refuses_expired_unsigned_wrongly_signed_and_other_algorithms() {
+        let v = verifier();
+        let expired = sign(
+            json!({"sub": "ops", "exp": now() - 60}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(v.verify(&expired), Err("the token has expired"));
+        let forged = sign(
+            json!({"sub": "ops", "exp": now() + 60}),
+            Algorithm::HS256,
+            b"another-secret-entirely",
+        );
+        assert_eq!(v.verify(&forged), Err("the token signature is invalid"));
+        let hs512 = sign(
+            json!({"sub": "ops", "exp": now() + 60}),
+            Algorithm::HS512,
+            SECRET,
+        );
+        assert!(v.verify(&hs512).is_err());
+        let no_exp = sign(json!({"sub": "ops"}), Algorithm::HS256, SECRET);
+        assert!(v.verify(&no_exp).is_err());
+        let no_sub = sign(json!({"exp": now() + 60}), Algorithm::HS256, SECRET);
+        assert!(v.verify(&no_sub).is_err());
+        // alg: none, with and without a trailing signature segment.
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = b64.encode(json!({"sub": "ops", "exp": now() + 60}).to_string());
+        assert!(v.verify(&format!("{header}.{body}.")).is_err());
+        assert!(v.verify(&format!("{header}.{body}")).is_err());
+        assert!(v.verify("not-a-token").is_err());
+    }
+
+    #[test]
+    fn refuses_tokens_that_live_longer_than_the_maximum() {
+        let v = verifier();
+        let two_years = sign(
+            json!({"sub": "ops", "exp": now() + 2 * 365 * 86_400}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(
+            v.verify(&two_years),
+            Err("the token lives longer than this service accepts")
+        );
+        let just_under = sign(
+            json!({"sub": "ops", "exp": now() + 86_400 - 60}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert!(v.verify(&just_under).is_ok());
+        let short = JwtVerifier::new(SECRET, None, None, Duration::from_secs(60));
+        assert!(short.verify(&just_under).is_err());
+    }
+
+    #[test]
+    fn refuses_subjects_that_cannot_be_stored_or_forwarded() {
+        let v = verifier();
+        for sub in ["", " ops", "ops\n", "jos\u{e9}", &"x".repeat(256)] {
+            let t = sign(
+                json!({"sub": sub, "exp": now() + 60}),
+                Algorithm::HS256,
+                SECRET,
+            );
+            assert!(v.verify(&t).is_err(), "{sub:?}");
+        }
+        let t = sign(
+            json!({"sub": "auth0|5f7c8ec7c33c6c004bbafe82", "exp": now() + 60}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert!(v.verify(&t).is_ok());
+    }
+
+    #[test]
+    fn checks_issuer_and_audience_when_configured() {
+        let v = JwtVerifier::new(SECRET, Some("back-office"), Some("orders"), DAY);
+        let good = sign(
+            json!({"sub": "ops", "exp": now() + 60, "iss": "back-office", "aud": "orders"}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert!(v.verify(&good).is_ok());
+        let wrong_iss = sign(
+            json!({"sub": "ops", "exp": now() + 60, "iss": "elsewhere", "aud": "orders"}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(
+            v.verify(&wrong_iss),
+            Err("the token issuer is not accepted")
+        );
+        let no_aud = sign(
+            json!({"sub": "ops", "exp": now() + 60, "iss": "back-office"}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert!(v.verify(&no_aud).is_err());
+    }
+
+    #[test]
+    fn bearer_values_are_parsed_strictly() {
+        assert_eq!(bearer_token("Bearer abc"), Ok("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Ok("abc"));
+        assert!(bearer_token("Basic dXNlcjpwYXNz").is_err());
+        assert!(bearer_token("Bearer").is_err());
+        assert!(bearer_token("Bearer   ").is_err());
+    }
+
+    #[test]
+    fn service_token_matches_only_itself() {
+        let v = ServiceTokenVerifier::new("service-token-0123456789");
+        assert!(v.matches("service-token-0123456789"));
+        assert!(!v.matches("service-token-012345678"));
+        assert!(!v.matches(""));
+    }
+}
