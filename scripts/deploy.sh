@@ -6,7 +6,9 @@
 #   DEPLOY_DB_HOST, DEPLOY_DB_SECURITY_GROUP, DEPLOY_DB_PASSWORD,
 #   CUSTOMERS_IMAGE, ORDERS_IMAGE (from make images),
 #   JWT_SECRET, SERVICE_TOKEN (32+ characters each),
-#   optional: DEPLOY_STAGE (dev), DEPLOY_DB_NAME, DEPLOY_DB_USER, AWS_REGION.
+#   optional: DEPLOY_STAGE (dev), DEPLOY_DB_NAME, DEPLOY_DB_USER, AWS_REGION,
+#   DEPLOY_JWT_ISSUER, DEPLOY_JWT_AUDIENCE (the iss / aud user tokens carry).
+# DEPLOY_DB_PASSWORD: 16+ of A-Z a-z 0-9 . _ ~ - (it goes into DATABASE_URL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -35,4 +37,6 @@ sam deploy --config-env dev \
     "DatabaseUser=${DEPLOY_DB_USER:-backoffice}" \
     "DatabasePassword=$DEPLOY_DB_PASSWORD" \
     "JwtSecret=$JWT_SECRET" \
-    "ServiceToken=$SERVICE_TOKEN"
+    "ServiceToken=$SERVICE_TOKEN" \
+    ${DEPLOY_JWT_ISSUER:+"JwtIssuer=$DEPLOY_JWT_ISSUER"} \
+    ${DEPLOY_JWT_AUDIENCE:+"JwtAudience=$DEPLOY_JWT_AUDIENCE"}

@@ -287,6 +287,17 @@ pub fn user_token() -> String {
     service_kit::testing::mint_token(JWT_SECRET, "bench", 3600, serde_json::json!({}))
 }
 
+/// Default headers of the load's client: the caller's token, which the saga
+/// endpoint requires (the API calls set their own).
+pub fn caller_headers() -> anyhow::Result<reqwest::header::HeaderMap> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", user_token()).parse()?,
+    );
+    Ok(headers)
+}
+
 /// Creates `count` products with `stock` each; returns their ids.
 pub async fn create_products(
     client: &reqwest::Client,

@@ -245,6 +245,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let rp = stack::free_port()?;
     let client = reqwest::Client::builder()
+        .default_headers(stack::caller_headers()?)
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))

@@ -151,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let (pp, rp) = (stack::free_port()?, stack::free_port()?);
     let client = reqwest::Client::builder()
+        .default_headers(stack::caller_headers()?)
         .timeout(Duration::from_secs(60))
         .build()?;
     let apis = stack::start_apis(&client, &api).await?;
