@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup db dev lambda invoke up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev lambda invoke deny up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,9 +22,12 @@ dev: ## Run customers-api (:3001), orders-api (:3002) and the orchestrator (:300
 lambda: ## Serve the orchestrator with cargo lambda watch on :3003 (reads .env)
 	cd orchestrator-lambda && cargo lambda watch -A 0.0.0.0 -P 3003 --bin orchestrator-lambda --env-file ../.env
 
-invoke: ## Send the sample API Gateway events to a running `make lambda`
-	cd orchestrator-lambda && for e in create-and-confirm-order unknown-customer bad-body; do \
-	  cargo lambda invoke -P 3003 --data-file events/$$e.json; echo; done
+invoke: ## Send the sample API Gateway events, with a fresh dev token, to a running `make lambda`
+	@token=$$(scripts/mint-token.sh) && tmp=$$(mktemp -d) && \
+	for e in health create-and-confirm-order unknown-customer bad-body; do \
+	  sed "s|\$${TOKEN}|$$token|" orchestrator-lambda/events/$$e.json > "$$tmp/$$e.json"; \
+	  echo "--- $$e"; cargo lambda invoke --invoke-address 127.0.0.1 -P 3003 --data-file "$$tmp/$$e.json"; echo; \
+	done; rm -rf "$$tmp"
 
 run-customers: ## Run customers-api on :3001 (reads .env)
 	PORT=$${PORT:-3001} $(CARGO) run -p customers-api
@@ -49,6 +52,9 @@ fuzz: ## schemathesis against both OpenAPI documents (FUZZ_EXAMPLES per operatio
 	$(CARGO) build --workspace --bins
 	FUZZ_RECORD=$${FUZZ_RECORD:-1} scripts/fuzz.sh
 
+deny: ## cargo deny check: advisories, bans, licenses, sources (offline; see deny.toml)
+	scripts/deny.sh
+
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -56,8 +62,8 @@ lint: ## Formatting and clippy, warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-token: ## Print a dev user token (JWT_SECRET from .env), valid 1 h
-	@scripts/mint-token.sh
+token: ## Print a dev user token (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE from .env), valid 1 h; SUB=name for another caller
+	@scripts/mint-token.sh $${SUB:-dev-user}
 
 openapi: ## Rewrite each API's openapi.yaml from the code
 	UPDATE_OPENAPI=1 $(CARGO) test -q -p customers-api --test api openapi

@@ -37,22 +37,25 @@ pub async fn saga_sql(
     let canonical = serde_json::to_vec(&input)?;
     let new = NewOrder::try_from(input).map_err(|e| anyhow!("invalid order: {e:?}"))?;
     let create_key = format!("{key}-create");
-    let lease =
-        match idempotency::claim(pool, &Idem::new("create_order", "bench", create_key, "", &canonical))
-            .await
-            .map_err(api)?
-        {
-            Claim::Proceed(lease) => lease,
-            Claim::Replay(_) => return Err(anyhow!("key {key} was used before")),
-        };
+    let lease = match idempotency::claim(
+        pool,
+        &Idem::new("create_order", "bench", create_key, "", &canonical),
+    )
+    .await
+    .map_err(api)?
+    {
+        Claim::Proceed(lease) => lease,
+        Claim::Replay(_) => return Err(anyhow!("key {key} was used before")),
+    };
     customers_api::store::find(pool, customer_id)
         .await?
         .ok_or_else(|| anyhow!("customer {customer_id} is missing"))?;
     let at = store::now();
-    let (tx, order) =
-        store::in_transaction(pool, async |tx: &mut Tx| orders::create(tx, &new, "bench", at).await)
-            .await
-            .map_err(|e| api(e.into()))?;
+    let (tx, order) = store::in_transaction(pool, async |tx: &mut Tx| {
+        orders::create(tx, &new, "bench", at).await
+    })
+    .await
+    .map_err(|e| api(e.into()))?;
     let reply = Reply::json(StatusCode::CREATED, &order)
         .map_err(api)?
         .with_location(format!("/orders/{}", order.id));

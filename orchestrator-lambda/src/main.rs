@@ -33,7 +33,11 @@ async fn serve() -> Result<(), Error> {
         .await
         .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "invalid configuration; the cold start fails"))?;
     tracing::info!(
-        secrets = if config.aws.is_some() { "secretsmanager" } else { "environment" },
+        secrets = if config.aws.is_some() {
+            "secretsmanager"
+        } else {
+            "environment"
+        },
         "configuration loaded"
     );
     let deps = Arc::new(Deps::new(config).await?);

@@ -379,7 +379,10 @@ async fn the_saga_end_to_end() {
     let forged = mint_token("not-the-secret-0123456789abcdef", "alice", 600, json!({}));
     for token in [None, Some(forged.as_str())] {
         let (status, body) = stack.saga_as(token, &stranger).await;
-        assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (401, &json!("unauthorized"))
+        );
     }
     assert_eq!(
         stack

@@ -177,7 +177,9 @@ async fn happy_path_answers_the_consolidated_201() {
             Some(format!("Bearer {SERVICE_TOKEN}").as_str())
         );
         assert_eq!(
-            r.headers.get("x-on-behalf-of").and_then(|v| v.to_str().ok()),
+            r.headers
+                .get("x-on-behalf-of")
+                .and_then(|v| v.to_str().ok()),
             Some(SUBJECT)
         );
     }
@@ -371,8 +373,17 @@ async fn attempts_that_all_time_out_are_a_504_too() {
 fn assert_leaks_nothing(body: &Value, internals: &[&str]) {
     let text = body.to_string();
     let mut forbidden = vec![
-        "http://", "https://", "127.0.0.1", "localhost", "error sending", "tcp", "dns",
-        "connection", "os error", "hyper", "reqwest",
+        "http://",
+        "https://",
+        "127.0.0.1",
+        "localhost",
+        "error sending",
+        "tcp",
+        "dns",
+        "connection",
+        "os error",
+        "hyper",
+        "reqwest",
     ];
     forbidden.extend_from_slice(internals);
     for needle in forbidden {
@@ -526,13 +537,61 @@ async fn every_refused_token_is_a_401_before_any_downstream_call() {
     let hs256 = jsonwebtoken::Algorithm::HS256;
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing", None),
-        ("expired", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now - 60}), hs256, secret)))),
-        ("wrongly signed", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now + 600}), hs256, "another-secret-0123456789abcdef")))),
+        (
+            "expired",
+            Some(format!(
+                "Bearer {}",
+                mint(json!({"sub": SUBJECT, "exp": now - 60}), hs256, secret)
+            )),
+        ),
+        (
+            "wrongly signed",
+            Some(format!(
+                "Bearer {}",
+                mint(
+                    json!({"sub": SUBJECT, "exp": now + 600}),
+                    hs256,
+                    "another-secret-0123456789abcdef"
+                )
+            )),
+        ),
         ("alg none", Some(format!("Bearer {alg_none}"))),
-        ("HS512", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now + 600}), jsonwebtoken::Algorithm::HS512, secret)))),
-        ("no sub", Some(format!("Bearer {}", mint(json!({"exp": now + 600}), hs256, secret)))),
-        ("no exp", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT}), hs256, secret)))),
-        ("two years ahead", Some(format!("Bearer {}", mint(json!({"sub": SUBJECT, "exp": now + 2 * 365 * 86_400}), hs256, secret)))),
+        (
+            "HS512",
+            Some(format!(
+                "Bearer {}",
+                mint(
+                    json!({"sub": SUBJECT, "exp": now + 600}),
+                    jsonwebtoken::Algorithm::HS512,
+                    secret
+                )
+            )),
+        ),
+        (
+            "no sub",
+            Some(format!(
+                "Bearer {}",
+                mint(json!({"exp": now + 600}), hs256, secret)
+            )),
+        ),
+        (
+            "no exp",
+            Some(format!(
+                "Bearer {}",
+                mint(json!({"sub": SUBJECT}), hs256, secret)
+            )),
+        ),
+        (
+            "two years ahead",
+            Some(format!(
+                "Bearer {}",
+                mint(
+                    json!({"sub": SUBJECT, "exp": now + 2 * 365 * 86_400}),
+                    hs256,
+                    secret
+                )
+            )),
+        ),
         ("garbage", Some("Bearer not.a.token".into())),
         ("Basic", Some("Basic b3BzOnBhc3N3b3Jk".into())),
         ("empty bearer", Some("Bearer ".into())),
@@ -694,6 +753,9 @@ async fn downstream_connection_failures_leak_nothing_but_are_logged() {
             logged.contains(host.split(':').next().unwrap_or(host)),
             "{what}: the log names the address: {logged}"
         );
-        assert!(logged.contains("req-001"), "{what}: under the correlation id");
+        assert!(
+            logged.contains("req-001"),
+            "{what}: under the correlation id"
+        );
     }
 }

@@ -33,20 +33,54 @@ async fn a_missing_or_broken_secret_is_a_clear_error_without_its_value() {
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf";
     let e = secrets::fetch(&client, missing).await.expect_err("missing");
     let text = format!("{e:#}");
-    assert!(text.contains("could not read the secret") && text.contains(missing), "{text}");
+    assert!(
+        text.contains("could not read the secret") && text.contains(missing),
+        "{text}"
+    );
 
-    let no_token = put_secret(&moto, "no-token", r#"{"JWT_SECRET":"top-secret-value-0123456789"}"#).await;
-    let text = format!("{:#}", secrets::fetch(&client, &no_token).await.expect_err("incomplete"));
+    let no_token = put_secret(
+        &moto,
+        "no-token",
+        r#"{"JWT_SECRET":"top-secret-value-0123456789"}"#,
+    )
+    .await;
+    let text = format!(
+        "{:#}",
+        secrets::fetch(&client, &no_token)
+            .await
+            .expect_err("incomplete")
+    );
     assert!(text.contains("missing field `SERVICE_TOKEN`"), "{text}");
     assert!(!text.contains("top-secret-value"), "{text}");
 
-    let wrong_type = put_secret(&moto, "wrong-type", r#"{"JWT_SECRET":"top-secret-value-0123456789","SERVICE_TOKEN":12345678901234567}"#).await;
-    let text = format!("{:#}", secrets::fetch(&client, &wrong_type).await.expect_err("a number"));
-    assert!(!text.contains("12345678901234567") && !text.contains("top-secret"), "{text}");
+    let wrong_type = put_secret(
+        &moto,
+        "wrong-type",
+        r#"{"JWT_SECRET":"top-secret-value-0123456789","SERVICE_TOKEN":12345678901234567}"#,
+    )
+    .await;
+    let text = format!(
+        "{:#}",
+        secrets::fetch(&client, &wrong_type)
+            .await
+            .expect_err("a number")
+    );
+    assert!(
+        !text.contains("12345678901234567") && !text.contains("top-secret"),
+        "{text}"
+    );
 
     let not_json = put_secret(&moto, "not-json", "top-secret-value-0123456789").await;
-    let text = format!("{:#}", secrets::fetch(&client, &not_json).await.expect_err("not JSON"));
-    assert!(text.contains("not a JSON object") && !text.contains("top-secret"), "{text}");
+    let text = format!(
+        "{:#}",
+        secrets::fetch(&client, &not_json)
+            .await
+            .expect_err("not JSON")
+    );
+    assert!(
+        text.contains("not a JSON object") && !text.contains("top-secret"),
+        "{text}"
+    );
 }
 
 /// The binary, started as Lambda would start it, with `APP_SECRET_ARN`.
@@ -90,7 +124,10 @@ async fn the_cold_start_reads_the_secret_or_fails_clearly() {
         log.contains(r#""secrets":"secretsmanager""#) && log.contains("configuration loaded"),
         "{log}"
     );
-    assert!(!log.contains("from-secrets-manager"), "no value is logged: {log}");
+    assert!(
+        !log.contains("from-secrets-manager"),
+        "no value is logged: {log}"
+    );
 
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf";
     let (ok, log) = cold_start(&moto, missing);
@@ -101,5 +138,8 @@ async fn the_cold_start_reads_the_secret_or_fails_clearly() {
         .find(|l| l.contains("invalid configuration"))
         .unwrap_or_else(|| panic!("a log line says why: {log}"));
     assert!(line.contains(r#""level":"ERROR""#), "{line}");
-    assert!(line.contains("could not read the secret") && line.contains(missing), "{line}");
+    assert!(
+        line.contains("could not read the secret") && line.contains(missing),
+        "{line}"
+    );
 }

@@ -80,13 +80,7 @@ pub struct Idem {
 impl Idem {
     /// `subject` is the caller; `target` names what the request acts on (an
     /// order id, or nothing); `body` is the request's canonical form.
-    pub fn new(
-        scope: &'static str,
-        subject: &str,
-        key: String,
-        target: &str,
-        body: &[u8],
-    ) -> Self {
+    pub fn new(scope: &'static str, subject: &str, key: String, target: &str, body: &[u8]) -> Self {
         let mut h = Sha256::new();
         h.update(scope.as_bytes());
         h.update([0]);

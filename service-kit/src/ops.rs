@@ -128,7 +128,7 @@ pub async fn track(
     let started = Instant::now();
     let res = next.call(req).await?;
     if let Some(metrics) = metrics {
-        metrics.observe(&method, &route, res.status().as_u16(), started.elapsed());
+        metrics.observe(method, &route, res.status().as_u16(), started.elapsed());
     }
     Ok(res)
 }

@@ -53,9 +53,16 @@ async fn one_key_from_two_callers_is_two_orders_and_from_one_caller_one() {
             .header("Idempotency-Key", "confirm-key")
             .send()
     };
-    assert_eq!(confirm(&alice, &a1["id"]).await.expect("sent").status(), 200);
+    assert_eq!(
+        confirm(&alice, &a1["id"]).await.expect("sent").status(),
+        200
+    );
     let res = confirm(&bob, &b1["id"]).await.expect("sent");
-    assert_eq!(res.status(), 200, "not idempotency_key_reused: another caller");
+    assert_eq!(
+        res.status(),
+        200,
+        "not idempotency_key_reused: another caller"
+    );
     assert!(res.headers().get("idempotent-replayed").is_none());
 }
 
@@ -113,7 +120,9 @@ async fn a_service_acts_for_the_user_it_names_and_nobody_else_can() {
     let res = post(SERVICE_TOKEN, None).await.expect("sent");
     assert_problem(res, 401, "unauthorized").await;
     // A subject that cannot be stored or forwarded.
-    let res = post(SERVICE_TOKEN, Some(&"x".repeat(256))).await.expect("sent");
+    let res = post(SERVICE_TOKEN, Some(&"x".repeat(256)))
+        .await
+        .expect("sent");
     assert_problem(res, 400, "invalid_on_behalf_of").await;
     // A wrong service token is no credential at all.
     let res = post("not-the-service-token-at-all", Some("carol"))
