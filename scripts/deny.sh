@@ -20,7 +20,7 @@ if [ -f "$bundle" ]; then
     git -C "$db" fetch -q "$bundle" main && git -C "$db" reset -q --hard FETCH_HEAD
   else
     mkdir -p "$db_root"
-    git clone -q -b main "$bundle" "$db"
+    git -c init.defaultBranch=main clone -q -b main "$bundle" "$db"
   fi
 elif [ ! -d "$db/.git" ]; then
   cargo deny fetch db
