@@ -109,6 +109,14 @@ async fn create_ok(f: &Fakes) {
         .await;
 }
 
+async fn confirm_ok(f: &Fakes) {
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/confirm"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
+        .mount(&f.orders)
+        .await;
+}
+
 async fn fetch_ok(f: &Fakes, status: &str) {
     Mock::given(matchers::method("GET"))
         .and(matchers::path("/orders/8"))
@@ -295,11 +303,7 @@ async fn transient_failures_are_retried_and_retry_after_is_honoured() {
         .mount(&f.orders)
         .await;
     create_ok(&f).await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/confirm"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
-        .mount(&f.orders)
-        .await;
+    confirm_ok(&f).await;
     fetch_ok(&f, "CONFIRMED").await;
     let started = Instant::now();
     let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
@@ -480,11 +484,7 @@ async fn an_order_cancelled_since_is_not_reported_as_confirmed() {
     let f = fakes().await;
     customer_ok(&f).await;
     create_ok(&f).await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/confirm"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
-        .mount(&f.orders)
-        .await;
+    confirm_ok(&f).await;
     fetch_ok(&f, "CANCELED").await;
     let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
     assert_eq!(status, 409, "{body}");
@@ -635,11 +635,7 @@ async fn keys_sent_for(sub: &str) -> (String, String) {
     let f = fakes().await;
     customer_ok(&f).await;
     create_ok(&f).await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/confirm"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
-        .mount(&f.orders)
-        .await;
+    confirm_ok(&f).await;
     fetch_ok(&f, "CONFIRMED").await;
     let e = common::event_as("create-and-confirm-order.json", &common::token_for(sub));
     let (status, body) = call(request(&e), &deps(&f)).await;

@@ -1,7 +1,6 @@
 //! Who asks: orders record their caller (`created_by`), idempotency keys
 //! belong to their caller, and only a service credential may act for a user.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use service_kit::testing::mint_token;
 
@@ -72,21 +71,9 @@ async fn the_creator_is_recorded_and_read_back() {
     let customer = app.customer().await;
     let p = app.product(100, 10).await;
     let id = app.order(customer, &[(p, 1)]).await;
-    let res = app
-        .authed(Method::GET, &format!("/orders/{id}"))
-        .send()
-        .await
-        .expect("sent");
-    let order: Value = res.json().await.expect("json");
+    let order = app.get_json(&format!("/orders/{id}")).await;
     assert_eq!(order["created_by"], "tester");
-    let page: Value = app
-        .authed(Method::GET, "/orders")
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let page = app.get_json("/orders").await;
     assert_eq!(page["data"][0]["created_by"], "tester");
 }
 

@@ -105,6 +105,29 @@ impl TestApp {
             .bearer_auth(&self.token)
     }
 
+    /// `GET path` with the user token, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.authed(Method::GET, path)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// A customer, created straight in the table customers-api owns.
     pub async fn customer(&self) -> u64 {
         let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());

@@ -16,15 +16,7 @@ async fn domain_metrics_count_what_happened() {
     app.post_order(&body, None).await; // no stock left
     app.confirm(id, Some("m-2")).await;
     app.cancel(id, None).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     for expected in [
         "orders_created_total{service=\"orders-api\"} 1",
         "orders_confirmed_total{service=\"orders-api\"} 1",
@@ -103,16 +95,6 @@ fn request_series(text: &str) -> std::collections::BTreeSet<String> {
 #[tokio::test]
 async fn made_up_methods_cannot_grow_the_metric_labels() {
     let app = spawn_app().await;
-    let metrics = || async {
-        app.client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("text")
-    };
     // One made-up method first, so that its OTHER series exists.
     let send = |i: usize| {
         let method = reqwest::Method::from_bytes(format!("M{i}{}", "X".repeat(2048)).as_bytes())
@@ -120,7 +102,7 @@ async fn made_up_methods_cannot_grow_the_metric_labels() {
         app.client.request(method, app.url("/health")).send()
     };
     send(0).await.expect("sent");
-    let before = request_series(&metrics().await);
+    let before = request_series(&app.metrics().await);
     assert!(
         before.iter().any(|s| s.contains(r#"method="OTHER""#)),
         "{before:?}"
@@ -129,7 +111,7 @@ async fn made_up_methods_cannot_grow_the_metric_labels() {
         let res = send(i).await.expect("sent");
         assert!(res.status().is_client_error(), "{}", res.status());
     }
-    let text = metrics().await;
+    let text = app.metrics().await;
     let after = request_series(&text);
     let new: Vec<_> = after.difference(&before).collect();
     assert!(

@@ -207,14 +207,7 @@ async fn orders_are_listed_newest_first_with_filters_and_cursors() {
     newest_first.reverse();
     assert_eq!(seen, newest_first);
 
-    let page: Value = app
-        .authed(Method::GET, "/orders?status=CONFIRMED&limit=100")
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let page = app.get_json("/orders?status=CONFIRMED&limit=100").await;
     assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
     assert!(page["data"][0]["items"][0]["qty"] == 1);
     let page: Value = app
