@@ -143,6 +143,8 @@ pub struct Call<'a> {
     pub bearer: &'a str,
     /// The user a service credential acts for (`X-On-Behalf-Of`).
     pub on_behalf_of: Option<&'a str>,
+    /// A precondition (`If-Match`).
+    pub if_match: Option<&'a str>,
     pub idempotency_key: Option<String>,
     pub body: Option<&'a Value>,
     /// What the log calls this call.
@@ -200,6 +202,9 @@ async fn attempt(
     }
     if let Some(subject) = call.on_behalf_of {
         req = req.header(service_kit::token::ON_BEHALF_OF, subject);
+    }
+    if let Some(tag) = call.if_match {
+        req = req.header(reqwest::header::IF_MATCH, tag);
     }
     if let Some(key) = &call.idempotency_key {
         req = req.header("Idempotency-Key", key);

@@ -84,6 +84,7 @@ fn request_failure(status: StatusCode, code: &'static str, message: impl Into<St
         step: None,
         retriable: false,
         compensation: None,
+        retry_after: None,
     }
 }
 
@@ -187,7 +188,14 @@ pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error>
             &id,
             &json!({"success": true, "correlationId": id.as_str(), "data": data}),
         ),
-        Err(f) => respond(f.status, &id, &failure_body(&id, &f)),
+        Err(f) => {
+            let mut res = respond(f.status, &id, &failure_body(&id, &f))?;
+            if let Some(secs) = f.retry_after {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            }
+            Ok(res)
+        }
     }
 }
 

@@ -92,6 +92,8 @@ pub struct Failure {
     pub step: Option<Step>,
     pub retriable: bool,
     pub compensation: Option<Compensation>,
+    /// Seconds to wait before retrying (`Retry-After`), when known.
+    pub retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -103,8 +105,34 @@ impl Failure {
             step: Some(step),
             retriable: status.is_server_error(),
             compensation: None,
+            retry_after: None,
         }
     }
+
+    /// Another request with the same saga key owns this step and may still
+    /// succeed: nothing is undone, and a retry settles to its outcome.
+    fn in_progress(step: Step, e: &CallError) -> Self {
+        let after = match e {
+            CallError::Status {
+                retry_after: Some(after),
+                ..
+            } => after.as_secs().max(1),
+            _ => 1,
+        };
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "saga_in_progress",
+            message: "another request with this idempotency_key is running this saga; retry to get its outcome".into(),
+            step: Some(step),
+            retriable: true,
+            compensation: None,
+            retry_after: Some(after),
+        }
+    }
+}
+
+fn owned_elsewhere(e: &CallError) -> bool {
+    e.code() == Some("idempotency_key_in_progress")
 }
 
 /// What a saga needs, built once per cold start.
@@ -225,6 +253,7 @@ pub async fn run(
             path: format!("/internal/customers/{}", req.customer_id),
             bearer: &config.service_token,
             on_behalf_of: None,
+            if_match: None,
             idempotency_key: None,
             body: None,
             name: "customers.get",
@@ -259,6 +288,7 @@ pub async fn run(
             path: "/orders".into(),
             bearer: token,
             on_behalf_of: as_caller,
+            if_match: None,
             idempotency_key: Some(keys.create.clone()),
             body: Some(&body),
             name: "orders.create",
@@ -287,6 +317,7 @@ pub async fn run(
             path: format!("/orders/{order_id}/confirm"),
             bearer: token,
             on_behalf_of: as_caller,
+            if_match: None,
             idempotency_key: Some(keys.confirm.clone()),
             body: None,
             name: "orders.confirm",
@@ -296,9 +327,25 @@ pub async fn run(
     .await;
     let confirmed = match confirmed {
         Ok(order) => order,
+        Err(e) if owned_elsewhere(&e) => {
+            // A twin (or an earlier attempt of ours still running on the
+            // server) owns the confirm: it may yet succeed, so nothing is
+            // cancelled here.
+            tracing::info!(step = "confirm_order", order_id, "confirm is in progress elsewhere; not compensating");
+            return Err(Failure::in_progress(Step::ConfirmOrder, &e));
+        }
         Err(e) => {
             tracing::warn!(step = "confirm_order", order_id, error = %e, "confirm failed; compensating");
-            let compensation = compensate(deps, subject, order_id, &keys, deadline).await;
+            let compensation = match compensate(deps, subject, order_id, &keys, deadline).await {
+                Compensated::Confirmed(order) => {
+                    // Confirmed after all (our lost attempt, or a twin): the
+                    // order stands, and so does the answer.
+                    tracing::info!(step = "compensate", order_id, "the order was confirmed meanwhile; not cancelled");
+                    return finish(deps, subject, &customer, order_id, order, deadline).await;
+                }
+                Compensated::Done => Compensation::Done,
+                Compensated::Pending => Compensation::Pending,
+            };
             if compensation == Compensation::Done {
                 // Final, and the same for every replay of this key: the
                 // order is cancelled whatever made confirm fail (the log
@@ -312,6 +359,7 @@ pub async fn run(
                     step: Some(Step::ConfirmOrder),
                     retriable: false,
                     compensation: Some(compensation),
+                    retry_after: None,
                 });
             }
             let mut failure = match &e {
@@ -332,25 +380,19 @@ pub async fn run(
         }
     };
     tracing::info!(step = "confirm_order", order_id, "saga step done");
+    finish(deps, subject, &customer, order_id, confirmed, deadline).await
+}
 
-    // 4. Read back: the order as it stands now.
-    let order = match send(
-        &deps.http,
-        config,
-        Call {
-            endpoint: &deps.orders,
-            method: Method::GET,
-            path: format!("/orders/{order_id}"),
-            bearer: token,
-            on_behalf_of: as_caller,
-            idempotency_key: None,
-            body: None,
-            name: "orders.get",
-        },
-        deadline,
-    )
-    .await
-    {
+/// Reads the confirmed order back and answers with it, as it stands now.
+async fn finish(
+    deps: &Deps,
+    subject: &str,
+    customer: &Value,
+    order_id: u64,
+    confirmed: Value,
+    deadline: Instant,
+) -> Result<Value, Failure> {
+    let order = match get_order(deps, subject, order_id, deadline).await {
         Ok(order) => order,
         Err(e) => {
             // The confirmation's own answer is the order, confirmed.
@@ -377,6 +419,32 @@ pub async fn run(
             "created_by": order["created_by"],
         },
     }))
+}
+
+/// `GET /orders/{id}`, for the caller.
+async fn get_order(
+    deps: &Deps,
+    subject: &str,
+    order_id: u64,
+    deadline: Instant,
+) -> Result<Value, CallError> {
+    send(
+        &deps.http,
+        &deps.config,
+        Call {
+            endpoint: &deps.orders,
+            method: Method::GET,
+            path: format!("/orders/{order_id}"),
+            bearer: &deps.config.service_token,
+            on_behalf_of: Some(subject),
+            if_match: None,
+            idempotency_key: None,
+            body: None,
+            name: "orders.get",
+        },
+        deadline,
+    )
+    .await
 }
 
 fn create_failure(e: &CallError) -> Failure {
@@ -411,6 +479,9 @@ fn create_failure(e: &CallError) -> Failure {
             detail("the customer does not exist"),
             Step::CreateOrder,
         ),
+        (Some(StatusCode::CONFLICT), Some("idempotency_key_in_progress")) => {
+            Failure::in_progress(Step::CreateOrder, e)
+        }
         (Some(StatusCode::BAD_REQUEST), _) => Failure::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -429,14 +500,28 @@ fn create_failure(e: &CallError) -> Failure {
     }
 }
 
-/// Cancels the order (idempotently, with retries, until `deadline`).
+/// What compensation found.
+enum Compensated {
+    /// The order is cancelled; its stock is back.
+    Done,
+    /// Unknown: the reservation sweeper releases the stock later.
+    Pending,
+    /// The order had been confirmed (by a twin, or by an attempt of ours
+    /// whose answer was lost): it is left as it is.
+    Confirmed(Value),
+}
+
+/// Cancels the order only while nobody has confirmed it (`If-Match:
+/// "CREATED"`), idempotently, with retries, until `deadline`. A confirmed
+/// order is never cancelled by a saga: some request may have answered 201
+/// for it.
 async fn compensate(
     deps: &Deps,
     subject: &str,
     order_id: u64,
     keys: &Keys,
     deadline: Instant,
-) -> Compensation {
+) -> Compensated {
     let cancelled = send(
         &deps.http,
         &deps.config,
@@ -446,6 +531,7 @@ async fn compensate(
             path: format!("/orders/{order_id}/cancel"),
             bearer: &deps.config.service_token,
             on_behalf_of: Some(subject),
+            if_match: Some("\"CREATED\""),
             idempotency_key: Some(keys.cancel.clone()),
             body: None,
             name: "orders.cancel",
@@ -453,22 +539,36 @@ async fn compensate(
         deadline,
     )
     .await;
-    match cancelled {
-        Ok(order) if order["status"] == "CANCELED" => {
+    let order = match cancelled {
+        Ok(order) => order,
+        Err(e) if e.status() == Some(StatusCode::PRECONDITION_FAILED) => {
+            // No longer CREATED: see what it is.
+            match get_order(deps, subject, order_id, deadline).await {
+                Ok(order) => order,
+                Err(e) => {
+                    tracing::error!(step = "compensate", order_id, error = %e, "could not read the order back; the reservation sweeper will release it if it is still held");
+                    return Compensated::Pending;
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(step = "compensate", order_id, error = %e, "compensation failed; the reservation sweeper will release the stock");
+            return Compensated::Pending;
+        }
+    };
+    match order["status"].as_str() {
+        Some("CANCELED") => {
             tracing::info!(
                 step = "compensate",
                 order_id,
                 "order cancelled; stock restored"
             );
-            Compensation::Done
+            Compensated::Done
         }
-        Ok(order) => {
-            tracing::error!(step = "compensate", order_id, status = %order["status"], "cancel answered an order that is not cancelled");
-            Compensation::Pending
-        }
-        Err(e) => {
-            tracing::error!(step = "compensate", order_id, error = %e, "compensation failed; the reservation sweeper will release the stock");
-            Compensation::Pending
+        Some("CONFIRMED") => Compensated::Confirmed(order),
+        _ => {
+            tracing::error!(step = "compensate", order_id, status = %order["status"], "the order is neither cancelled nor confirmed");
+            Compensated::Pending
         }
     }
 }

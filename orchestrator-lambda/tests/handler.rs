@@ -755,3 +755,82 @@ async fn downstream_connection_failures_leak_nothing_but_are_logged() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_confirm_owned_elsewhere_is_never_compensated() {
+    let f = fakes().await;
+    customer_ok(&f).await;
+    create_ok(&f).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/confirm"))
+        .respond_with(problem(409, "idempotency_key_in_progress").insert_header("retry-after", "1"))
+        .expect(3) // retried, then left to its owner
+        .mount(&f.orders)
+        .await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("CANCELED")))
+        .expect(0)
+        .mount(&f.orders)
+        .await;
+    let res = handler(request(&event("create-and-confirm-order.json")), &deps(&f))
+        .await
+        .expect("answers");
+    assert_eq!(res.status().as_u16(), 409);
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = match res.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("json"),
+        _ => Value::Null,
+    };
+    assert_eq!(body["error"]["code"], "saga_in_progress");
+    assert_eq!(body["error"]["step"], "confirm_order");
+    assert_eq!(body["error"]["retriable"], true);
+    assert!(body["error"].get("compensation").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn a_create_owned_elsewhere_answers_saga_in_progress() {
+    let f = fakes().await;
+    customer_ok(&f).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders"))
+        .respond_with(problem(409, "idempotency_key_in_progress"))
+        .mount(&f.orders)
+        .await;
+    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "saga_in_progress");
+    assert_eq!(body["error"]["step"], "create_order");
+    assert!(body["error"].get("compensation").is_none(), "{body}");
+}
+
+/// Confirm's answer was lost (it timed out) but the confirm happened: the
+/// compensation's precondition (`If-Match: "CREATED"`) refuses to cancel a
+/// confirmed order, and the saga answers 201 with it.
+#[tokio::test]
+async fn compensation_never_cancels_a_confirmed_order() {
+    let f = fakes().await;
+    customer_ok(&f).await;
+    create_ok(&f).await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/confirm"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&f.orders)
+        .await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/cancel"))
+        .and(matchers::header("if-match", "\"CREATED\""))
+        .respond_with(problem(412, "precondition_failed"))
+        .expect(1) // a refusal is not retried
+        .mount(&f.orders)
+        .await;
+    fetch_ok(&f, "CONFIRMED").await;
+    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["order"]["status"], "CONFIRMED");
+}

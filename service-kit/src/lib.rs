@@ -9,6 +9,7 @@
 //! - [`token`]: HS256 user tokens and the constant-time service token.
 //! - [`auth`]: the same as actix extractors (`User`, `Service`, `Caller`).
 //! - [`ops`]: `/health`, `/ready`, `/metrics` and the HTTP metrics middleware.
+//! - [`conditional`]: entity tags and `If-Match` (412 / 428).
 //! - [`pagination`]: `limit` + opaque `cursor` lists.
 //! - [`db`]: pool construction and migrations.
 //! - [`http`]: the server every service runs, with its middleware and ops routes.
@@ -20,6 +21,8 @@ pub mod token;
 
 #[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "server")]
+pub mod conditional;
 #[cfg(feature = "server")]
 pub mod db;
 #[cfg(feature = "server")]

@@ -157,15 +157,26 @@ async fn transition(
             "this endpoint needs an Idempotency-Key (or X-Idempotency-Key) header",
         ));
     }
-    let idem = key.map(|key| Idem::new(scope, &caller.subject, key, &id.to_string(), b""));
+    // The target: the order, and the precondition when there is one (the
+    // same key with another precondition is another request).
+    let target = match req.headers().get(actix_web::http::header::IF_MATCH) {
+        None => id.to_string(),
+        Some(v) => format!("{id}\u{0}{}", String::from_utf8_lossy(v.as_bytes())),
+    };
+    let idem = key.map(|key| Idem::new(scope, &caller.subject, key, &target, b""));
     let lease = match claim(pool, ctx, idem).await? {
         Ok(lease) => lease,
         Err(replay) => return Ok((replay, false)),
     };
     match store::in_transaction(pool, async |tx: &mut Tx| work(tx).await).await {
         Ok((tx, (order, changed))) => {
+            let etag = order.etag();
             let reply = Reply::json(StatusCode::OK, &order)?;
-            Ok((settle_ok(tx, lease.as_ref(), reply).await?, changed))
+            let mut res = settle_ok(tx, lease.as_ref(), reply).await?;
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&etag) {
+                res.headers_mut().insert(actix_web::http::header::ETAG, v);
+            }
+            Ok((res, changed))
         }
         Err(e) => Ok((
             settle_err(pool, lease.as_ref(), ApiError::from(e)).await?,
@@ -224,14 +235,16 @@ pub async fn confirm(
     params(
         ("id" = u64, Path, description = "Order id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Optional (or `X-Idempotency-Key`)"),
+        ("If-Match" = Option<String>, Header, description = "Cancel only if the order's ETag (its status, quoted: `\"CREATED\"`) matches"),
     ),
     security(("bearer" = []), ("service_token" = [])),
     responses(
-        (status = 200, description = "The cancelled order", body = Order),
-        (status = 400, description = "Malformed id or key", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The cancelled order", body = Order, headers(("ETag" = String, description = "The order's status, quoted"))),
+        (status = 400, description = "Malformed id, key or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`cancel_window_expired` or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: the order's ETag does not match If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
@@ -245,6 +258,7 @@ pub async fn cancel(
     let id = id.into_inner();
     let at = store::now();
     let window = ctx.cancel_window;
+    let if_match = service_kit::conditional::if_match(req.headers())?;
     let (res, changed) = transition(
         &caller,
         &req,
@@ -253,7 +267,7 @@ pub async fn cancel(
         "cancel_order",
         id,
         false,
-        async |tx: &mut Tx| orders::cancel(tx, id, at, window).await,
+        async |tx: &mut Tx| orders::cancel(tx, id, at, window, if_match.as_ref()).await,
     )
     .await?;
     if changed {
@@ -268,7 +282,7 @@ pub async fn cancel(
     params(("id" = u64, Path, description = "Order id")),
     security(("bearer" = []), ("service_token" = [])),
     responses(
-        (status = 200, description = "The order", body = Order),
+        (status = 200, description = "The order", body = Order, headers(("ETag" = String, description = "The order's status, quoted: `\"CREATED\"`, `\"CONFIRMED\"` or `\"CANCELED\"`"))),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
@@ -284,7 +298,9 @@ pub async fn get(
     let order = orders::load(&mut conn, id, false)
         .await?
         .ok_or_else(|| orders::order_not_found(id))?;
-    Ok(HttpResponse::Ok().json(order))
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::ETAG, order.etag()))
+        .json(order))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

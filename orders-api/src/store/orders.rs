@@ -8,7 +8,10 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use service_kit::problem::{ApiError, FieldError};
+use service_kit::{
+    conditional::{precondition_failed, IfMatch},
+    problem::{ApiError, FieldError},
+};
 use sqlx::{MySql, MySqlConnection, MySqlExecutor, QueryBuilder};
 use utoipa::ToSchema;
 
@@ -44,6 +47,15 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub canceled_at: Option<DateTime<Utc>>,
+}
+
+impl Order {
+    /// The order's entity tag: its status, quoted (`"CREATED"`, ...). An
+    /// order changes only by changing status, so the status is a strong
+    /// validator.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.status.as_str())
+    }
 }
 
 struct OrderRow {
@@ -311,18 +323,31 @@ async fn mark_canceled(
 }
 
 /// CREATED → CANCELED; CONFIRMED → CANCELED within `window` of confirmation;
-/// CANCELED stays as it is. Stock is restored on every transition.
-/// Returns the order and whether it changed.
+/// CANCELED stays as it is. Stock is restored on every transition. With
+/// `if_match`, only an order whose entity tag matches is touched (412
+/// otherwise): `If-Match: "CREATED"` cancels an order only if nobody has
+/// confirmed it. Returns the order and whether it changed.
 #[tracing::instrument(skip(tx, at, window))]
 pub async fn cancel(
     tx: &mut Tx,
     id: u64,
     at: DateTime<Utc>,
     window: Duration,
+    if_match: Option<&IfMatch>,
 ) -> Result<(Order, bool), TxError> {
     let mut order = load(tx, id, true)
         .await?
         .ok_or_else(|| order_not_found(id))?;
+    if let Some(condition) = if_match {
+        if !condition.matches(&order.etag()) {
+            return Err(precondition_failed(format!(
+                "order {id} is {}; If-Match did not match its ETag {}",
+                order.status.as_str(),
+                order.etag()
+            ))
+            .into());
+        }
+    }
     match order.status {
         OrderStatus::Canceled => return Ok((order, false)),
         OrderStatus::Confirmed => {

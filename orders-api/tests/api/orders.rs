@@ -316,3 +316,44 @@ async fn an_unreachable_customers_api_is_a_503() {
     assert_problem(res, 503, "customers_unavailable").await;
     assert_eq!(app.stock(p).await, 5);
 }
+
+#[tokio::test]
+async fn cancel_if_still_created_never_cancels_a_confirmed_order() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let p = app.product(100, 10).await;
+    let cancel_if_created = |id: u64| {
+        app.authed(Method::POST, &format!("/orders/{id}/cancel"))
+            .header("If-Match", "\"CREATED\"")
+            .header("Idempotency-Key", format!("comp-{id}"))
+            .send()
+    };
+    // A confirmed order stays confirmed, stock still sold: 412.
+    let confirmed = app.order(customer, &[(p, 2)]).await;
+    assert_eq!(app.confirm(confirmed, Some("c-1")).await.status(), 200);
+    let res = cancel_if_created(confirmed).await.expect("sent");
+    assert_problem(res, 412, "precondition_failed").await;
+    assert_eq!(app.status_of(confirmed).await, "CONFIRMED");
+    assert_eq!(app.stock(p).await, 8);
+    // A created one is cancelled.
+    let created = app.order(customer, &[(p, 1)]).await;
+    let res = cancel_if_created(created).await.expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["etag"], "\"CANCELED\"");
+    assert_eq!(app.stock(p).await, 8);
+    // The order's ETag is its status; a malformed If-Match is a 400.
+    let res = app
+        .authed(Method::GET, &format!("/orders/{confirmed}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.headers()["etag"], "\"CONFIRMED\"");
+    let res = app
+        .authed(Method::POST, &format!("/orders/{confirmed}/cancel"))
+        .header("If-Match", "CONFIRMED")
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(res, 400, "invalid_if_match").await;
+    assert_eq!(app.status_of(confirmed).await, "CONFIRMED");
+}
