@@ -178,14 +178,14 @@ impl Deps {
 
 /// The orders-api keys of one saga: derived from the caller's subject and
 /// key (hashed, so any characters are fine), one per write.
-struct Keys {
-    create: String,
-    confirm: String,
-    cancel: String,
+pub struct Keys {
+    pub create: String,
+    pub confirm: String,
+    pub cancel: String,
 }
 
 impl Keys {
-    fn derive(subject: &str, key: &str) -> Self {
+    pub fn derive(subject: &str, key: &str) -> Self {
         let mut h = Sha256::new();
         h.update(subject.as_bytes());
         h.update([0]);
@@ -331,7 +331,11 @@ pub async fn run(
             // A twin (or an earlier attempt of ours still running on the
             // server) owns the confirm: it may yet succeed, so nothing is
             // cancelled here.
-            tracing::info!(step = "confirm_order", order_id, "confirm is in progress elsewhere; not compensating");
+            tracing::info!(
+                step = "confirm_order",
+                order_id,
+                "confirm is in progress elsewhere; not compensating"
+            );
             return Err(Failure::in_progress(Step::ConfirmOrder, &e));
         }
         Err(e) => {
@@ -340,7 +344,11 @@ pub async fn run(
                 Compensated::Confirmed(order) => {
                     // Confirmed after all (our lost attempt, or a twin): the
                     // order stands, and so does the answer.
-                    tracing::info!(step = "compensate", order_id, "the order was confirmed meanwhile; not cancelled");
+                    tracing::info!(
+                        step = "compensate",
+                        order_id,
+                        "the order was confirmed meanwhile; not cancelled"
+                    );
                     return finish(deps, subject, &customer, order_id, order, deadline).await;
                 }
                 Compensated::Done => Compensation::Done,

@@ -54,7 +54,10 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
                 .and_then(|t| t.strip_suffix('"'))
                 .ok_or_else(malformed)?;
             // etagc: %x21 / %x23-7E (no space, no quote).
-            if !inner.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)) {
+            if !inner
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
+            {
                 return Err(malformed());
             }
             if !weak {
