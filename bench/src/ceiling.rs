@@ -19,6 +19,9 @@ use orders_api::{
 };
 use sqlx::MySqlPool;
 
+/// The idempotency lease, as orders-api configures it by default.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One saga's worth of SQL. `key` must be unique per call.
 pub async fn saga_sql(
     pool: &MySqlPool,
@@ -40,6 +43,7 @@ pub async fn saga_sql(
     let lease = match idempotency::claim(
         pool,
         &Idem::new("create_order", "bench", create_key, "", &canonical),
+        LEASE,
     )
     .await
     .map_err(api)?
@@ -68,6 +72,7 @@ pub async fn saga_sql(
     let lease = match idempotency::claim(
         pool,
         &Idem::new("confirm_order", "bench", confirm_key, &id.to_string(), b""),
+        LEASE,
     )
     .await
     .map_err(api)?

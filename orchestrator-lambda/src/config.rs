@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use service_kit::{
-    config::{optional, parsed_or, required, AuthSettings},
+    config::{millis_in, optional, parsed_in, required, secs_in, AuthSettings},
     token::{verifiers, JwtVerifier},
 };
 
@@ -43,10 +43,6 @@ pub struct Config {
     pub aws: Option<aws_config::SdkConfig>,
 }
 
-fn millis(name: &str, default: u64) -> anyhow::Result<Duration> {
-    Ok(Duration::from_millis(parsed_or(name, default)?))
-}
-
 impl Config {
     /// Reads the environment, and the secrets from Secrets Manager when
     /// `APP_SECRET_ARN` is set.
@@ -72,24 +68,40 @@ impl Config {
         auth: AuthSettings,
         aws: Option<aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
-        let max_attempts: u32 = parsed_or("RETRY_MAX_ATTEMPTS", 4)?;
-        if max_attempts == 0 {
-            return Err(anyhow!("RETRY_MAX_ATTEMPTS must be at least 1"));
-        }
         let (users, _) = verifiers(&auth);
-        Ok(Self {
+        let config = Self {
             customers: required("CUSTOMERS_API_BASE")?.parse()?,
             orders: required("ORDERS_API_BASE")?.parse()?,
             users,
             service_token: auth.service_token,
-            attempt_timeout: millis("DOWNSTREAM_TIMEOUT_MS", 2000)?,
-            max_attempts,
-            backoff_base: millis("RETRY_BASE_MS", 50)?,
-            backoff_cap: millis("RETRY_MAX_DELAY_MS", 1000)?,
-            deadline_margin: millis("DEADLINE_MARGIN_MS", 500)?,
-            saga_timeout: millis("SAGA_TIMEOUT_MS", 25_000)?,
-            compensation_reserve: millis("COMPENSATION_RESERVE_MS", 2000)?,
+            attempt_timeout: millis_in("DOWNSTREAM_TIMEOUT_MS", 2000, 10..=60_000)?,
+            max_attempts: parsed_in("RETRY_MAX_ATTEMPTS", 4, 1..=20)?,
+            backoff_base: millis_in("RETRY_BASE_MS", 50, 1..=60_000)?,
+            backoff_cap: millis_in("RETRY_MAX_DELAY_MS", 1000, 1..=60_000)?,
+            deadline_margin: millis_in("DEADLINE_MARGIN_MS", 500, 0..=60_000)?,
+            saga_timeout: millis_in("SAGA_TIMEOUT_MS", 25_000, 100..=900_000)?,
+            compensation_reserve: millis_in("COMPENSATION_RESERVE_MS", 2000, 0..=900_000)?,
             aws,
-        })
+        };
+        // orders-api's idempotency lease (the same variable, the same
+        // default): a request that crashed holding a key must free it while
+        // a twin saga can still take it over.
+        let lease = secs_in("IDEMPOTENCY_LEASE_SECS", 10, 1..=60)?;
+        if lease >= config.saga_timeout {
+            return Err(anyhow!(
+                "IDEMPOTENCY_LEASE_SECS ({} s) must be shorter than SAGA_TIMEOUT_MS ({} ms)",
+                lease.as_secs(),
+                config.saga_timeout.as_millis()
+            ));
+        }
+        if config.backoff_cap < config.backoff_base {
+            return Err(anyhow!("RETRY_MAX_DELAY_MS must be at least RETRY_BASE_MS"));
+        }
+        if config.compensation_reserve >= config.saga_timeout {
+            return Err(anyhow!(
+                "COMPENSATION_RESERVE_MS must be shorter than SAGA_TIMEOUT_MS"
+            ));
+        }
+        Ok(config)
     }
 }

@@ -143,3 +143,46 @@ async fn the_cold_start_reads_the_secret_or_fails_clearly() {
         "{line}"
     );
 }
+
+/// The orchestrator's own settings, checked at cold start like the APIs'.
+#[test]
+fn out_of_range_settings_fail_the_cold_start_naming_the_variable() {
+    for (bad, named) in [
+        (
+            vec![
+                ("IDEMPOTENCY_LEASE_SECS", "30"),
+                ("SAGA_TIMEOUT_MS", "25000"),
+            ],
+            "IDEMPOTENCY_LEASE_SECS",
+        ),
+        (vec![("RETRY_MAX_ATTEMPTS", "0")], "RETRY_MAX_ATTEMPTS"),
+        (
+            vec![("SAGA_TIMEOUT_MS", "99999999999999")],
+            "SAGA_TIMEOUT_MS",
+        ),
+        (
+            vec![("DOWNSTREAM_TIMEOUT_MS", "abc")],
+            "DOWNSTREAM_TIMEOUT_MS",
+        ),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("JWT_SECRET", common::JWT_SECRET)
+            .env("SERVICE_TOKEN", common::SERVICE_TOKEN)
+            .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
+            .env("ORDERS_API_BASE", "http://127.0.0.1:9");
+        for (k, v) in &bad {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("the function runs");
+        let log = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad:?} was accepted");
+        let line = log
+            .lines()
+            .find(|l| l.contains("invalid configuration"))
+            .unwrap_or_else(|| panic!("{bad:?}: {log}"));
+        assert!(line.contains(named), "{line}");
+    }
+}

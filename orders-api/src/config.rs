@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use service_kit::config::{self, HttpSettings};
+use service_kit::config::{self, secs_in, HttpSettings};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -18,15 +18,14 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// `SWEEP_INTERVAL_SECS` (30): how often the sweeper runs.
     pub sweep_interval: Duration,
+    /// `IDEMPOTENCY_LEASE_SECS` (10): how long a claim protects a running
+    /// request; a crashed request's key is free again after it. Shorter than
+    /// the orchestrator's saga budget (`SAGA_TIMEOUT_MS`, which checks it).
+    pub idempotency_lease: Duration,
 }
 
-fn secs(name: &str, default: u64) -> anyhow::Result<Duration> {
-    let v: u64 = config::parsed_or(name, default)?;
-    if v == 0 {
-        return Err(anyhow!("{name} must be at least 1"));
-    }
-    Ok(Duration::from_secs(v))
-}
+/// The longest any duration setting may be: 30 days.
+const MONTH: u64 = 30 * 86_400;
 
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
@@ -38,10 +37,11 @@ impl Settings {
         Ok(Self {
             http: HttpSettings::from_env(3002)?,
             customers_api_base: base.trim_end_matches('/').to_owned(),
-            reservation_ttl: secs("RESERVATION_TTL_SECS", 900)?,
-            cancel_window: secs("CANCEL_WINDOW_SECS", 600)?,
-            idempotency_ttl: secs("IDEMPOTENCY_TTL_SECS", 86_400)?,
-            sweep_interval: secs("SWEEP_INTERVAL_SECS", 30)?,
+            reservation_ttl: secs_in("RESERVATION_TTL_SECS", 900, 1..=MONTH)?,
+            cancel_window: secs_in("CANCEL_WINDOW_SECS", 600, 1..=MONTH)?,
+            idempotency_ttl: secs_in("IDEMPOTENCY_TTL_SECS", 86_400, 60..=MONTH)?,
+            sweep_interval: secs_in("SWEEP_INTERVAL_SECS", 30, 1..=3600)?,
+            idempotency_lease: secs_in("IDEMPOTENCY_LEASE_SECS", 10, 1..=60)?,
         })
     }
 }

@@ -5,7 +5,8 @@
 //!   from two callers is two requests. It is stored with a fingerprint
 //!   of the request: its target and its body. Reusing a key with another body
 //!   or target is a 422.
-//! - The first request claims the key with a lease (`owner`, `locked_until`).
+//! - The first request claims the key with a lease (`owner`, `locked_until`,
+//!   `IDEMPOTENCY_LEASE_SECS`).
 //!   While the lease runs, the same key answers 409 with `Retry-After`; once it
 //!   has expired (the request crashed), the next request takes it over.
 //! - The final answer (status, media type, `Location`, body bytes) is written
@@ -34,9 +35,6 @@ use crate::store::{now, Tx};
 pub const HEADER: &str = "idempotency-key";
 pub const X_HEADER: &str = "x-idempotency-key";
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-/// How long a claim protects a request that is still running.
-pub const LEASE: Duration = Duration::from_secs(30);
 
 /// The key of a request, from `Idempotency-Key` or `X-Idempotency-Key`.
 pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -184,11 +182,15 @@ struct Row {
 
 /// Claims `idem` for this request, or says why not (replay, 409, 422).
 #[tracing::instrument(skip_all, fields(scope = idem.scope))]
-pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
-    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::seconds(30));
+pub async fn claim(pool: &MySqlPool, idem: &Idem, lease: Duration) -> Result<Claim, ApiError> {
+    let lease = chrono::Duration::from_std(lease)
+        .map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
     for _ in 0..3 {
         let owner = uuid::Uuid::new_v4().to_string();
         let at = now();
+        let until = at
+            .checked_add_signed(lease)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("lease end overflows")))?;
         let inserted = sqlx::query!(
             "INSERT INTO idempotency_keys (scope, subject, idem_key, fingerprint, owner, locked_until, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -197,7 +199,7 @@ pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
             idem.key,
             &idem.fingerprint[..],
             owner,
-            at + lease,
+            until,
             at
         )
         .execute(pool)
@@ -254,7 +256,7 @@ pub async fn claim(pool: &MySqlPool, idem: &Idem) -> Result<Claim, ApiError> {
         sqlx::query!(
             "UPDATE idempotency_keys SET owner = ?, locked_until = ? WHERE scope = ? AND subject = ? AND idem_key = ?",
             owner,
-            at + lease,
+            until,
             idem.scope,
             idem.subject,
             idem.key
@@ -361,7 +363,13 @@ pub async fn settle_err(
 
 /// Deletes records older than `ttl`, in batches. Returns how many went.
 pub async fn purge(pool: &MySqlPool, ttl: Duration) -> Result<u64, sqlx::Error> {
-    let cutoff = now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
+    let Some(cutoff) = chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|ttl| now().checked_sub_signed(ttl))
+    else {
+        // A TTL reaching before the calendar begins: nothing is old enough.
+        return Ok(0);
+    };
     let mut total = 0;
     loop {
         let done = sqlx::query!(

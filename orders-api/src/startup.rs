@@ -72,6 +72,7 @@ pub fn run(
             &settings.http.auth.service_token,
         )?,
         cancel_window: settings.cancel_window,
+        idempotency_lease: settings.idempotency_lease,
         counters: web::Data::from(counters),
     });
     serve(

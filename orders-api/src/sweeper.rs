@@ -25,7 +25,13 @@ pub async fn sweep_once(
     let mut released_total = 0;
     loop {
         let at = store::now();
-        let cutoff = at - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|ttl| at.checked_sub_signed(ttl))
+        else {
+            // A TTL reaching before the calendar begins: nothing expires.
+            return Ok(released_total);
+        };
         let mut tx = pool.begin().await?;
         let released = orders::release_expired(&mut tx, cutoff, at, BATCH).await?;
         tx.commit().await?;

@@ -40,6 +40,43 @@ where
     }
 }
 
+/// A variable parsed as `T` and checked to lie in `range`, or `default`
+/// when absent. The error names the variable and the range.
+pub fn parsed_in<T>(name: &str, default: T, range: std::ops::RangeInclusive<T>) -> anyhow::Result<T>
+where
+    T: FromStr + PartialOrd + Display + Copy,
+    T::Err: Display,
+{
+    let v = parsed_or(name, default)?;
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(anyhow!(
+            "{name}={v} is out of range: it must be between {} and {}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+/// Seconds, in `range`.
+pub fn secs_in(
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> anyhow::Result<std::time::Duration> {
+    parsed_in(name, default, range).map(std::time::Duration::from_secs)
+}
+
+/// Milliseconds, in `range`.
+pub fn millis_in(
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> anyhow::Result<std::time::Duration> {
+    parsed_in(name, default, range).map(std::time::Duration::from_millis)
+}
+
 /// Settings every HTTP service has.
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
@@ -97,10 +134,7 @@ impl AuthSettings {
         if service_token.len() < 16 {
             return Err(anyhow!("SERVICE_TOKEN must be at least 16 bytes long"));
         }
-        let max_ttl: u64 = parsed_or("JWT_MAX_TTL_SECS", 86_400)?;
-        if max_ttl == 0 {
-            return Err(anyhow!("JWT_MAX_TTL_SECS must be at least 1"));
-        }
+        let max_ttl: u64 = parsed_in("JWT_MAX_TTL_SECS", 86_400, 1..=31_536_000)?;
         Ok(Self {
             jwt_secret,
             jwt_issuer: optional("JWT_ISSUER"),
@@ -114,10 +148,7 @@ impl AuthSettings {
 impl HttpSettings {
     /// Reads the shared settings; `default_port` applies when `PORT` is unset.
     pub fn from_env(default_port: u16) -> anyhow::Result<Self> {
-        let db_max_connections: u32 = parsed_or("DB_MAX_CONNECTIONS", 10)?;
-        if db_max_connections == 0 {
-            return Err(anyhow!("DB_MAX_CONNECTIONS must be at least 1"));
-        }
+        let db_max_connections: u32 = parsed_in("DB_MAX_CONNECTIONS", 10, 1..=1000)?;
         Ok(Self {
             host: optional("HOST").unwrap_or_else(|| "0.0.0.0".to_owned()),
             port: parsed_or("PORT", default_port)?,

@@ -25,6 +25,8 @@ use crate::{
 pub struct OrdersContext {
     pub customers: CustomersClient,
     pub cancel_window: Duration,
+    /// How long an idempotency claim protects a running request.
+    pub idempotency_lease: Duration,
     pub counters: web::Data<OrderCounters>,
 }
 
@@ -38,7 +40,7 @@ async fn claim(
     let Some(idem) = idem else {
         return Ok(Ok(None));
     };
-    match idempotency::claim(pool, &idem).await? {
+    match idempotency::claim(pool, &idem, ctx.idempotency_lease).await? {
         Claim::Proceed(lease) => Ok(Ok(Some(lease))),
         Claim::Replay(reply) => {
             ctx.counters.replays.inc();

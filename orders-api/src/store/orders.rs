@@ -351,14 +351,17 @@ pub async fn cancel(
     match order.status {
         OrderStatus::Canceled => return Ok((order, false)),
         OrderStatus::Confirmed => {
-            let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
             let confirmed_at = order.confirmed_at.unwrap_or(order.updated_at);
-            if at > confirmed_at + window {
+            // A window past the end of the calendar never closes.
+            let closes = chrono::Duration::from_std(window)
+                .ok()
+                .and_then(|w| confirmed_at.checked_add_signed(w));
+            if closes.is_some_and(|closes| at > closes) {
                 return Err(ApiError::conflict(
                     "cancel_window_expired",
                     format!(
                         "order {id} was confirmed more than {} seconds ago and can no longer be cancelled",
-                        window.num_seconds()
+                        window.as_secs()
                     ),
                 )
                 .into());

@@ -72,6 +72,7 @@ pub async fn spawn_orders(
         cancel_window: Duration::from_secs(600),
         idempotency_ttl: Duration::from_secs(86_400),
         sweep_interval: Duration::from_secs(3600),
+        idempotency_lease: Duration::from_secs(10),
     };
     tweak(&mut settings);
     let app = Application::build(settings)

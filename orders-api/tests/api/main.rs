@@ -5,6 +5,7 @@
 mod bad_input;
 mod callers;
 mod concurrency;
+mod config;
 mod helpers;
 mod idempotency;
 mod invariant;
