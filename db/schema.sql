@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS products (
     price_cents BIGINT UNSIGNED NOT NULL,
     -- Unsigned: stock can never be stored below zero, whatever the code does.
     stock       INT UNSIGNED    NOT NULL,
+    -- Bumped by every change of the row: the product's ETag.
+    version     BIGINT UNSIGNED NOT NULL DEFAULT 1,
     created_at  DATETIME(6)     NOT NULL,
     updated_at  DATETIME(6)     NOT NULL,
     PRIMARY KEY (id),

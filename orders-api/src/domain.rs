@@ -113,16 +113,30 @@ pub struct ProductPatchInput {
     pub name: Option<String>,
     #[schema(minimum = 1)]
     pub price_cents: Option<u64>,
-    /// The new stock level (absolute, not a delta).
+    /// The new stock level (absolute). Needs `If-Match` with the product's
+    /// ETag: a level set from a stale read would create or destroy units.
     #[schema(minimum = 0)]
     pub stock: Option<u32>,
+    /// A relative change of the stock (a restock, or a write-off when
+    /// negative), safe without `If-Match`. Not with `stock`.
+    #[schema(minimum = -1_000_000_000i64, maximum = 1_000_000_000i64)]
+    pub stock_delta: Option<i64>,
+}
+
+/// How a patch changes the stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockChange {
+    /// To this level (needs a precondition).
+    Set(u32),
+    /// By this many units, up or down.
+    By(i64),
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ProductPatch {
     pub name: Option<String>,
     pub price_cents: Option<u64>,
-    pub stock: Option<u32>,
+    pub stock: Option<StockChange>,
 }
 
 impl TryFrom<ProductPatchInput> for ProductPatch {
@@ -130,12 +144,33 @@ impl TryFrom<ProductPatchInput> for ProductPatch {
 
     fn try_from(input: ProductPatchInput) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
-        if input.name.is_none() && input.price_cents.is_none() && input.stock.is_none() {
+        if input.name.is_none()
+            && input.price_cents.is_none()
+            && input.stock.is_none()
+            && input.stock_delta.is_none()
+        {
             errors.push(FieldError::new(
                 "body",
-                "give at least one of name, price_cents, stock",
+                "give at least one of name, price_cents, stock, stock_delta",
             ));
         }
+        if input.stock.is_some() && input.stock_delta.is_some() {
+            errors.push(FieldError::new(
+                "stock_delta",
+                "give stock or stock_delta, not both",
+            ));
+        }
+        let delta = input.stock_delta.map(|d| {
+            collect(
+                &mut errors,
+                "stock_delta",
+                if d != 0 && d.unsigned_abs() <= u64::from(MAX_STOCK) {
+                    Ok(d)
+                } else {
+                    Err("must be a non-zero number of units between -1000000000 and 1000000000")
+                },
+            )
+        });
         let name = input
             .name
             .map(|n| collect(&mut errors, "name", parse_name(&n)));
@@ -151,7 +186,10 @@ impl TryFrom<ProductPatchInput> for ProductPatch {
         Ok(Self {
             name: name.flatten(),
             price_cents: price_cents.flatten(),
-            stock: stock.flatten(),
+            stock: stock
+                .flatten()
+                .map(StockChange::Set)
+                .or(delta.flatten().map(StockChange::By)),
         })
     }
 }

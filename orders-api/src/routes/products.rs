@@ -1,9 +1,10 @@
 //! `/products`: create, patch, get, search.
 
-use actix_web::{http::header, web, HttpResponse};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use service_kit::{
     auth::User,
+    conditional::{if_match, precondition_required},
     pagination::{paginate, SearchParams},
     problem::{ApiError, Json, Problem},
 };
@@ -11,7 +12,7 @@ use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{NewProduct, ProductInput, ProductPatch, ProductPatchInput},
+    domain::{NewProduct, ProductInput, ProductPatch, ProductPatchInput, StockChange},
     store::products::{self, Product},
 };
 
@@ -23,7 +24,7 @@ fn not_found(id: u64) -> ApiError {
 #[utoipa::path(post, path = "/products", operation_id = "create_product", tag = "products", request_body = ProductInput,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created", body = Product, headers(("Location" = String))),
+        (status = 201, description = "Created", body = Product, headers(("Location" = String), ("ETag" = String))),
         (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`sku_taken`", body = Problem, content_type = "application/problem+json"),
@@ -41,34 +42,52 @@ pub async fn create(
     tracing::info!(product_id = product.id, "product created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/products/{}", product.id)))
+        .insert_header((header::ETAG, product.etag()))
         .json(product))
 }
 
-/// Changes any of name, price and stock (the stock given is the new level).
+/// Changes any of name, price and stock. `stock` sets the level and needs
+/// `If-Match` with the product's ETag (428 without, 412 when stale);
+/// `stock_delta` changes it by a number of units and needs no precondition.
 #[utoipa::path(patch, path = "/products/{id}", operation_id = "patch_product", tag = "products", request_body = ProductPatchInput,
-    params(("id" = u64, Path, description = "Product id")),
+    params(
+        ("id" = u64, Path, description = "Product id"),
+        ("If-Match" = Option<String>, Header, description = "The product's ETag as read (`\"3\"`); required to set `stock`"),
+    ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The product as changed", body = Product),
+        (status = 200, description = "The product as changed", body = Product, headers(("ETag" = String))),
         (status = 400, description = "Invalid body or id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`insufficient_stock` (a `stock_delta` below zero) or `stock_out_of_range`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: the product changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`precondition_required`: setting `stock` needs If-Match", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(product_id = *id))]
 pub async fn patch(
     _user: User,
+    req: HttpRequest,
     pool: web::Data<MySqlPool>,
     id: web::Path<u64>,
     body: Json<ProductPatchInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patch = ProductPatch::try_from(body.into_inner()).map_err(ApiError::validation)?;
-    let product = products::patch(&pool, id, &patch)
+    let if_match = if_match(req.headers())?;
+    if matches!(patch.stock, Some(StockChange::Set(_))) && if_match.is_none() {
+        return Err(precondition_required(
+            "setting stock needs If-Match with the product's ETag (or send stock_delta)",
+        ));
+    }
+    let product = products::patch(&pool, id, &patch, if_match.as_ref())
         .await?
         .ok_or_else(|| not_found(id))?;
-    Ok(HttpResponse::Ok().json(product))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, product.etag()))
+        .json(product))
 }
 
 /// Gets one product.
@@ -76,7 +95,7 @@ pub async fn patch(
     params(("id" = u64, Path, description = "Product id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The product", body = Product),
+        (status = 200, description = "The product", body = Product, headers(("ETag" = String, description = "The product's version, quoted"))),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
@@ -91,7 +110,9 @@ pub async fn get(
     let product = products::find(&pool, id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    Ok(HttpResponse::Ok().json(product))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, product.etag()))
+        .json(product))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -153,7 +153,7 @@ pub async fn create(
         // Conditional, though the row is locked and checked: stock can never
         // go below zero, whatever happens above.
         let done = sqlx::query!(
-            "UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
+            "UPDATE products SET stock = stock - ?, version = version + 1 WHERE id = ? AND stock >= ?",
             item.qty,
             item.product_id,
             item.qty
@@ -290,7 +290,7 @@ pub async fn confirm(tx: &mut Tx, id: u64, at: DateTime<Utc>) -> Result<(Order, 
 async fn restore_stock(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error> {
     for item in &order.items {
         sqlx::query!(
-            "UPDATE products SET stock = stock + ? WHERE id = ?",
+            "UPDATE products SET stock = stock + ?, version = version + 1 WHERE id = ?",
             item.qty,
             item.product_id
         )

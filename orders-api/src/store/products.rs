@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use service_kit::{
+    conditional::{precondition_failed, IfMatch},
     pagination::{contains_pattern, PageRequest},
     problem::{ApiError, FieldError},
 };
@@ -10,7 +11,7 @@ use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
 use super::now;
-use crate::domain::{NewProduct, ProductPatch};
+use crate::domain::{NewProduct, ProductPatch, StockChange, MAX_STOCK};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Product {
@@ -24,8 +25,19 @@ pub struct Product {
     pub price_cents: u64,
     #[schema(example = 10)]
     pub stock: u32,
+    /// Bumped by every change (a sale, a release, a patch); the `ETag` is
+    /// this number, quoted.
+    #[schema(example = 1)]
+    pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    /// The product's entity tag: its version, quoted.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
 }
 
 #[tracing::instrument(skip_all, fields(sku = %p.sku))]
@@ -55,6 +67,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, ApiErro
         name: p.name.clone(),
         price_cents: p.price_cents,
         stock: p.stock,
+        version: 1,
         created_at: at,
         updated_at: at,
     })
@@ -64,7 +77,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, ApiErro
 pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query_as!(
         Product,
-        r#"SELECT id, sku, name, price_cents, stock,
+        r#"SELECT id, sku, name, price_cents, stock, version,
                   created_at AS "created_at: DateTime<Utc>",
                   updated_at AS "updated_at: DateTime<Utc>"
            FROM products WHERE id = ?"#,
@@ -75,16 +88,18 @@ pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Product>, sqlx::Er
 }
 
 /// Applies a patch under a row lock; `None` when there is no such product.
-#[tracing::instrument(skip(pool, patch))]
+/// With `if_match`, only a product whose ETag matches is changed (412).
+#[tracing::instrument(skip(pool, patch, if_match))]
 pub async fn patch(
     pool: &MySqlPool,
     id: u64,
     patch: &ProductPatch,
-) -> Result<Option<Product>, sqlx::Error> {
+    if_match: Option<&IfMatch>,
+) -> Result<Option<Product>, ApiError> {
     let mut tx = pool.begin().await?;
     let current = sqlx::query_as!(
         Product,
-        r#"SELECT id, sku, name, price_cents, stock,
+        r#"SELECT id, sku, name, price_cents, stock, version,
                   created_at AS "created_at: DateTime<Utc>",
                   updated_at AS "updated_at: DateTime<Utc>"
            FROM products WHERE id = ? FOR UPDATE"#,
@@ -95,21 +110,54 @@ pub async fn patch(
     let Some(mut product) = current else {
         return Ok(None);
     };
+    if let Some(condition) = if_match {
+        if !condition.matches(&product.etag()) {
+            return Err(precondition_failed(format!(
+                "product {id} has changed since it was read: its ETag is now {}",
+                product.etag()
+            )));
+        }
+    }
     if let Some(name) = &patch.name {
         product.name = name.clone();
     }
     if let Some(price) = patch.price_cents {
         product.price_cents = price;
     }
-    if let Some(stock) = patch.stock {
-        product.stock = stock;
+    match patch.stock {
+        Some(StockChange::Set(level)) => product.stock = level,
+        Some(StockChange::By(delta)) => {
+            let level = i64::from(product.stock) + delta;
+            if level < 0 {
+                return Err(ApiError::conflict(
+                    "insufficient_stock",
+                    format!(
+                        "product {id} has {} in stock; {} cannot be removed",
+                        product.stock,
+                        delta.unsigned_abs()
+                    ),
+                ));
+            }
+            product.stock = u32::try_from(level)
+                .ok()
+                .filter(|l| *l <= MAX_STOCK)
+                .ok_or_else(|| {
+                    ApiError::conflict(
+                        "stock_out_of_range",
+                        format!("product {id} would hold more than {MAX_STOCK} units"),
+                    )
+                })?;
+        }
+        None => {}
     }
     product.updated_at = now();
+    product.version += 1;
     sqlx::query!(
-        "UPDATE products SET name = ?, price_cents = ?, stock = ?, updated_at = ? WHERE id = ?",
+        "UPDATE products SET name = ?, price_cents = ?, stock = ?, version = ?, updated_at = ? WHERE id = ?",
         product.name,
         product.price_cents,
         product.stock,
+        product.version,
         product.updated_at,
         id
     )
@@ -129,7 +177,7 @@ pub async fn search(
     let pattern = term.map(contains_pattern);
     sqlx::query_as!(
         Product,
-        r#"SELECT id, sku, name, price_cents, stock,
+        r#"SELECT id, sku, name, price_cents, stock, version,
                   created_at AS "created_at: DateTime<Utc>",
                   updated_at AS "updated_at: DateTime<Utc>"
            FROM products

@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{assert_problem, spawn_app, TestApp};
 
 #[tokio::test]
 async fn products_are_created_patched_read_and_searched() {
@@ -21,8 +21,10 @@ async fn products_are_created_patched_read_and_searched() {
     assert_eq!(location, format!("/products/{}", created["id"]));
     assert_eq!(created["stock"], 10);
 
+    assert_eq!(res_etag(&created), "\"1\"");
     let res = app
         .authed(Method::PATCH, &location)
+        .header("If-Match", "\"1\"")
         .json(&json!({"price_cents": 119900, "stock": 12}))
         .send()
         .await
@@ -146,6 +148,7 @@ async fn patch_rules() {
     assert_problem(res, 400, "validation_failed").await;
     let res = app
         .authed(Method::PATCH, "/products/999999")
+        .header("If-Match", "*")
         .json(&json!({"stock": 1}))
         .send()
         .await
@@ -170,4 +173,74 @@ async fn patch_rules() {
     )
     .await;
     assert_eq!(app.stock(id).await, 5);
+}
+
+fn res_etag(product: &Value) -> String {
+    format!("\"{}\"", product["version"])
+}
+
+/// A PATCH with the product's ETag (If-Match).
+async fn patch_if(app: &TestApp, id: u64, etag: &str, body: Value) -> reqwest::Response {
+    app.authed(Method::PATCH, &format!("/products/{id}"))
+        .header("If-Match", etag)
+        .json(&body)
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test]
+async fn stale_stock_writes_are_refused() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let id = app.product(500, 10).await;
+    // An operator reads 10 ...
+    let res = app
+        .authed(Method::GET, &format!("/products/{id}"))
+        .send()
+        .await
+        .expect("sent");
+    let read = res.headers()["etag"].to_str().expect("ascii").to_owned();
+    // ... 3 are sold meanwhile ...
+    app.order(customer, &[(id, 3)]).await;
+    // ... and writing 15 from the stale read is refused: no units from nothing.
+    let res = patch_if(&app, id, &read, json!({"stock": 15})).await;
+    assert_problem(res, 412, "precondition_failed").await;
+    assert_eq!(app.stock(id).await, 7);
+    // Without a precondition at all: 428.
+    let res = app
+        .authed(Method::PATCH, &format!("/products/{id}"))
+        .json(&json!({"stock": 15}))
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(res, 428, "precondition_required").await;
+    assert_eq!(app.stock(id).await, 7);
+    // With the fresh ETag it works, and the ETag moves on.
+    let fresh = app.get_json(&format!("/products/{id}")).await;
+    let res = patch_if(&app, id, &res_etag(&fresh), json!({"stock": 15})).await;
+    assert_eq!(res.status(), 200);
+    let etag = res.headers()["etag"].to_str().expect("ascii").to_owned();
+    assert_ne!(etag, res_etag(&fresh));
+    assert_eq!(app.stock(id).await, 15);
+    // A name or price change needs no precondition; a relative restock neither.
+    let res = app
+        .authed(Method::PATCH, &format!("/products/{id}"))
+        .json(&json!({"name": "Renamed", "stock_delta": 5}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.stock(id).await, 20);
+    // A write-off below zero is a conflict; stock and stock_delta together a 400.
+    let res = app
+        .authed(Method::PATCH, &format!("/products/{id}"))
+        .json(&json!({"stock_delta": -21}))
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(res, 409, "insufficient_stock").await;
+    let res = patch_if(&app, id, "*", json!({"stock": 1, "stock_delta": 1})).await;
+    assert_problem(res, 400, "validation_failed").await;
+    assert_eq!(app.stock(id).await, 20);
 }
