@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS orders (
     canceled_at  DATETIME(6)     NULL,
     PRIMARY KEY (id),
     KEY ix_orders_status_created (status, created_at),
-    KEY ix_orders_created (created_at)
+    KEY ix_orders_created (created_at),
+    KEY ix_orders_status_id (status, id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS order_items (

@@ -12,8 +12,13 @@ use sqlx::MySqlPool;
 use utoipa::OpenApi;
 
 use crate::{
-    config::Settings, customers::CustomersClient, metrics::OrderCounters, openapi::ApiDoc, routes,
-    routes::orders::OrdersContext, sweeper,
+    config::Settings,
+    customers::CustomersClient,
+    metrics::OrderCounters,
+    openapi::ApiDoc,
+    routes,
+    routes::orders::OrdersContext,
+    sweeper::{self, Sweeper, SweeperHealth},
 };
 
 /// Largest request body accepted: an order of 100 items is a few KiB.
@@ -37,14 +42,19 @@ impl Application {
         let port = listener.local_addr()?.port();
         let metrics = ops::Metrics::new("orders-api")?;
         let counters = Arc::new(OrderCounters::register(&metrics)?);
-        tokio::spawn(sweeper::run(
-            pool.clone(),
-            settings.reservation_ttl,
-            settings.idempotency_ttl,
-            settings.sweep_interval,
-            counters.clone(),
-        ));
-        let server = run(listener, pool, &settings, metrics, counters)?;
+        let health = Arc::new(SweeperHealth::register(&metrics, settings.sweep_interval)?);
+        let sweep = Sweeper {
+            pool: pool.clone(),
+            ttl: settings.reservation_ttl,
+            idempotency_ttl: settings.idempotency_ttl,
+            interval: settings.sweep_interval,
+            counters: counters.clone(),
+            health: health.clone(),
+        };
+        tokio::spawn(sweeper::supervise("reservation sweeper", move || {
+            sweep.clone().run()
+        }));
+        let server = run(listener, pool, &settings, metrics, counters, health)?;
         tracing::info!(port, "orders-api listening");
         Ok(Self { port, server })
     }
@@ -65,7 +75,9 @@ pub fn run(
     settings: &Settings,
     metrics: ops::Metrics,
     counters: Arc<OrderCounters>,
+    sweeper: Arc<SweeperHealth>,
 ) -> anyhow::Result<Server> {
+    let readiness = web::Data::new(ops::Readiness::default().with(move || sweeper.stalled()));
     let ctx = web::Data::new(OrdersContext {
         customers: CustomersClient::new(
             &settings.customers_api_base,
@@ -84,7 +96,9 @@ pub fn run(
             body_limit: BODY_LIMIT,
             openapi: ApiDoc::openapi(),
             configure: move |cfg: &mut web::ServiceConfig| {
-                cfg.app_data(ctx.clone()).configure(routes::configure);
+                cfg.app_data(ctx.clone())
+                    .app_data(readiness.clone())
+                    .configure(routes::configure);
             },
         },
     )

@@ -67,6 +67,13 @@ impl Metrics {
         Ok(counter)
     }
 
+    /// Registers a gauge (a level that goes up and down).
+    pub fn gauge(&self, name: &str, help: &str) -> anyhow::Result<prometheus::IntGauge> {
+        let gauge = prometheus::IntGauge::new(name, help)?;
+        self.registry.register(Box::new(gauge.clone()))?;
+        Ok(gauge)
+    }
+
     /// Registers a domain counter with labels.
     pub fn counter_vec(
         &self,
@@ -147,13 +154,41 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
-/// The database answers.
+/// What else `/ready` checks beyond the database: each check says why the
+/// instance is not ready, or nothing. A service registers it as app data.
+#[derive(Default)]
+pub struct Readiness {
+    checks: Vec<Box<dyn Fn() -> Option<String> + Send + Sync>>,
+}
+
+impl Readiness {
+    pub fn with(mut self, check: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        self.checks.push(Box::new(check));
+        self
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.checks.iter().find_map(|check| check())
+    }
+}
+
+/// The database answers, and every registered [`Readiness`] check passes.
 #[utoipa::path(get, path = "/ready", tag = "ops",
     responses(
         (status = 200, description = "Ready to serve", body = Status),
-        (status = 503, description = "The database is unreachable", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unreachable, or a background task has stalled", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn ready(pool: web::Data<MySqlPool>) -> Result<HttpResponse, ApiError> {
+pub async fn ready(
+    pool: web::Data<MySqlPool>,
+    readiness: Option<web::Data<Readiness>>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(why) = readiness.as_ref().and_then(|r| r.failure()) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            why,
+        ));
+    }
     let ping = tokio::time::timeout(
         Duration::from_secs(2),
         sqlx::query("SELECT 1").execute(pool.get_ref()),

@@ -58,6 +58,7 @@ impl Order {
     }
 }
 
+#[derive(sqlx::FromRow)]
 struct OrderRow {
     id: u64,
     customer_id: u64,
@@ -382,15 +383,11 @@ pub async fn release_expired(
     at: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Order>, sqlx::Error> {
-    let status = OrderStatus::Created.as_str();
-    let ids: Vec<u64> = sqlx::query_scalar!(
-        "SELECT id FROM orders WHERE status = ? AND created_at < ? ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
-        status,
-        cutoff,
-        limit
-    )
-    .fetch_all(&mut **tx)
-    .await?;
+    let ids: Vec<u64> = sqlx::query_scalar(crate::sweeper::EXPIRED_SQL)
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
     let mut released = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(mut order) = load(tx, id, false).await? {
@@ -409,6 +406,34 @@ pub struct OrderFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// The listing query: newest first, only the filters given (so that the
+/// plan follows `(status, id)` with a status, the primary key without).
+/// `prefix` is `""`, or `"EXPLAIN "` for a test of the plan.
+pub fn list_query<'a>(
+    prefix: &str,
+    filter: &'a OrderFilter,
+    before_id: u64,
+    fetch: i64,
+) -> QueryBuilder<'a, MySql> {
+    let mut q: QueryBuilder<MySql> = QueryBuilder::new(prefix);
+    q.push(
+        "SELECT id, customer_id, status, total_cents, created_by, created_at, updated_at, \
+         confirmed_at, canceled_at FROM orders WHERE id < ",
+    );
+    q.push_bind(before_id);
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        q.push(" AND created_at < ").push_bind(to);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(fetch);
+    q
+}
+
 /// Newest first: orders with an id below `before_id`, matching the filter.
 #[tracing::instrument(skip(pool))]
 pub async fn list(
@@ -417,30 +442,10 @@ pub async fn list(
     before_id: u64,
     fetch: i64,
 ) -> Result<Vec<Order>, sqlx::Error> {
-    let status = filter.status.map(OrderStatus::as_str);
-    let rows = sqlx::query_as!(
-        OrderRow,
-        r#"SELECT id, customer_id, status, total_cents, created_by,
-                  created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
-                  confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
-           FROM orders
-           WHERE id < ?
-             AND (? IS NULL OR status = ?)
-             AND (? IS NULL OR created_at >= ?)
-             AND (? IS NULL OR created_at < ?)
-           ORDER BY id DESC
-           LIMIT ?"#,
-        before_id,
-        status,
-        status,
-        filter.from,
-        filter.from,
-        filter.to,
-        filter.to,
-        fetch
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<OrderRow> = list_query("", filter, before_id, fetch)
+        .build_query_as()
+        .fetch_all(pool)
+        .await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }

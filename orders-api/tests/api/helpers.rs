@@ -228,3 +228,66 @@ pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(body["status"], status, "{body}");
     body
 }
+
+/// `n` orders of made-up customers, most of them settled, spread over the
+/// last `n` minutes, and fresh statistics: enough rows for the optimizer to
+/// plan as it would on a real table.
+pub async fn fill_orders(app: &TestApp, n: u32) {
+    let digits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 \
+                  UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+    let sql = format!(
+        "INSERT INTO orders (customer_id, status, total_cents, created_by, created_at, updated_at)
+         SELECT 1 + (n % 50),
+                CASE WHEN n % 20 = 0 THEN 'CREATED' WHEN n % 3 = 0 THEN 'CANCELED' ELSE 'CONFIRMED' END,
+                100, 'filler', NOW(6) - INTERVAL n MINUTE, NOW(6) - INTERVAL n MINUTE
+         FROM (SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d AS n
+               FROM {digits} a, {digits} b, {digits} c, {digits} e) seq
+         WHERE n < ?"
+    );
+    sqlx::query(&sql)
+        .bind(n)
+        .execute(&app.pool)
+        .await
+        .expect("filler orders");
+    sqlx::query("ANALYZE TABLE orders")
+        .execute(&app.pool)
+        .await
+        .expect("analyze");
+}
+
+/// The row of a query plan about the `orders` table.
+#[derive(Debug)]
+pub struct Plan {
+    pub access: String,
+    pub key: Option<String>,
+    pub extra: String,
+}
+
+/// Runs an `EXPLAIN ...` query and returns its row for `orders`.
+pub async fn explain(
+    pool: &MySqlPool,
+    query: sqlx::query::Query<'_, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+) -> Plan {
+    use sqlx::Row;
+    let text = |row: &sqlx::mysql::MySqlRow, col: &str| -> Option<String> {
+        row.try_get::<Option<String>, _>(col)
+            .ok()
+            .flatten()
+            .or_else(|| {
+                row.try_get::<Option<Vec<u8>>, _>(col)
+                    .ok()
+                    .flatten()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+            })
+    };
+    let rows = query.fetch_all(pool).await.expect("explain");
+    let row = rows
+        .iter()
+        .find(|r| text(r, "table").as_deref() == Some("orders"))
+        .expect("a plan row for orders");
+    Plan {
+        access: text(row, "type").unwrap_or_default(),
+        key: text(row, "key"),
+        extra: text(row, "Extra").unwrap_or_default(),
+    }
+}

@@ -357,3 +357,50 @@ async fn cancel_if_still_created_never_cancels_a_confirmed_order() {
     assert_problem(res, 400, "invalid_if_match").await;
     assert_eq!(app.status_of(confirmed).await, "CONFIRMED");
 }
+
+/// Listing follows an index in its own order: `(status, id)` with a status
+/// filter, the primary key without; never a table scan or a sort.
+#[tokio::test]
+async fn listing_orders_uses_an_index_in_its_order() {
+    use orders_api::{
+        domain::OrderStatus,
+        store::orders::{list_query, OrderFilter},
+    };
+    let app = spawn_app().await;
+    crate::helpers::fill_orders(&app, 3000).await;
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    for (filter, key) in [
+        (
+            OrderFilter {
+                status: Some(OrderStatus::Confirmed),
+                ..OrderFilter::default()
+            },
+            "ix_orders_status_id",
+        ),
+        (
+            OrderFilter {
+                status: Some(OrderStatus::Created),
+                ..OrderFilter::default()
+            },
+            "ix_orders_status_id",
+        ),
+        (OrderFilter::default(), "PRIMARY"),
+    ] {
+        let mut q = list_query("EXPLAIN ", &filter, u64::MAX, 21);
+        let plan = crate::helpers::explain(&app.pool, q.build()).await;
+        assert_eq!(plan.key.as_deref(), Some(key), "{filter:?}: {plan:?}");
+        assert!(!plan.extra.contains("filesort"), "{filter:?}: {plan:?}");
+    }
+    // With a time range too: an index, not a scan of the table.
+    let filter = OrderFilter {
+        status: Some(OrderStatus::Confirmed),
+        from: Some(hour_ago),
+        to: None,
+    };
+    let mut q = list_query("EXPLAIN ", &filter, u64::MAX, 21);
+    let plan = crate::helpers::explain(&app.pool, q.build()).await;
+    assert_ne!(plan.access, "ALL", "{plan:?}");
+    // And the listing itself still answers.
+    let page = app.get_json("/orders?status=CONFIRMED&limit=5").await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
+}

@@ -78,3 +78,81 @@ async fn the_background_sweeper_releases_stock_after_the_ttl() {
         "{metrics}"
     );
 }
+
+async fn ready(app: &crate::helpers::TestApp) -> (u16, serde_json::Value) {
+    let res = app
+        .client
+        .get(app.url("/ready"))
+        .send()
+        .await
+        .expect("sent");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or_default())
+}
+
+/// Polls `/ready` until it answers `want`, for up to 15 s.
+async fn ready_becomes(app: &crate::helpers::TestApp, want: u16) -> serde_json::Value {
+    let mut last = (0, serde_json::Value::Null);
+    for _ in 0..150 {
+        last = ready(app).await;
+        if last.0 == want {
+            return last.1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/ready never answered {want}: {last:?}");
+}
+
+/// A sweeper that cannot complete a sweep (its table is gone) makes the
+/// instance not ready after three intervals, and ready again once it works.
+#[tokio::test]
+async fn a_stalled_sweeper_makes_ready_fail_until_it_recovers() {
+    let app = spawn_app_with(|s| s.sweep_interval = Duration::from_secs(1)).await;
+    ready_becomes(&app, 200).await;
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("reservation_sweeper_last_success_timestamp_seconds")
+            && metrics.contains("reservations_overdue"),
+        "{metrics}"
+    );
+    sqlx::query("RENAME TABLE orders TO orders_away")
+        .execute(&app.pool)
+        .await
+        .expect("rename");
+    let problem = ready_becomes(&app, 503).await;
+    assert_eq!(problem["code"], "not_ready");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sweeper"),
+        "{problem}"
+    );
+    sqlx::query("RENAME TABLE orders_away TO orders")
+        .execute(&app.pool)
+        .await
+        .expect("rename back");
+    ready_becomes(&app, 200).await;
+}
+
+/// The sweeper's query walks the `(status, created_at)` index in its order:
+/// no table scan, no sort, so it locks only what it releases.
+#[tokio::test]
+async fn the_sweeper_query_uses_its_index() {
+    let app = spawn_app().await;
+    crate::helpers::fill_orders(&app, 3000).await;
+    let plan = crate::helpers::explain(
+        &app.pool,
+        sqlx::query(&format!("EXPLAIN {}", sweeper::EXPIRED_SQL))
+            .bind(chrono::Utc::now() - chrono::Duration::minutes(15))
+            .bind(100_i64),
+    )
+    .await;
+    assert_eq!(
+        plan.key.as_deref(),
+        Some("ix_orders_status_created"),
+        "{plan:?}"
+    );
+    assert_eq!(plan.access, "range", "{plan:?}");
+    assert!(!plan.extra.contains("filesort"), "{plan:?}");
+}
