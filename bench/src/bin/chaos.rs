@@ -42,6 +42,7 @@ const OPTIONS: &[&str] = &[
     "products",
     "fault-rate",
     "kills",
+    "twins",
     "out",
 ];
 
@@ -70,6 +71,8 @@ struct ChaosReport {
     stock_per_product: u64,
     fault_rate_per_kind: f64,
     orders_api_kills: usize,
+    /// Sagas sent a second time, 50-500 ms after the first.
+    twin_requests: usize,
     faults: BTreeMap<String, u64>,
     first_answers: BTreeMap<String, u64>,
     replays_of_retriable_failures: BTreeMap<String, u64>,
@@ -130,6 +133,8 @@ fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: String) {
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse(OPTIONS)?;
     let sagas: usize = a.get("sagas", 1000)?;
+    // Every `twins`-th saga is sent twice, the second copy 50-500 ms later.
+    let twin_every: usize = a.get("twins", 5)?;
     let concurrency: usize = a.get("concurrency", 16)?;
     let stock: u64 = a.get("stock", 150)?;
     let product_count: usize = a.get("products", 3)?;
@@ -256,10 +261,23 @@ async fn main() -> anyhow::Result<()> {
          each fault at {:.0}% of requests to orders-api; {kills} kills",
         rate * 100.0
     );
-    let answers: Vec<Answer> = stream::iter(bodies.into_iter())
-        .map(|body| {
+    // Twins follow their original in the stream, so that both run at once.
+    let jobs: Vec<(Value, u64)> = bodies
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, body)| {
+            let twin = (twin_every > 0 && i % twin_every == 0)
+                .then(|| (body.clone(), 50 + fastrand::u64(..450)));
+            std::iter::once((body, 0)).chain(twin)
+        })
+        .collect();
+    let twins = jobs.iter().filter(|(_, delay)| *delay > 0).count();
+    println!("{twins} sagas also sent as twins");
+    let answers: Vec<Answer> = stream::iter(jobs.into_iter())
+        .map(|(body, delay_ms)| {
             let (client, url, done) = (client.clone(), saga_url.clone(), Arc::clone(&done));
             async move {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 let (status, response) = send(&client, &url, &body).await;
                 done.fetch_add(1, Ordering::Relaxed);
                 Answer {
@@ -386,14 +404,18 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let replays = replay_all(answers.iter().map(|a| a.body.clone()).collect()).await;
-    let retriable =
-        |status: u16, v: &Value| status >= 500 && v["error"]["retriable"] != json!(false);
+    // Not final: a 5xx that does not say `retriable: false`, or a twin's
+    // `409 saga_in_progress` (another request owns the saga).
+    let retriable = |status: u16, v: &Value| {
+        (status >= 500 && v["error"]["retriable"] != json!(false))
+            || (status == 409 && v["error"]["code"] == "saga_in_progress")
+    };
     let unsettled: Vec<usize> = (0..answers.len())
         .filter(|&i| retriable(answers[i].status, &answers[i].response))
         .collect();
     // As a client would: send the retriable ones again until they settle
     // (a claim left by the killed orders-api holds its key for the lease,
-    // 30 s, and answers 409 in-progress until then), then once more.
+    // 10 s, and answers 409 in-progress until then), then once more.
     let mut settled: BTreeMap<usize, (u16, Value)> = BTreeMap::new();
     let mut rounds = 0;
     let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -495,12 +517,18 @@ async fn main() -> anyhow::Result<()> {
     for (&i, answer) in unsettled.iter().zip(&second) {
         finals[i] = answer;
     }
-    let mut order_ids: Vec<u64> = finals
-        .iter()
-        .filter(|(s, _)| *s == 201)
-        .filter_map(|(_, v)| v["data"]["order"]["id"].as_u64())
-        .collect();
-    let answered_201 = order_ids.len();
+    // Twins share a key: one order per key, not per answer.
+    let mut by_key: BTreeMap<&str, std::collections::BTreeSet<u64>> = BTreeMap::new();
+    for (a, (s, v)) in answers.iter().zip(&finals) {
+        if *s == 201 {
+            if let Some(id) = v["data"]["order"]["id"].as_u64() {
+                by_key.entry(a.key.as_str()).or_default().insert(id);
+            }
+        }
+    }
+    let answered_201 = by_key.len();
+    let one_each = by_key.values().all(|ids| ids.len() == 1);
+    let mut order_ids: Vec<u64> = by_key.values().flatten().copied().collect();
     order_ids.sort_unstable();
     order_ids.dedup();
     let confirmed: i64 =
@@ -513,11 +541,47 @@ async fn main() -> anyhow::Result<()> {
     check(
         &mut checks,
         "one order per key: every 201 names its own order, and the CONFIRMED orders are exactly those",
-        order_ids.len() == answered_201 && i64::try_from(answered_201).unwrap_or(-1) == confirmed,
+        one_each
+            && order_ids.len() == answered_201
+            && i64::try_from(answered_201).unwrap_or(-1) == confirmed,
         format!(
             "{answered_201} keys answered 201 with {} distinct orders; {confirmed} CONFIRMED of {total} orders",
             order_ids.len()
         ),
+    );
+
+    // Every 201 ever given (first answers, twins, replays) names an order
+    // that is CONFIRMED now that all work has finished.
+    let mut told: Vec<u64> = answers
+        .iter()
+        .map(|a| (a.status, &a.response))
+        .chain(replays.iter().map(|(s, v)| (*s, v)))
+        .chain(second.iter().map(|(s, v)| (*s, v)))
+        .chain(settled.values().map(|(s, v)| (*s, v)))
+        .filter(|(s, _)| *s == 201)
+        .filter_map(|(_, v)| v["data"]["order"]["id"].as_u64())
+        .collect();
+    told.sort_unstable();
+    told.dedup();
+    let mut contradicted = Vec::new();
+    for id in &told {
+        let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?")
+            .bind(id)
+            .fetch_one(&pool)
+            .await?;
+        if status != "CONFIRMED" {
+            contradicted.push(format!("order {id} answered 201, now {status}"));
+        }
+    }
+    check(
+        &mut checks,
+        "no answer contradicts the data: every order ever answered 201 is CONFIRMED",
+        contradicted.is_empty(),
+        if contradicted.is_empty() {
+            format!("{} orders answered 201 ({twins} twin requests)", told.len())
+        } else {
+            contradicted.join("; ")
+        },
     );
     pool.close().await;
 
@@ -529,6 +593,7 @@ async fn main() -> anyhow::Result<()> {
         stock_per_product: stock,
         fault_rate_per_kind: rate,
         orders_api_kills: kills,
+        twin_requests: twins,
         faults: fault_counts,
         first_answers,
         replays_of_retriable_failures: replays_of_retriable,
@@ -559,8 +624,10 @@ fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
         md,
         "{} sagas at concurrency {} on {} products of stock {} each; every request from the orchestrator \
          to orders-api goes through a fault proxy, each kind of fault at {:.0}%; orders-api is killed \
-         (SIGKILL) and restarted {} times during the run. Checks run after the reservation TTL.\n",
-        r.sagas, r.concurrency, r.products, r.stock_per_product, r.fault_rate_per_kind * 100.0, r.orders_api_kills
+         (SIGKILL) and restarted {} times during the run; {} sagas are also sent a second time, 50-500 ms \
+         after the first (twins). Checks run after the reservation TTL.\n",
+        r.sagas, r.concurrency, r.products, r.stock_per_product, r.fault_rate_per_kind * 100.0, r.orders_api_kills,
+        r.twin_requests
     );
     let _ = writeln!(md, "## Checks\n");
     for c in &r.checks {
