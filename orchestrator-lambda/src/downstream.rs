@@ -151,6 +151,57 @@ pub struct Call<'a> {
     pub name: &'static str,
 }
 
+impl<'a> Call<'a> {
+    /// A call with no caller, precondition, key or body.
+    pub fn new(
+        name: &'static str,
+        endpoint: &'a Endpoint,
+        method: Method,
+        path: String,
+        bearer: &'a str,
+    ) -> Self {
+        Self {
+            endpoint,
+            method,
+            path,
+            bearer,
+            on_behalf_of: None,
+            if_match: None,
+            idempotency_key: None,
+            body: None,
+            name,
+        }
+    }
+
+    /// A call to orders-api with the service token, for `subject`.
+    pub fn orders(
+        name: &'static str,
+        deps: &'a crate::saga::Deps,
+        method: Method,
+        path: String,
+        subject: &'a str,
+    ) -> Self {
+        let mut call = Self::new(name, &deps.orders, method, path, &deps.config.service_token);
+        call.on_behalf_of = Some(subject);
+        call
+    }
+
+    pub fn idempotency_key(mut self, key: &str) -> Self {
+        self.idempotency_key = Some(key.to_owned());
+        self
+    }
+
+    pub fn if_match(mut self, tag: &'a str) -> Self {
+        self.if_match = Some(tag);
+        self
+    }
+
+    pub fn body(mut self, body: &'a Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     let secs: u64 = headers
         .get(header::RETRY_AFTER)?
@@ -219,7 +270,10 @@ async fn attempt(
                 call.endpoint.invalidate();
             }
             let timed_out = e.is_timeout();
-            if timed_out && Instant::now() + Duration::from_millis(5) >= deadline {
+            let near_deadline = Instant::now()
+                .checked_add(Duration::from_millis(5))
+                .is_none_or(|t| t >= deadline);
+            if timed_out && near_deadline {
                 // The attempt was cut short by the saga's deadline.
                 return Err(CallError::Deadline);
             }
@@ -273,7 +327,10 @@ pub async fn send(
                 (CallError::Status { retry_after: Some(after), .. }, Some(p)) => p.max(*after),
                 (_, Some(p)) => p,
             };
-            (Instant::now() + wait < deadline).then_some(wait)
+            Instant::now()
+                .checked_add(wait)
+                .is_some_and(|t| t < deadline)
+                .then_some(wait)
         })
         .notify(|e, wait| {
             tracing::warn!(call = call.name, error = %e, retry_in_ms = wait.as_millis() as u64, "downstream call failed; retrying");

@@ -112,7 +112,8 @@ fn deadline_of(req: &Request, deps: &Deps) -> Instant {
             Duration::from_millis(left).saturating_sub(deps.config.deadline_margin)
         })
         .unwrap_or(cap);
-    Instant::now() + remaining.min(cap)
+    let now = Instant::now();
+    now.checked_add(remaining.min(cap)).unwrap_or(now)
 }
 
 /// The Lambda's entry point.

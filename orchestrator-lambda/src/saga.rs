@@ -238,26 +238,23 @@ pub async fn run(
     let now = Instant::now();
     let budget = deadline.saturating_duration_since(now);
     // Keep part of the budget for compensation.
-    let forward = deadline - config.compensation_reserve.min(budget / 3);
+    let forward = deadline
+        .checked_sub(config.compensation_reserve.min(budget / 3))
+        .unwrap_or(now);
     let keys = Keys::derive(subject, &req.idempotency_key);
-    // orders-api: the service credential, acting for the caller.
-    let as_caller = Some(subject);
+    // orders-api calls: the service credential, acting for the caller.
 
     // 1. The customer exists.
     let customer = send(
         &deps.http,
         config,
-        Call {
-            endpoint: &deps.customers,
-            method: Method::GET,
-            path: format!("/internal/customers/{}", req.customer_id),
-            bearer: &config.service_token,
-            on_behalf_of: None,
-            if_match: None,
-            idempotency_key: None,
-            body: None,
-            name: "customers.get",
-        },
+        Call::new(
+            "customers.get",
+            &deps.customers,
+            Method::GET,
+            format!("/internal/customers/{}", req.customer_id),
+            &config.service_token,
+        ),
         forward,
     )
     .await
@@ -277,22 +274,19 @@ pub async fn run(
     );
 
     // 2. The order, stock reserved.
-    let token = &config.service_token;
     let body = json!({"customer_id": req.customer_id, "items": req.items});
     let created = send(
         &deps.http,
         config,
-        Call {
-            endpoint: &deps.orders,
-            method: Method::POST,
-            path: "/orders".into(),
-            bearer: token,
-            on_behalf_of: as_caller,
-            if_match: None,
-            idempotency_key: Some(keys.create.clone()),
-            body: Some(&body),
-            name: "orders.create",
-        },
+        Call::orders(
+            "orders.create",
+            deps,
+            Method::POST,
+            "/orders".into(),
+            subject,
+        )
+        .idempotency_key(&keys.create)
+        .body(&body),
         forward,
     )
     .await
@@ -311,17 +305,14 @@ pub async fn run(
     let confirmed = send(
         &deps.http,
         config,
-        Call {
-            endpoint: &deps.orders,
-            method: Method::POST,
-            path: format!("/orders/{order_id}/confirm"),
-            bearer: token,
-            on_behalf_of: as_caller,
-            if_match: None,
-            idempotency_key: Some(keys.confirm.clone()),
-            body: None,
-            name: "orders.confirm",
-        },
+        Call::orders(
+            "orders.confirm",
+            deps,
+            Method::POST,
+            format!("/orders/{order_id}/confirm"),
+            subject,
+        )
+        .idempotency_key(&keys.confirm),
         forward,
     )
     .await;
@@ -439,17 +430,13 @@ async fn get_order(
     send(
         &deps.http,
         &deps.config,
-        Call {
-            endpoint: &deps.orders,
-            method: Method::GET,
-            path: format!("/orders/{order_id}"),
-            bearer: &deps.config.service_token,
-            on_behalf_of: Some(subject),
-            if_match: None,
-            idempotency_key: None,
-            body: None,
-            name: "orders.get",
-        },
+        Call::orders(
+            "orders.get",
+            deps,
+            Method::GET,
+            format!("/orders/{order_id}"),
+            subject,
+        ),
         deadline,
     )
     .await
@@ -533,17 +520,15 @@ async fn compensate(
     let cancelled = send(
         &deps.http,
         &deps.config,
-        Call {
-            endpoint: &deps.orders,
-            method: Method::POST,
-            path: format!("/orders/{order_id}/cancel"),
-            bearer: &deps.config.service_token,
-            on_behalf_of: Some(subject),
-            if_match: Some("\"CREATED\""),
-            idempotency_key: Some(keys.cancel.clone()),
-            body: None,
-            name: "orders.cancel",
-        },
+        Call::orders(
+            "orders.cancel",
+            deps,
+            Method::POST,
+            format!("/orders/{order_id}/cancel"),
+            subject,
+        )
+        .if_match("\"CREATED\"")
+        .idempotency_key(&keys.cancel),
         deadline,
     )
     .await;

@@ -109,12 +109,20 @@ async fn create_ok(f: &Fakes) {
         .await;
 }
 
-async fn confirm_ok(f: &Fakes) {
+async fn confirm_answers(f: &Fakes, answer: ResponseTemplate) {
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/confirm"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
+        .respond_with(answer)
         .mount(&f.orders)
         .await;
+}
+
+async fn confirm_ok(f: &Fakes) {
+    confirm_answers(
+        f,
+        ResponseTemplate::new(200).set_body_json(order("CONFIRMED")),
+    )
+    .await;
 }
 
 async fn fetch_ok(f: &Fakes, status: &str) {
@@ -462,11 +470,7 @@ async fn a_failed_compensation_is_reported_pending() {
     let f = fakes().await;
     customer_ok(&f).await;
     create_ok(&f).await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/confirm"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&f.orders)
-        .await;
+    confirm_answers(&f, ResponseTemplate::new(503)).await;
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/cancel"))
         .respond_with(ResponseTemplate::new(503))
@@ -817,11 +821,7 @@ async fn compensation_never_cancels_a_confirmed_order() {
     let f = fakes().await;
     customer_ok(&f).await;
     create_ok(&f).await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/confirm"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&f.orders)
-        .await;
+    confirm_answers(&f, ResponseTemplate::new(503)).await;
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/cancel"))
         .and(matchers::header("if-match", "\"CREATED\""))

@@ -33,7 +33,8 @@ pub fn pool_options(max_connections: u32) -> MySqlPoolOptions {
 /// Waits (up to `patience`) for the database to accept connections: a service
 /// started beside its database should not crash because it won the race.
 pub async fn wait_until_reachable(pool: &MySqlPool, patience: Duration) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + patience;
+    let start = tokio::time::Instant::now();
+    let deadline = start.checked_add(patience).unwrap_or(start);
     loop {
         match sqlx::query("SELECT 1").execute(pool).await {
             Ok(_) => return Ok(()),
