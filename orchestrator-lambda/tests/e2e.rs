@@ -81,6 +81,7 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
             format!("http://127.0.0.1:{customers_port}"),
         )
         .env("RESERVATION_TTL_SECS", "2")
+        .env("IDEMPOTENCY_LEASE_SECS", "5")
         .env("SWEEP_INTERVAL_SECS", "1")
         .env("RUST_LOG", "info")
         .stdout(log_file(logs, bin))
@@ -139,6 +140,8 @@ fn lambda(
         )
         .env("ORDERS_API_BASE", format!("http://127.0.0.1:{orders_port}"))
         .env("SAGA_TIMEOUT_MS", "8000")
+        // The lease must be shorter than the saga's budget (checked at start).
+        .env("IDEMPOTENCY_LEASE_SECS", "5")
         .env("RUST_LOG", "info")
         .stdout(log_file(logs, "orchestrator-lambda"))
         .stderr(log_file(logs, "orchestrator-lambda.err"))
@@ -160,6 +163,24 @@ async fn wait_ready(client: &reqwest::Client, url: &str, patience: Duration) {
             "{url} never became ready"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `wait_ready`, and on failure the logs of the stack in the panic message.
+async fn wait_ready_or_show(client: &reqwest::Client, url: &str, patience: Duration, logs: &Path) {
+    let waited = tokio::time::timeout(patience, wait_ready(client, url, patience * 2)).await;
+    if waited.is_err() {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(logs).into_iter().flatten().flatten() {
+            let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: Vec<&str> = body.lines().rev().take(5).collect();
+            text.push_str(&format!(
+                "--- {}\n{}\n",
+                entry.path().display(),
+                tail.join("\n")
+            ));
+        }
+        panic!("{url} never became ready:\n{text}");
     }
 }
 
@@ -220,11 +241,13 @@ impl Stack {
             Duration::from_secs(60),
         )
         .await;
-        // The first invocation may compile the function.
-        wait_ready(
+        // The function is built already: it answers within seconds, or its
+        // log says why not.
+        wait_ready_or_show(
             &client,
             &format!("http://127.0.0.1:{lambda_port}/orchestrator/health"),
-            Duration::from_secs(600),
+            Duration::from_secs(60),
+            &logs,
         )
         .await;
         let pool = MySqlPool::connect(&db.url).await.expect("test pool");
