@@ -23,6 +23,8 @@ if [ "${1:-}" = "--build" ]; then
   build_dir="${SAM_BUILD_DIR:-.aws-sam/build}"
   sam build --beta-features --build-dir "$build_dir"
   bootstrap="$build_dir/OrchestratorFunction/bootstrap"
-  file "$bootstrap" | tee /dev/stderr | grep -q "ARM aarch64" || { echo "bootstrap is not an arm64 binary" >&2; exit 1; }
+  # (Not `tee /dev/stderr`: reopening it truncates a log file it points to.)
+  kind=$(file "$bootstrap"); echo "$kind"
+  grep -q "ARM aarch64" <<<"$kind" || { echo "bootstrap is not an arm64 binary" >&2; exit 1; }
 fi
 echo "deploy checks passed"
