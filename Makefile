@@ -1,6 +1,8 @@
 # The order back office. `make help` lists the targets.
 SHELL := /bin/bash
 CARGO ?= cargo
+# The project's Python tools (make setup creates .venv/) come first.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 .PHONY: help setup db dev lambda invoke deny up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
@@ -11,7 +13,8 @@ setup: ## First run: .env from .env.example, tools and MariaDB, database created
 	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
 	scripts/ensure-tools.sh
 	scripts/setup-db.sh
-	$(CARGO) build --workspace
+	@echo "building the workspace (all binaries, once; later targets reuse it)"
+	$(CARGO) build --workspace --bins
 
 db: ## Create and seed the database of DATABASE_URL if it is empty
 	scripts/setup-db.sh
@@ -19,14 +22,17 @@ db: ## Create and seed the database of DATABASE_URL if it is empty
 dev: ## Run customers-api (:3001), orders-api (:3002) and the orchestrator (:3003); Ctrl-C stops all
 	scripts/dev.sh
 
-lambda: ## Serve the orchestrator with cargo lambda watch on :3003 (reads .env)
-	cd orchestrator-lambda && cargo lambda watch -A 0.0.0.0 -P 3003 --bin orchestrator-lambda --env-file ../.env
+lambda: ## Serve the orchestrator alone on :3003 (the APIs run elsewhere; reads .env)
+	scripts/dev.sh --lambda
 
 invoke: ## Send the sample API Gateway events, with a fresh dev token, to a running `make lambda`
 	@token=$$(scripts/mint-token.sh) && tmp=$$(mktemp -d) && \
 	for e in health create-and-confirm-order unknown-customer bad-body; do \
 	  sed "s|\$${TOKEN}|$$token|" orchestrator-lambda/events/$$e.json > "$$tmp/$$e.json"; \
-	  echo "--- $$e"; cargo lambda invoke --invoke-address 127.0.0.1 -P 3003 --data-file "$$tmp/$$e.json"; echo; \
+	  echo "--- $$e"; \
+	  cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port 3003 --data-file "$$tmp/$$e.json" \
+	    || { echo "invoke failed: is 'make dev' (or 'make lambda') running?" >&2; rm -rf "$$tmp"; exit 1; }; \
+	  echo; \
 	done; rm -rf "$$tmp"
 
 run-customers: ## Run customers-api on :3001 (reads .env)

@@ -1,24 +1,68 @@
 #!/usr/bin/env bash
-# Runs the whole back office locally, without Docker: customers-api on :3001,
-# orders-api on :3002 (against the database of .env) and the orchestrator
-# through `cargo lambda watch` on :3003. Ctrl-C stops them all.
+# Runs the back office locally, without Docker, from one workspace build:
+# customers-api on :3001, orders-api on :3002 (against the database of .env)
+# and the orchestrator on :3003: the Lambda runtime API and HTTP front of
+# `cargo lambda watch --only-lambda-apis`, polled by the orchestrator's own
+# binary (the one `cargo build` made: nothing is compiled a second time).
+# Ctrl-C stops them all.
+#   scripts/dev.sh            all three
+#   scripts/dev.sh --lambda   the orchestrator only (the APIs run elsewhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .env ] || { echo "no .env: run 'make setup' first" >&2; exit 1; }
-cargo build -q -p customers-api -p orders-api
-target="${CARGO_TARGET_DIR:-target}"
+only_lambda=false
+[ "${1:-}" = "--lambda" ] && only_lambda=true
+
+taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ports=(3003)
+$only_lambda || ports=(3001 3002 3003)
+for port in "${ports[@]}"; do
+  if taken "$port"; then
+    echo "port $port is taken (is 'make dev' or 'make lambda' already running?)" >&2
+    exit 1
+  fi
+done
+command -v cargo-lambda >/dev/null 2>&1 || {
+  echo "cargo-lambda is not installed: run 'make setup' (it creates .venv/)" >&2
+  exit 1
+}
+
+echo "building the workspace (cargo build --workspace --bins)..." >&2
+cargo build -q --workspace --bins
+target="${CARGO_TARGET_DIR:-target}/debug"
+# The services read .env themselves; the orchestrator gets it from here.
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
+
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-PORT=3001 "$target/debug/customers-api" & pids+=($!)
-PORT=3002 "$target/debug/orders-api" & pids+=($!)
-if cargo lambda --version >/dev/null 2>&1; then
-  (cd orchestrator-lambda && exec cargo lambda watch -A 0.0.0.0 -P 3003 --bin orchestrator-lambda --env-file ../.env) & pids+=($!)
-else
-  echo "cargo-lambda is not installed (pip install -r requirements-dev.txt): no orchestrator on :3003" >&2
+wait_ready() {
+  for _ in $(seq 1 120); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.25; done
+  echo "$1 did not become ready" >&2
+  return 1
+}
+
+if ! $only_lambda; then
+  PORT=3001 "$target/customers-api" & pids+=($!)
+  PORT=3002 "$target/orders-api" & pids+=($!)
 fi
-for url in http://127.0.0.1:3001/ready http://127.0.0.1:3002/ready; do
-  for _ in $(seq 1 60); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.5; done
-done
-echo "customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs | orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops all)" >&2
+(cd orchestrator-lambda && exec cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port 3003) & pids+=($!)
+for _ in $(seq 1 120); do taken 3003 && break; sleep 0.25; done
+AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNCTION_VERSION=1 \
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:3003/.rt" \
+  "$target/orchestrator-lambda" & pids+=($!)
+
+if ! $only_lambda; then
+  wait_ready http://127.0.0.1:3001/ready
+  wait_ready http://127.0.0.1:3002/ready
+fi
+wait_ready http://127.0.0.1:3003/orchestrator/health
+if $only_lambda; then
+  echo "orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops it)" >&2
+else
+  echo "ready: customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs | orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops all)" >&2
+fi
 wait -n "${pids[@]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure a MySQL-compatible server answers on 127.0.0.1:3306 and that the
-# mysql client, cargo-nextest, cargo-lambda, moto_server, the deployment linters,
+# mysql client, cargo-nextest, the project virtualenv .venv/ (cargo-lambda,
+# moto_server, schemathesis, SAM and the deployment linters),
 # docker-compose (client only) and the arm64 Rust target are installed. Starts the machine's MariaDB when it is down, and
 # installs it (Debian) only when it is missing altogether.
 set -euo pipefail
@@ -13,10 +14,24 @@ apt_install() {
 
 command -v mysql >/dev/null 2>&1 || apt_install mariadb-client
 command -v openssl >/dev/null 2>&1 || apt_install openssl
-# cargo-lambda and moto_server, pinned (a no-op when already installed).
-root="$(dirname "$0")/.."
-python3 -m pip install -q --disable-pip-version-check -r "$root/requirements-dev.txt" -r "$root/requirements-deploy.txt" 2>&1 \
-  | grep -v -i "running pip as the 'root' user" || true
+# The Python tools (cargo-lambda, moto_server, schemathesis, SAM, the
+# linters), pinned, in the project's own virtualenv .venv/: the system's
+# Python is never touched. Every make target puts .venv/bin first on PATH.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+if [ ! -x "$venv/bin/python" ]; then
+  echo "creating the project virtualenv .venv/ (Python tools, pinned)" >&2
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+fi
+stamp="$venv/.requirements"
+wanted=$(cat "$root/requirements-dev.txt" "$root/requirements-deploy.txt")
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "installing the Python tools into .venv/ (a minute or two, once)" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    -r "$root/requirements-dev.txt" -r "$root/requirements-deploy.txt"
+  printf '%s' "$wanted" > "$stamp"
+fi
 # docker-compose v1 validates docker-compose.yml without an engine; `file` checks the arm64 build.
 command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
 command -v file >/dev/null 2>&1 || apt_install file

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 if [ -z "${JWT_SECRET:-}" ] && [ -f .env ]; then
   set -a; . ./.env; set +a
 fi
-: "${JWT_SECRET:?JWT_SECRET is not set (export it or put it in .env)}"
+[ -n "${JWT_SECRET:-}" ] || { echo "JWT_SECRET is not set: run 'make setup' (it creates .env), or export JWT_SECRET" >&2; exit 1; }
 sub="${1:-dev-user}"
 ttl="${2:-3600}"
 now=$(date +%s)
