@@ -81,11 +81,14 @@ sqlx-prepare: ## Regenerate .sqlx/ (compile-time query metadata) against MariaDB
 sqlx-check: ## Fail if .sqlx/ does not match the queries
 	scripts/sqlx-prepare.sh --check
 
-up: ## docker compose: MySQL 8 (schema + seed) and both APIs, built from their Dockerfiles
-	docker compose up --build -d
+# The Compose plugin (`docker compose`) when there is one, else docker-compose v1.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+up: ## docker compose: MySQL 8 (schema + seed, on 127.0.0.1:3307) and both APIs, built from their Dockerfiles
+	$(COMPOSE) up --build -d
 
 down: ## Stop the compose stack (add -v to drop the database: make down ARGS=-v)
-	docker compose down $(ARGS)
+	$(COMPOSE) down $(ARGS)
 
 images: ## Build both API images and push them to ECR (AWS_ACCOUNT_ID, AWS_REGION, TAG)
 	scripts/images.sh

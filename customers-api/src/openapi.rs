@@ -10,7 +10,8 @@ use crate::{domain, routes, store};
     info(
         title = "customers-api",
         description = "Customers of the order back office, and an internal lookup for other services. \
-Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.",
+Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`. \n\n**To try it here:** run `make -s token` in the project, click **Authorize**, and paste the token \
+into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user).",
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(

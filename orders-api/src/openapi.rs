@@ -12,7 +12,8 @@ use crate::{domain, routes, store};
         description = "Products and orders of the order back office: stock is reserved when an order is \
 created, never oversold, released when a reservation expires. `POST /orders`, `/confirm` and `/cancel` \
 are idempotent with an `Idempotency-Key` (or `X-Idempotency-Key`) header. Errors are RFC 9457 problem \
-documents (`application/problem+json`) with a stable `code`.",
+documents (`application/problem+json`) with a stable `code`. \n\n**To try it here:** run `make -s token` in the project, click **Authorize**, and paste the token \
+into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user).",
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(
