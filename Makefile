@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The project's Python tools (make setup creates .venv/) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help setup db dev lambda invoke deny up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev lambda invoke deny bootstrap-check up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -101,6 +101,10 @@ deploy-check: ## Offline lints of template.yaml, the Dockerfiles and docker-comp
 
 sam-build: ## deploy-check, then sam build: the arm64 bootstrap (cargo-lambda + zig)
 	scripts/deploy-check.sh --build
+
+bootstrap-check: ## The arm64 bootstrap of `make sam-build` serves a saga under qemu-aarch64; glibc <= Amazon Linux 2023's
+	$(CARGO) build -q --workspace --bins
+	scripts/bootstrap-check.sh
 
 clean-test-dbs: ## Drop databases left behind by interrupted test runs
 	mysql -h 127.0.0.1 -u root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\_%' OR schema_name LIKE 'sqlx\_prepare\_%'" \

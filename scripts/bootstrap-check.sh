@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The artifact that would be deployed is the one tested: the arm64 `bootstrap`
+# that `sam build` made runs here under qemu-aarch64, against the Lambda
+# runtime API of `cargo lambda watch --only-lambda-apis`, and must answer a
+# real saga (201) against customers-api and orders-api on a fresh database.
+# It also fails if the binary needs a glibc newer than Amazon Linux 2023's.
+#
+#   scripts/bootstrap-check.sh [path/to/bootstrap]
+#
+# Default path: $SAM_BUILD_DIR/OrchestratorFunction/bootstrap (make sam-build).
+# Installs qemu-user-static and the arm64 C library (Debian) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bootstrap="${1:-${SAM_BUILD_DIR:-.aws-sam/build}/OrchestratorFunction/bootstrap}"
+[ -f "$bootstrap" ] || { echo "$bootstrap is missing: run 'make sam-build' first" >&2; exit 1; }
+AL2023_GLIBC=2.34
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+  echo "installing qemu-user-static and libc6-arm64-cross" >&2
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq qemu-user-static libc6-arm64-cross >/dev/null
+fi
+
+echo "--- glibc the bootstrap needs (Amazon Linux 2023 has $AL2023_GLIBC)"
+needed=$(readelf --version-info "$bootstrap" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+echo "GLIBC_$needed"
+if [ "$(printf '%s\n%s\n' "$needed" "$AL2023_GLIBC" | sort -V | tail -1)" != "$AL2023_GLIBC" ]; then
+  echo "the bootstrap needs glibc $needed, newer than Amazon Linux 2023's $AL2023_GLIBC" >&2
+  exit 1
+fi
+
+target="${CARGO_TARGET_DIR:-$root/target}/debug"
+for b in customers-api orders-api; do
+  [ -x "$target/$b" ] || { echo "$target/$b is not built (cargo build --workspace --bins)" >&2; exit 1; }
+done
+server="${TEST_DATABASE_URL:-mysql://root@127.0.0.1:3306}"
+db="bootstrap_$(date +%s)_$$"
+work=$(mktemp -d)
+mysql_() { mysql -h 127.0.0.1 -P 3306 -u root "$@"; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  mysql_ -e "DROP DATABASE IF EXISTS \`$db\`" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cport=$(free_port); oport=$(free_port); rport=$(free_port)
+export JWT_SECRET="bootstrap-jwt-secret-$(openssl rand -hex 16)"
+export SERVICE_TOKEN="bootstrap-service-token-$(openssl rand -hex 16)"
+mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_SECRET="$JWT_SECRET"
+        SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG=warn)
+"${common[@]}" PORT="$cport" "$target/customers-api" >"$work/customers-api.log" 2>&1 & pids+=($!)
+"${common[@]}" PORT="$oport" CUSTOMERS_API_BASE="http://127.0.0.1:$cport" "$target/orders-api" \
+  >"$work/orders-api.log" 2>&1 & pids+=($!)
+wait_ok() {
+  for _ in $(seq 1 240); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.25; done
+  echo "$1 did not answer" >&2; tail -n 20 "$work"/*.log >&2; return 1
+}
+wait_ok "http://127.0.0.1:$cport/ready"
+wait_ok "http://127.0.0.1:$oport/ready"
+mysql_ "$db" < db/seed.sql
+
+(cd orchestrator-lambda && exec cargo lambda watch --only-lambda-apis \
+   --invoke-address 127.0.0.1 --invoke-port "$rport") >"$work/cargo-lambda.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 240); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.25; done
+echo "--- the arm64 bootstrap under qemu-aarch64"
+env -i PATH="$PATH" AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNCTION_VERSION=1 \
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$rport/.rt" \
+  CUSTOMERS_API_BASE="http://127.0.0.1:$cport" ORDERS_API_BASE="http://127.0.0.1:$oport" \
+  JWT_SECRET="$JWT_SECRET" SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG=info \
+  qemu-aarch64-static -L /usr/aarch64-linux-gnu "$bootstrap" >"$work/bootstrap.log" 2>&1 & pids+=($!)
+wait_ok "http://127.0.0.1:$rport/orchestrator/health"
+
+token=$(scripts/mint-token.sh bootstrap-check 600)
+answer=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$rport/orchestrator/create-and-confirm-order" \
+  -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+  -d '{"customer_id": 1, "items": [{"product_id": 2, "qty": 3}], "idempotency_key": "bootstrap-check-1"}')
+status=$(tail -n 1 <<<"$answer")
+echo "saga answered $status: $(head -n 1 <<<"$answer" | cut -c1-160)"
+if [ "$status" != 201 ] || ! grep -q '"status":"CONFIRMED"' <<<"$answer"; then
+  echo "the arm64 bootstrap did not complete a saga" >&2
+  tail -n 20 "$work/bootstrap.log" >&2
+  exit 1
+fi
+grep -q '"level":"INFO"' "$work/bootstrap.log" || { echo "the bootstrap logged nothing" >&2; exit 1; }
+echo "bootstrap check passed: the deployable arm64 binary serves a saga"
