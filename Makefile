@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The project's Python tools (make setup creates .venv/) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help setup db dev lambda invoke deny bootstrap-check up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev lambda invoke deny bootstrap-check destroy up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -95,6 +95,9 @@ images: ## Build both API images and push them to ECR (AWS_ACCOUNT_ID, AWS_REGIO
 
 deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: README, "Deploy to AWS")
 	scripts/deploy.sh
+
+destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks before deleting)
+	sam delete --stack-name "order-back-office-$${DEPLOY_STAGE:-dev}" --region "$${AWS_REGION:-us-east-1}"
 
 deploy-check: ## Offline lints of template.yaml, the Dockerfiles and docker-compose.yml
 	scripts/deploy-check.sh

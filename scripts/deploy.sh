@@ -6,7 +6,8 @@
 #   DEPLOY_DB_HOST, DEPLOY_DB_SECURITY_GROUP, DEPLOY_DB_PASSWORD,
 #   CUSTOMERS_IMAGE, ORDERS_IMAGE (from make images),
 #   JWT_SECRET, SERVICE_TOKEN (32+ characters each),
-#   optional: DEPLOY_STAGE (dev), DEPLOY_DB_NAME, DEPLOY_DB_USER, AWS_REGION,
+#   optional: DEPLOY_STAGE (dev), DEPLOY_DESIRED_COUNT (1), DEPLOY_DB_NAME,
+#   DEPLOY_DB_USER, AWS_REGION,
 #   DEPLOY_JWT_ISSUER, DEPLOY_JWT_AUDIENCE (the iss / aud user tokens carry).
 # DEPLOY_DB_PASSWORD: 16+ of A-Z a-z 0-9 . _ ~ - (it goes into DATABASE_URL).
 set -euo pipefail
@@ -27,6 +28,7 @@ sam deploy --config-env dev \
   --region "${AWS_REGION:-us-east-1}" \
   --parameter-overrides \
     "Stage=$stage" \
+    "DesiredCount=${DEPLOY_DESIRED_COUNT:-1}" \
     "VpcId=$DEPLOY_VPC_ID" \
     "SubnetIds=$DEPLOY_SUBNET_IDS" \
     "CustomersImage=$CUSTOMERS_IMAGE" \
