@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The project's Python tools (make setup creates .venv/) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help setup db dev lambda invoke deny bootstrap-check destroy up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ db: ## Create and seed the database of DATABASE_URL if it is empty
 
 dev: ## Run customers-api (:3001), orders-api (:3002) and the orchestrator (:3003); Ctrl-C stops all
 	scripts/dev.sh
+
+apis: ## Run the two APIs only (:3001, :3002), e.g. for make sam-local
+	scripts/dev.sh --apis
 
 lambda: ## Serve the orchestrator alone on :3003 (the APIs run elsewhere; reads .env)
 	scripts/dev.sh --lambda
@@ -95,6 +98,12 @@ images: ## Build both API images and push them to ECR (AWS_ACCOUNT_ID, AWS_REGIO
 
 deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: README, "Deploy to AWS")
 	scripts/deploy.sh
+
+sam-local: ## sam build, then sam local start-api on :3003 (needs Docker; the APIs on the host: make apis)
+	sam build --beta-features
+	python3 scripts/sam-local-env.py render .aws-sam/sam-local-env.json
+	sam local start-api --port 3003 --env-vars .aws-sam/sam-local-env.json \
+	  --add-host host.docker.internal:host-gateway
 
 destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks before deleting)
 	sam delete --stack-name "order-back-office-$${DEPLOY_STAGE:-dev}" --region "$${AWS_REGION:-us-east-1}"

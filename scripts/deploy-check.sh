@@ -10,6 +10,8 @@ echo "--- cfn-lint template.yaml"
 cfn-lint template.yaml
 echo "--- sam validate --lint"
 sam validate --lint --region us-east-1
+echo "--- sam local's env file against the template"
+python3 scripts/sam-local-env.py check
 echo "--- hadolint"
 hadolint customers-api/Dockerfile orders-api/Dockerfile
 if command -v docker-compose >/dev/null 2>&1; then

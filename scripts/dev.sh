@@ -7,22 +7,26 @@
 # Ctrl-C stops them all.
 #   scripts/dev.sh            all three
 #   scripts/dev.sh --lambda   the orchestrator only (the APIs run elsewhere)
+#   scripts/dev.sh --apis     the two APIs only (for sam local start-api)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .env ] || { echo "no .env: run 'make setup' first" >&2; exit 1; }
 only_lambda=false
+only_apis=false
 [ "${1:-}" = "--lambda" ] && only_lambda=true
+[ "${1:-}" = "--apis" ] && only_apis=true
 
 taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ports=(3003)
-$only_lambda || ports=(3001 3002 3003)
+ports=(3001 3002 3003)
+$only_lambda && ports=(3003)
+$only_apis && ports=(3001 3002)
 for port in "${ports[@]}"; do
   if taken "$port"; then
     echo "port $port is taken (is 'make dev' or 'make lambda' already running?)" >&2
     exit 1
   fi
 done
-command -v cargo-lambda >/dev/null 2>&1 || {
+$only_apis || command -v cargo-lambda >/dev/null 2>&1 || {
   echo "cargo-lambda is not installed: run 'make setup' (it creates .venv/)" >&2
   exit 1
 }
@@ -49,18 +53,22 @@ if ! $only_lambda; then
   PORT=3001 "$target/customers-api" & pids+=($!)
   PORT=3002 "$target/orders-api" & pids+=($!)
 fi
-(cd orchestrator-lambda && exec cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port 3003) & pids+=($!)
-for _ in $(seq 1 120); do taken 3003 && break; sleep 0.25; done
-AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNCTION_VERSION=1 \
-  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:3003/.rt" \
-  "$target/orchestrator-lambda" & pids+=($!)
+if ! $only_apis; then
+  (cd orchestrator-lambda && exec cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port 3003) & pids+=($!)
+  for _ in $(seq 1 120); do taken 3003 && break; sleep 0.25; done
+  AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNCTION_VERSION=1 \
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:3003/.rt" \
+    "$target/orchestrator-lambda" & pids+=($!)
+fi
 
 if ! $only_lambda; then
   wait_ready http://127.0.0.1:3001/ready
   wait_ready http://127.0.0.1:3002/ready
 fi
-wait_ready http://127.0.0.1:3003/orchestrator/health
-if $only_lambda; then
+$only_apis || wait_ready http://127.0.0.1:3003/orchestrator/health
+if $only_apis; then
+  echo "ready: customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs (Ctrl-C stops both)" >&2
+elif $only_lambda; then
   echo "orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops it)" >&2
 else
   echo "ready: customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs | orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops all)" >&2
