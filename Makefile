@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The project's Python tools (make setup creates .venv/) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help setup db dev apis lambda invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ sam-local: ## sam build, then sam local start-api on :3003 (needs Docker; the AP
 	python3 scripts/sam-local-env.py render .aws-sam/sam-local-env.json
 	sam local start-api --port 3003 --env-vars .aws-sam/sam-local-env.json \
 	  --add-host host.docker.internal:host-gateway
+
+seed-aws: ## Load the sample data into the deployed database (a one-shot ECS task running `orders-api seed`; DEPLOY_SUBNET_IDS)
+	scripts/seed-aws.sh
 
 destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks before deleting)
 	sam delete --stack-name "order-back-office-$${DEPLOY_STAGE:-dev}" --region "$${AWS_REGION:-us-east-1}"

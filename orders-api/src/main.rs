@@ -8,6 +8,14 @@ async fn main() -> anyhow::Result<()> {
     }
     config::load_dotenv();
     telemetry::init("orders-api");
+    if std::env::args().nth(1).as_deref() == Some("seed") {
+        let url = config::required("DATABASE_URL")?;
+        let done = orders_api::seed::run(&url)
+            .await
+            .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "seeding failed"))?;
+        tracing::info!(outcome = ?done, "seed");
+        return Ok(());
+    }
     let settings = Settings::from_env().inspect_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
     })?;

@@ -58,3 +58,49 @@ async fn services_and_replicas_migrating_one_database_at_once_do_not_collide() {
         }
     }
 }
+
+/// `orders-api seed` loads the sample data once, into a database whose
+/// customers table exists (customers-api made it), and refuses otherwise.
+#[test]
+fn the_seed_command_loads_the_sample_data_once() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let seed = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_orders-api"))
+            .arg("seed")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", url)
+            .output()
+            .expect("runs")
+    };
+    // Without customers-api's table: a clear refusal.
+    let empty = rt.block_on(service_kit::testing::TestDatabase::create());
+    let out = seed(&empty.url);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("start customers-api once"));
+
+    let db = rt.block_on(async {
+        let db = service_kit::testing::TestDatabase::create().await;
+        let pool = sqlx::MySqlPool::connect(&db.url).await.expect("pool");
+        service_kit::db::migrate(&pool, &mut sqlx::migrate!("../customers-api/migrations"))
+            .await
+            .expect("customers-api's migrations");
+        db
+    });
+    for _ in 0..2 {
+        let out = seed(&db.url);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let counts: (i64, i64) = rt.block_on(async {
+        let pool = sqlx::MySqlPool::connect(&db.url).await.expect("pool");
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM customers), (SELECT COUNT(*) FROM products)")
+            .fetch_one(&pool)
+            .await
+            .expect("counts")
+    });
+    assert_eq!(counts, (2, 3), "loaded once");
+}
