@@ -6,7 +6,7 @@
 set -euo pipefail
 stage="${DEPLOY_STAGE:-dev}"
 region="${AWS_REGION:-us-east-1}"
-: "${DEPLOY_SUBNET_IDS:?set DEPLOY_SUBNET_IDS (the stack's private subnets, comma-separated)}"
+: "${DEPLOY_SUBNET_IDS:?set DEPLOY_SUBNET_IDS (the private subnets of the stack, comma-separated)}"
 stack="order-back-office-$stage"
 output() {
   aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
