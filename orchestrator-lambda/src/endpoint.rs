@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{anyhow, Context};
-use aws_sdk_ecs::types::DesiredStatus;
+use aws_sdk_ecs::types::{DesiredStatus, HealthStatus};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointSpec {
@@ -58,14 +58,20 @@ impl FromStr for EndpointSpec {
     }
 }
 
-/// How long a resolved ECS address is trusted without a failure.
+/// How long resolved ECS addresses are trusted without a failure, before
+/// jitter (each refresh picks 80% to 120% of it, so that instances started
+/// together do not refresh together).
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// A resolvable endpoint, with its cache.
 pub struct Endpoint {
     spec: EndpointSpec,
     ecs: Option<aws_sdk_ecs::Client>,
-    cached: Mutex<Option<(String, Instant)>>,
+    /// The healthy tasks' base URLs, and until when they are trusted.
+    cached: Mutex<Option<(Vec<String>, Instant)>>,
+    /// One refresh at a time per instance: concurrent invocations that miss
+    /// the cache wait for it instead of each asking ECS.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Endpoint {
@@ -74,7 +80,16 @@ impl Endpoint {
             spec,
             ecs,
             cached: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// A cached URL, a random one of the healthy tasks, while still trusted.
+    fn from_cache(&self) -> Option<String> {
+        let guard = self.cached.lock().ok()?;
+        let (urls, until) = guard.as_ref()?;
+        (Instant::now() < *until && !urls.is_empty())
+            .then(|| urls[fastrand::usize(..urls.len())].clone())
     }
 
     /// The base URL to call now.
@@ -87,27 +102,30 @@ impl Endpoint {
                 port,
             } => (cluster, service, port),
         };
-        if let Ok(guard) = self.cached.lock() {
-            if let Some((url, at)) = guard.as_ref() {
-                if at.elapsed() < CACHE_TTL {
-                    return Ok(url.clone());
-                }
-            }
+        if let Some(url) = self.from_cache() {
+            return Ok(url);
+        }
+        let _refresh = self.refreshing.lock().await;
+        // Another invocation may have refreshed while this one waited.
+        if let Some(url) = self.from_cache() {
+            return Ok(url);
         }
         let client = self
             .ecs
             .as_ref()
             .ok_or_else(|| anyhow!("no ECS client configured"))?;
-        let ip = resolve_task_ip(client, cluster, service).await?;
-        let url = format!("http://{ip}:{port}");
-        tracing::info!(cluster = %cluster, service = %service, url = %url, "resolved ECS service");
+        let ips = resolve_task_ips(client, cluster, service).await?;
+        let urls: Vec<String> = ips.iter().map(|ip| format!("http://{ip}:{port}")).collect();
+        tracing::info!(cluster = %cluster, service = %service, tasks = urls.len(), "resolved ECS service");
+        let ttl = CACHE_TTL.mul_f64(0.8 + 0.4 * fastrand::f64());
+        let url = urls[fastrand::usize(..urls.len())].clone();
         if let Ok(mut guard) = self.cached.lock() {
-            *guard = Some((url.clone(), Instant::now()));
+            *guard = Instant::now().checked_add(ttl).map(|until| (urls, until));
         }
         Ok(url)
     }
 
-    /// Forgets the cached address (after a connection to it failed).
+    /// Forgets the cached addresses (after a connection to one failed).
     pub fn invalidate(&self) {
         if let Ok(mut guard) = self.cached.lock() {
             *guard = None;
@@ -122,6 +140,18 @@ pub async fn resolve_task_ip(
     cluster: &str,
     service: &str,
 ) -> anyhow::Result<String> {
+    let ips = resolve_task_ips(client, cluster, service).await?;
+    Ok(ips[fastrand::usize(..ips.len())].clone())
+}
+
+/// The private IPv4s of the RUNNING tasks of `service` that are not
+/// reported unhealthy (a task without a health check counts as healthy).
+/// Never empty.
+pub async fn resolve_task_ips(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> anyhow::Result<Vec<String>> {
     let listed = client
         .list_tasks()
         .cluster(cluster)
@@ -147,6 +177,7 @@ pub async fn resolve_task_ip(
         .tasks()
         .iter()
         .filter(|t| t.last_status() == Some("RUNNING"))
+        .filter(|t| t.health_status() != Some(&HealthStatus::Unhealthy))
         .flat_map(|t| t.attachments())
         .flat_map(|a| a.details())
         .filter(|d| d.name() == Some("privateIPv4Address"))
@@ -154,10 +185,10 @@ pub async fn resolve_task_ip(
         .collect();
     if ips.is_empty() {
         return Err(anyhow!(
-            "service {service} in cluster {cluster} has no RUNNING task with a private IPv4"
+            "service {service} in cluster {cluster} has no healthy RUNNING task with a private IPv4"
         ));
     }
-    Ok(ips[fastrand::usize(..ips.len())].clone())
+    Ok(ips)
 }
 
 #[cfg(test)]

@@ -124,3 +124,58 @@ async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
     assert_eq!(body["error"]["step"], "validate_customer");
     assert_eq!(body["error"]["retriable"], true);
 }
+
+/// The ECS API as a fake that counts its calls: a burst of invocations that
+/// all miss the cache makes one ListTasks and one DescribeTasks, and an
+/// unhealthy task is never called.
+#[tokio::test]
+async fn a_burst_of_cold_lookups_asks_ecs_once_and_skips_unhealthy_tasks() {
+    use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+    let fake = MockServer::start().await;
+    let target = |op: &str| {
+        matchers::header(
+            "x-amz-target",
+            format!("AmazonEC2ContainerServiceV20141113.{op}").as_str(),
+        )
+    };
+    let task = |n: u8, health: &str| {
+        serde_json::json!({
+            "taskArn": format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{n}"),
+            "lastStatus": "RUNNING",
+            "healthStatus": health,
+            "attachments": [{"type": "ElasticNetworkInterface",
+                             "details": [{"name": "privateIPv4Address", "value": format!("10.0.0.{n}")}]}]
+        })
+    };
+    Mock::given(target("ListTasks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "taskArns": ["arn:aws:ecs:us-east-1:123456789012:task/prod/1",
+                         "arn:aws:ecs:us-east-1:123456789012:task/prod/2"]
+        })))
+        .expect(1)
+        .mount(&fake)
+        .await;
+    Mock::given(target("DescribeTasks"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"tasks": [task(1, "HEALTHY"), task(2, "UNHEALTHY")], "failures": []}),
+            ),
+        )
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let config = aws_sdk_ecs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(fake.uri())
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .build();
+    let endpoint = Endpoint::new(
+        "ecs://prod/orders-api:3002".parse().expect("spec"),
+        Some(aws_sdk_ecs::Client::from_conf(config)),
+    );
+    let bases = futures_util::future::join_all((0..20).map(|_| endpoint.base())).await;
+    for base in bases {
+        assert_eq!(base.expect("resolved"), "http://10.0.0.1:3002");
+    }
+}
