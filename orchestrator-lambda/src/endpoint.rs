@@ -85,7 +85,7 @@ impl Endpoint {
     }
 
     /// A cached URL, a random one of the healthy tasks, while still trusted.
-    fn from_cache(&self) -> Option<String> {
+    fn cached_url(&self) -> Option<String> {
         let guard = self.cached.lock().ok()?;
         let (urls, until) = guard.as_ref()?;
         (Instant::now() < *until && !urls.is_empty())
@@ -102,12 +102,12 @@ impl Endpoint {
                 port,
             } => (cluster, service, port),
         };
-        if let Some(url) = self.from_cache() {
+        if let Some(url) = self.cached_url() {
             return Ok(url);
         }
         let _refresh = self.refreshing.lock().await;
         // Another invocation may have refreshed while this one waited.
-        if let Some(url) = self.from_cache() {
+        if let Some(url) = self.cached_url() {
             return Ok(url);
         }
         let client = self
