@@ -52,6 +52,22 @@ impl Drop for TestDatabase {
             };
             rt.block_on(async move {
                 if let Ok(mut conn) = MySqlConnection::connect(&server).await {
+                    // The app under test may still hold connections to the
+                    // database, one of them inside a transaction (its
+                    // sweeper, say) that cannot finish while this thread
+                    // blocks the test's runtime: DROP DATABASE would wait
+                    // for its metadata lock for good. End them first.
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "SELECT CAST(id AS SIGNED) FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+                    )
+                    .bind(&name)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                    for id in ids {
+                        let _ = conn.execute(format!("KILL {id}").as_str()).await;
+                    }
+                    let _ = conn.execute("SET SESSION lock_wait_timeout = 30").await;
                     let _ = conn
                         .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
                         .await;
