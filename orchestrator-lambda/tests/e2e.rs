@@ -117,7 +117,7 @@ fn lambda(
         .stdout(log_file(logs, "cargo-lambda"))
         .stderr(log_file(logs, "cargo-lambda.err"))
         .spawn()
-        .expect("`cargo lambda` is installed (pip install -r requirements-dev.txt)");
+        .expect("`cargo lambda` is installed (make setup puts it in .venv/)");
     let emulator = Proc(emulator);
     let mut function = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"));
     for (k, v) in common::aws_env(secrets.0) {

@@ -64,7 +64,7 @@ pub async fn moto() -> Moto {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("moto_server is installed (pip install -r requirements-dev.txt)");
+        .expect("moto_server is installed (make setup puts it in .venv/)");
     let moto = Moto {
         child,
         url: format!("http://127.0.0.1:{port}"),
