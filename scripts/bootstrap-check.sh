@@ -31,39 +31,16 @@ if [ "$(printf '%s\n%s\n' "$needed" "$AL2023_GLIBC" | sort -V | tail -1)" != "$A
   exit 1
 fi
 
-target="${CARGO_TARGET_DIR:-$root/target}/debug"
-for b in customers-api orders-api; do
-  [ -x "$target/$b" ] || { echo "$target/$b is not built (cargo build --workspace --bins)" >&2; exit 1; }
-done
-server="${TEST_DATABASE_URL:-mysql://root@127.0.0.1:3306}"
-db="bootstrap_$(date +%s)_$$"
-work=$(mktemp -d)
-mysql_() { mysql -h 127.0.0.1 -P 3306 -u root "$@"; }
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  mysql_ -e "DROP DATABASE IF EXISTS \`$db\`" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cport=$(free_port); oport=$(free_port); rport=$(free_port)
 export JWT_SECRET="bootstrap-jwt-secret-$(openssl rand -hex 16)"
 export SERVICE_TOKEN="bootstrap-service-token-$(openssl rand -hex 16)"
-mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_SECRET="$JWT_SECRET"
-        SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG=warn)
-"${common[@]}" PORT="$cport" "$target/customers-api" >"$work/customers-api.log" 2>&1 & pids+=($!)
-"${common[@]}" PORT="$oport" CUSTOMERS_API_BASE="http://127.0.0.1:$cport" "$target/orders-api" \
-  >"$work/orders-api.log" 2>&1 & pids+=($!)
+# shellcheck source=lib/apis.sh
+. scripts/lib/apis.sh
+start_apis bootstrap "${CARGO_TARGET_DIR:-$root/target}/debug" warn
+rport=$(free_port)
 wait_ok() {
   for _ in $(seq 1 240); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.25; done
   echo "$1 did not answer" >&2; tail -n 20 "$work"/*.log >&2; return 1
 }
-wait_ok "http://127.0.0.1:$cport/ready"
-wait_ok "http://127.0.0.1:$oport/ready"
-mysql_ "$db" < db/seed.sql
 
 (cd orchestrator-lambda && exec cargo lambda watch --only-lambda-apis \
    --invoke-address 127.0.0.1 --invoke-port "$rport") >"$work/cargo-lambda.log" 2>&1 & pids+=($!)

@@ -16,42 +16,11 @@ root=$(pwd)
 examples="${1:-${FUZZ_EXAMPLES:-100}}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target/${FUZZ_PROFILE:-debug}"
-server="${TEST_DATABASE_URL:-mysql://root@127.0.0.1:3306}"
-db="fuzz_$(date +%s)_$$"
-work=$(mktemp -d)
 export JWT_SECRET="fuzz-jwt-secret-$(openssl rand -hex 16)"
 export SERVICE_TOKEN="fuzz-service-token-$(openssl rand -hex 16)"
-
-mysql_() { mysql -h 127.0.0.1 -P 3306 -u root "$@"; }
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  mysql_ -e "DROP DATABASE IF EXISTS \`$db\`" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-for b in customers-api orders-api; do
-  [ -x "$bin/$b" ] || { echo "$bin/$b is not built (cargo build --workspace --bins)" >&2; exit 1; }
-done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cport=$(free_port); oport=$(free_port)
-mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_SECRET="$JWT_SECRET"
-        SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG=warn)
-"${common[@]}" PORT="$cport" "$bin/customers-api" >"$work/customers-api.log" 2>&1 &
-pids+=($!)
-"${common[@]}" PORT="$oport" CUSTOMERS_API_BASE="http://127.0.0.1:$cport" "$bin/orders-api" >"$work/orders-api.log" 2>&1 &
-pids+=($!)
-for port in "$cport" "$oport"; do
-  for _ in $(seq 1 120); do
-    curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-    sleep 0.5
-  done
-  curl -fsS "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work"/*.log >&2; exit 1; }
-done
-mysql_ "$db" < db/seed.sql
+# shellcheck source=lib/apis.sh
+. scripts/lib/apis.sh
+start_apis fuzz "$bin" warn
 token=$(scripts/mint-token.sh fuzzer 7200)
 
 # Every check, but two that judge the API by what the schema cannot say:

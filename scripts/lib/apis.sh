@@ -1,0 +1,49 @@
+# Sourced by scripts that need customers-api and orders-api running as
+# processes on a fresh, seeded database of their own (fuzz, bootstrap-check).
+#
+#   start_apis NAME BIN_DIR LOG_LEVEL
+#
+# Needs JWT_SECRET and SERVICE_TOKEN exported. Sets db, work (a scratch
+# directory holding the services' logs), cport, oport and pids; installs an
+# EXIT trap that stops the processes, drops the database and removes $work.
+# Add processes to pids to have them stopped too.
+
+mysql_() { mysql -h 127.0.0.1 -P 3306 -u root "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_apis() {
+  local name=$1 bin=$2 level=$3
+  local server="${TEST_DATABASE_URL:-mysql://root@127.0.0.1:3306}"
+  for b in customers-api orders-api; do
+    [ -x "$bin/$b" ] || { echo "$bin/$b is not built (cargo build --workspace --bins)" >&2; exit 1; }
+  done
+  db="${name}_$(date +%s)_$$"
+  work=$(mktemp -d)
+  pids=()
+  trap _stop_apis EXIT
+  cport=$(free_port); oport=$(free_port)
+  mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+  local common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_SECRET="$JWT_SECRET"
+                SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG="$level")
+  "${common[@]}" PORT="$cport" "$bin/customers-api" >"$work/customers-api.log" 2>&1 &
+  pids+=($!)
+  "${common[@]}" PORT="$oport" CUSTOMERS_API_BASE="http://127.0.0.1:$cport" "$bin/orders-api" \
+    >"$work/orders-api.log" 2>&1 &
+  pids+=($!)
+  local port
+  for port in "$cport" "$oport"; do
+    for _ in $(seq 1 120); do
+      curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+    curl -fsS "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work"/*.log >&2; exit 1; }
+  done
+  mysql_ "$db" < db/seed.sql
+}
+
+_stop_apis() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  mysql_ -e "DROP DATABASE IF EXISTS \`$db\`" || true
+  rm -rf "$work"
+}
