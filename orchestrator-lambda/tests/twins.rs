@@ -16,10 +16,7 @@ use orchestrator_lambda::{
     saga::{Deps, Keys},
 };
 use serde_json::{json, Value};
-use service_kit::{
-    config::{AuthSettings, HttpSettings},
-    testing::TestDatabase,
-};
+use service_kit::{config::HttpSettings, testing::TestDatabase};
 use sqlx::MySqlPool;
 
 mod common;
@@ -33,19 +30,7 @@ struct Apis {
 }
 
 fn http(db: &TestDatabase) -> HttpSettings {
-    HttpSettings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: db.url.clone(),
-        db_max_connections: 20,
-        auth: AuthSettings {
-            jwt_secret: common::JWT_SECRET.into(),
-            jwt_issuer: None,
-            jwt_audience: None,
-            service_token: SERVICE_TOKEN.into(),
-            jwt_max_ttl: Duration::from_secs(86_400),
-        },
-    }
+    service_kit::testing::http_settings(db, common::JWT_SECRET, SERVICE_TOKEN)
 }
 
 async fn apis() -> Apis {

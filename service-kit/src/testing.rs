@@ -163,6 +163,28 @@ pub async fn assert_schema_matches_migrations(
     }
 }
 
+/// Settings of a service under test: port 0 on loopback, the test database,
+/// the given secrets, no issuer or audience, a day's token lifetime.
+pub fn http_settings(
+    db: &TestDatabase,
+    jwt_secret: &str,
+    service_token: &str,
+) -> crate::config::HttpSettings {
+    crate::config::HttpSettings {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url: db.url.clone(),
+        db_max_connections: 20,
+        auth: crate::config::AuthSettings {
+            jwt_secret: jwt_secret.into(),
+            jwt_issuer: None,
+            jwt_audience: None,
+            service_token: service_token.into(),
+            jwt_max_ttl: std::time::Duration::from_secs(86_400),
+        },
+    }
+}
+
 /// A database loaded with `sql` (schema.sql, then seed.sql, say).
 pub async fn database_with(sql: &[&str]) -> TestDatabase {
     let db = TestDatabase::create().await;

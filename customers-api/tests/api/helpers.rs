@@ -4,7 +4,7 @@ use customers_api::startup::Application;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 use service_kit::{
-    config::{AuthSettings, HttpSettings},
+    config::HttpSettings,
     testing::{mint_token, TestDatabase},
 };
 use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
@@ -36,17 +36,8 @@ pub struct TestApp {
 
 pub fn settings(db: &TestDatabase) -> HttpSettings {
     HttpSettings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: db.url.clone(),
         db_max_connections: 10,
-        auth: AuthSettings {
-            jwt_secret: JWT_SECRET.into(),
-            jwt_issuer: None,
-            jwt_audience: None,
-            service_token: SERVICE_TOKEN.into(),
-            jwt_max_ttl: std::time::Duration::from_secs(86_400),
-        },
+        ..service_kit::testing::http_settings(db, JWT_SECRET, SERVICE_TOKEN)
     }
 }
 

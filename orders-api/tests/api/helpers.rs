@@ -4,7 +4,7 @@ use orders_api::{config::Settings, startup::Application};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 use service_kit::{
-    config::{AuthSettings, HttpSettings},
+    config::HttpSettings,
     testing::{mint_token, TestDatabase},
 };
 use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
@@ -24,19 +24,7 @@ pub struct TestApp {
 }
 
 pub fn http_settings(db: &TestDatabase) -> HttpSettings {
-    HttpSettings {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url: db.url.clone(),
-        db_max_connections: 20,
-        auth: AuthSettings {
-            jwt_secret: JWT_SECRET.into(),
-            jwt_issuer: None,
-            jwt_audience: None,
-            service_token: SERVICE_TOKEN.into(),
-            jwt_max_ttl: std::time::Duration::from_secs(86_400),
-        },
-    }
+    service_kit::testing::http_settings(db, JWT_SECRET, SERVICE_TOKEN)
 }
 
 /// orders-api with a real customers-api beside it (same database).
