@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: ## First run: .env from .env.example, tools and MariaDB, database created and seeded, build
+setup: ## First run: .env from .env.example, .venv/ with the Python tools, MariaDB, database created and seeded, one build
 	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
 	scripts/ensure-tools.sh
 	scripts/setup-db.sh
@@ -28,7 +28,7 @@ apis: ## Run the two APIs only (:3001, :3002), e.g. for make sam-local
 lambda: ## Serve the orchestrator alone on :3003 (the APIs run elsewhere; reads .env)
 	scripts/dev.sh --lambda
 
-invoke: ## Send the sample API Gateway events, with a fresh dev token, to a running `make lambda`
+invoke: ## Send the sample API Gateway events, with a fresh dev token, to a running `make dev` or `make lambda`
 	@token=$$(scripts/mint-token.sh) && tmp=$$(mktemp -d) && \
 	for e in health create-and-confirm-order unknown-customer bad-body; do \
 	  sed "s|\$${TOKEN}|$$token|" orchestrator-lambda/events/$$e.json > "$$tmp/$$e.json"; \
@@ -44,7 +44,7 @@ run-customers: ## Run customers-api on :3001 (reads .env)
 run-orders: ## Run orders-api on :3002 (reads .env; needs customers-api)
 	PORT=$${PORT:-3002} $(CARGO) run -p orders-api
 
-test: ## Every test, then a short fuzz of both APIs (needs MySQL/MariaDB on 127.0.0.1:3306 and the tools of requirements-dev.txt)
+test: ## Every test, then a short fuzz of both APIs (needs MySQL/MariaDB on 127.0.0.1:3306 and .venv/ from make setup)
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20} FUZZ_RECORD=0 scripts/fuzz.sh
@@ -122,7 +122,7 @@ bootstrap-check: ## The arm64 bootstrap of `make sam-build` serves a saga under 
 	scripts/bootstrap-check.sh
 
 clean-test-dbs: ## Drop databases left behind by interrupted test runs
-	mysql -h 127.0.0.1 -u root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\_%' OR schema_name LIKE 'sqlx\_prepare\_%'" \
+	mysql -h 127.0.0.1 -u root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\_%' OR schema_name LIKE 'sqlx\_prepare\_%' OR schema_name LIKE 'fuzz\_%' OR schema_name LIKE 'bootstrap\_%'" \
 	  | while read -r db; do mysql -h 127.0.0.1 -u root -e "DROP DATABASE \`$$db\`"; done
 
 ci: ## What CI runs
