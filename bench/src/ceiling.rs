@@ -20,7 +20,8 @@ use orders_api::{
 use sqlx::MySqlPool;
 
 /// The idempotency lease, as orders-api configures it by default.
-const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+const LEASE: std::time::Duration =
+    std::time::Duration::from_secs(orders_api::config::DEFAULT_IDEMPOTENCY_LEASE_SECS);
 
 /// One saga's worth of SQL. `key` must be unique per call.
 pub async fn saga_sql(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use service_kit::{
     config::{millis_in, optional, parsed_in, required, secs_in, AuthSettings},
-    token::{verifiers, JwtVerifier},
+    token::JwtVerifier,
 };
 
 use crate::{endpoint::EndpointSpec, secrets};
@@ -68,7 +68,7 @@ impl Config {
         auth: AuthSettings,
         aws: Option<aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
-        let (users, _) = verifiers(&auth);
+        let users = JwtVerifier::from_settings(&auth);
         let config = Self {
             customers: required("CUSTOMERS_API_BASE")?.parse()?,
             orders: required("ORDERS_API_BASE")?.parse()?,

@@ -213,18 +213,6 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(30)))
 }
 
-/// An error and its causes, for the log (never for an answer).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 async fn attempt(
     http: &reqwest::Client,
     call: &Call<'_>,
@@ -281,7 +269,8 @@ async fn attempt(
             return Err(CallError::Transport {
                 sent,
                 timed_out,
-                message: format!("{}: {}", call.name, chain(&e)),
+                // The error and its causes, for the log (never for an answer).
+                message: format!("{}: {:#}", call.name, anyhow::Error::new(e)),
             });
         }
     };

@@ -24,6 +24,9 @@ pub struct Settings {
     pub idempotency_lease: Duration,
 }
 
+/// `IDEMPOTENCY_LEASE_SECS` when unset.
+pub const DEFAULT_IDEMPOTENCY_LEASE_SECS: u64 = 10;
+
 /// The longest any duration setting may be: 30 days.
 const MONTH: u64 = 30 * 86_400;
 
@@ -41,7 +44,11 @@ impl Settings {
             cancel_window: secs_in("CANCEL_WINDOW_SECS", 600, 1..=MONTH)?,
             idempotency_ttl: secs_in("IDEMPOTENCY_TTL_SECS", 86_400, 60..=MONTH)?,
             sweep_interval: secs_in("SWEEP_INTERVAL_SECS", 30, 1..=3600)?,
-            idempotency_lease: secs_in("IDEMPOTENCY_LEASE_SECS", 10, 1..=60)?,
+            idempotency_lease: secs_in(
+                "IDEMPOTENCY_LEASE_SECS",
+                DEFAULT_IDEMPOTENCY_LEASE_SECS,
+                1..=60,
+            )?,
         })
     }
 }

@@ -124,15 +124,22 @@ impl ServiceTokenVerifier {
     }
 }
 
-/// Both verifiers, built once at start-up from the settings.
-pub fn verifiers(settings: &AuthSettings) -> (JwtVerifier, ServiceTokenVerifier) {
-    (
-        JwtVerifier::new(
+impl JwtVerifier {
+    /// The verifier the settings describe.
+    pub fn from_settings(settings: &AuthSettings) -> Self {
+        Self::new(
             settings.jwt_secret.as_bytes(),
             settings.jwt_issuer.as_deref(),
             settings.jwt_audience.as_deref(),
             settings.jwt_max_ttl,
-        ),
+        )
+    }
+}
+
+/// Both verifiers, built once at start-up from the settings.
+pub fn verifiers(settings: &AuthSettings) -> (JwtVerifier, ServiceTokenVerifier) {
+    (
+        JwtVerifier::from_settings(settings),
         ServiceTokenVerifier::new(&settings.service_token),
     )
 }
