@@ -32,7 +32,7 @@ $only_apis || command -v cargo-lambda >/dev/null 2>&1 || {
 }
 
 echo "building the workspace (cargo build --workspace --bins)..." >&2
-cargo build -q --workspace --bins
+cargo build --workspace --bins
 target="${CARGO_TARGET_DIR:-target}/debug"
 # The services read .env themselves; the orchestrator gets it from here.
 set -a
