@@ -4,7 +4,7 @@ CARGO ?= cargo
 # The project's Python tools (make setup creates .venv/) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ test: ## Every test, then a short fuzz of both APIs (needs MySQL/MariaDB on 127.
 bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64), DB ceiling, cold start: bench/results/<date>.{md,json,svg}
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) run --release -p bench --bin bench -- $(ARGS)
+
+bench-compare: ## This tree against BASE=<git ref> (default HEAD~1), built in a worktree, benchmarked one after the other: ratios in bench/results/<date>-compare.md
+	scripts/bench-compare.sh $${BASE:-HEAD~1} $(ARGS)
 
 chaos: ## 1000 sagas through a fault proxy with orders-api killed twice; checks the invariants: bench/results/<date>-chaos.{md,json}
 	$(CARGO) build --release --workspace --bins

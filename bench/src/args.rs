@@ -1,53 +1,39 @@
-//! `--name value` command-line options, with defaults.
+//! Value parsers shared by the command lines of `bench` and `chaos`.
 
-use std::{collections::HashMap, str::FromStr};
+use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+/// A non-negative number of seconds, fractions allowed (`2`, `0.5`).
+pub fn seconds(raw: &str) -> Result<Duration, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|e| format!("{raw:?} is not a number of seconds: {e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{raw:?}: {e}"))
+}
 
-pub struct Args(HashMap<String, String>);
-
-impl Args {
-    /// Parses `--name value` pairs; `known` lists the accepted names.
-    pub fn parse(known: &[&str]) -> anyhow::Result<Self> {
-        let mut map = HashMap::new();
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let Some(name) = flag.strip_prefix("--") else {
-                bail!(
-                    "unexpected argument {flag:?}; options: --{}",
-                    known.join(" --")
-                );
-            };
-            if !known.contains(&name) {
-                bail!("unknown option --{name}; options: --{}", known.join(" --"));
-            }
-            let value = it.next().ok_or_else(|| anyhow!("--{name} needs a value"))?;
-            map.insert(name.to_owned(), value);
-        }
-        Ok(Self(map))
+/// A probability, 0..=1.
+pub fn fraction(raw: &str) -> Result<f64, String> {
+    let v: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|e| format!("{raw:?} is not a number: {e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{raw} is not between 0 and 1"))
     }
+}
 
-    pub fn get<T: FromStr>(&self, name: &str, default: T) -> anyhow::Result<T>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.0.get(name) {
-            None => Ok(default),
-            Some(raw) => raw.parse().map_err(|e| anyhow!("--{name} {raw:?}: {e}")),
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// A comma-separated list.
-    pub fn list<T: FromStr + Clone>(&self, name: &str, default: &[T]) -> anyhow::Result<Vec<T>>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.0.get(name) {
-            None => Ok(default.to_vec()),
-            Some(raw) => raw
-                .split(',')
-                .map(|v| v.trim().parse().map_err(|e| anyhow!("--{name} {v:?}: {e}")))
-                .collect(),
-        }
+    #[test]
+    fn seconds_and_fractions_are_checked() {
+        assert_eq!(seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(seconds("-1").is_err());
+        assert!(seconds("soon").is_err());
+        assert_eq!(fraction("0.03"), Ok(0.03));
+        assert!(fraction("1.5").is_err());
     }
 }

@@ -1,27 +1,33 @@
 //! The database ceiling: the SQL of one saga, run straight against MySQL with
-//! no HTTP, through the services' own store functions, in the order the saga
-//! runs them:
+//! no HTTP, through the services' own functions, in the order the saga runs
+//! them:
 //!
 //! 1. the orchestrator's customer check (customers-api: one SELECT);
-//! 2. orders-api claims the create key (INSERT);
-//! 3. orders-api's own customer check (customers-api: one SELECT);
-//! 4. the create transaction: products locked in id order, stock reserved,
-//!    order and items written, the answer stored, COMMIT;
-//! 5. the confirm key claimed, the confirm transaction with its stored answer;
-//! 6. the read-back (order and items).
+//! 2. the create transaction: the key claimed, orders-api's own customer
+//!    check (customers-api: one SELECT), products locked in id order, stock
+//!    reserved, order and items written, the answer stored, COMMIT;
+//! 3. the confirm transaction: the key claimed, the order locked and
+//!    confirmed, the answer stored, COMMIT.
+//!
+//! The saga reads the order back only when confirm's answer is a replay,
+//! which a unique key never is.
 
 use actix_web::http::StatusCode;
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use orders_api::{
     domain::{NewOrder, OrderInput},
-    idempotency::{self, Claim, Idem, Reply},
-    store::{self, orders, Tx},
+    idempotency::{self, Idem, Outcome, Reply},
+    store::{self, orders, Tx, TxError},
 };
+use service_kit::problem::ApiError;
 use sqlx::MySqlPool;
 
-/// The idempotency lease, as orders-api configures it by default.
-const LEASE: std::time::Duration =
-    std::time::Duration::from_secs(orders_api::config::DEFAULT_IDEMPOTENCY_LEASE_SECS);
+async fn customer_exists(pool: &MySqlPool, customer_id: u64) -> Result<(), TxError> {
+    customers_api::store::find(pool, customer_id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::internal(anyhow!("customer {customer_id} is missing")).into())
+}
 
 /// One saga's worth of SQL. `key` must be unique per call.
 pub async fn saga_sql(
@@ -30,9 +36,9 @@ pub async fn saga_sql(
     items: &[(u64, u32)],
     key: &str,
 ) -> anyhow::Result<()> {
-    customers_api::store::find(pool, customer_id)
-        .await?
-        .ok_or_else(|| anyhow!("customer {customer_id} is missing"))?;
+    customer_exists(pool, customer_id)
+        .await
+        .map_err(|e| api(e.into()))?;
 
     let input: OrderInput = serde_json::from_value(serde_json::json!({
         "customer_id": customer_id,
@@ -40,61 +46,51 @@ pub async fn saga_sql(
     }))?;
     let canonical = serde_json::to_vec(&input)?;
     let new = NewOrder::try_from(input).map_err(|e| anyhow!("invalid order: {e:?}"))?;
-    let create_key = format!("{key}-create");
-    let lease = match idempotency::claim(
-        pool,
-        &Idem::new("create_order", "bench", create_key, "", &canonical),
-        LEASE,
-    )
-    .await
-    .map_err(api)?
-    {
-        Claim::Proceed(lease) => lease,
-        Claim::Replay(_) => return Err(anyhow!("key {key} was used before")),
-    };
-    customers_api::store::find(pool, customer_id)
-        .await?
-        .ok_or_else(|| anyhow!("customer {customer_id} is missing"))?;
+    let idem = Idem::new(
+        "create_order",
+        "bench",
+        format!("{key}-create"),
+        "",
+        &canonical,
+    );
     let at = store::now();
-    let (tx, order) = store::in_transaction(pool, async |tx: &mut Tx| {
+    let outcome = idempotency::run(pool, Some(&idem), async |tx: &mut Tx| {
+        customer_exists(pool, customer_id).await?;
         orders::create(tx, &new, "bench", at).await
     })
     .await
-    .map_err(|e| api(e.into()))?;
+    .map_err(api)?;
+    let Outcome::Done(tx, order) = outcome else {
+        return Err(anyhow!("key {key} was used before"));
+    };
     let reply = Reply::json(StatusCode::CREATED, &order)
         .map_err(api)?
         .with_location(format!("/orders/{}", order.id));
-    idempotency::settle_ok(tx, Some(&lease), reply)
+    idempotency::commit(tx, Some(&idem), &reply)
         .await
         .map_err(api)?;
 
     let id = order.id;
-    let confirm_key = format!("{key}-confirm");
-    let lease = match idempotency::claim(
-        pool,
-        &Idem::new("confirm_order", "bench", confirm_key, &id.to_string(), b""),
-        LEASE,
-    )
-    .await
-    .map_err(api)?
-    {
-        Claim::Proceed(lease) => lease,
-        Claim::Replay(_) => return Err(anyhow!("key {key} was used before")),
-    };
+    let idem = Idem::new(
+        "confirm_order",
+        "bench",
+        format!("{key}-confirm"),
+        &id.to_string(),
+        b"",
+    );
     let at = store::now();
-    let (tx, (confirmed, _)) =
-        store::in_transaction(pool, async |tx: &mut Tx| orders::confirm(tx, id, at).await)
-            .await
-            .map_err(|e| api(e.into()))?;
+    let outcome = idempotency::run(pool, Some(&idem), async |tx: &mut Tx| {
+        orders::confirm(tx, id, at).await
+    })
+    .await
+    .map_err(api)?;
+    let Outcome::Done(tx, (confirmed, _)) = outcome else {
+        return Err(anyhow!("key {key} was used before"));
+    };
     let reply = Reply::json(StatusCode::OK, &confirmed).map_err(api)?;
-    idempotency::settle_ok(tx, Some(&lease), reply)
+    idempotency::commit(tx, Some(&idem), &reply)
         .await
         .map_err(api)?;
-
-    let mut conn = pool.acquire().await?;
-    orders::load(&mut conn, id, false)
-        .await?
-        .context("the order vanished")?;
     Ok(())
 }
 

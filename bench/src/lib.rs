@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod ceiling;
+pub mod compare;
 pub mod load;
 pub mod proxy;
 pub mod report;

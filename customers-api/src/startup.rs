@@ -26,7 +26,7 @@ impl Application {
     /// Connects to the database (waiting for it a while), applies migrations,
     /// binds the listener (port 0 picks a free one) and prepares the server.
     pub async fn build(settings: HttpSettings) -> anyhow::Result<Self> {
-        let pool = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        let pool = db::connect(&settings.database_url, settings.db_max_connections, None).await?;
         db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
         db::migrate(&pool, &mut sqlx::migrate!("./migrations")).await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use service_kit::{
-    config::{millis_in, optional, parsed_in, required, secs_in, AuthSettings},
+    config::{millis_in, optional, parsed_in, required, AuthSettings},
     token::JwtVerifier,
 };
 
@@ -83,17 +83,6 @@ impl Config {
             compensation_reserve: millis_in("COMPENSATION_RESERVE_MS", 2000, 0..=900_000)?,
             aws,
         };
-        // orders-api's idempotency lease (the same variable, the same
-        // default): a request that crashed holding a key must free it while
-        // a twin saga can still take it over.
-        let lease = secs_in("IDEMPOTENCY_LEASE_SECS", 10, 1..=60)?;
-        if lease >= config.saga_timeout {
-            return Err(anyhow!(
-                "IDEMPOTENCY_LEASE_SECS ({} s) must be shorter than SAGA_TIMEOUT_MS ({} ms)",
-                lease.as_secs(),
-                config.saga_timeout.as_millis()
-            ));
-        }
         if config.backoff_cap < config.backoff_base {
             return Err(anyhow!("RETRY_MAX_DELAY_MS must be at least RETRY_BASE_MS"));
         }

@@ -213,12 +213,21 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(30)))
 }
 
+/// A successful answer: its body, and whether it was an idempotent replay
+/// (`Idempotent-Replayed: true`: stored earlier, so the entity it shows may
+/// have changed since).
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Value,
+    pub replayed: bool,
+}
+
 async fn attempt(
     http: &reqwest::Client,
     call: &Call<'_>,
     per_attempt: Duration,
     deadline: Instant,
-) -> Result<Value, CallError> {
+) -> Result<Answer, CallError> {
     let remaining = deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
         return Err(CallError::Deadline);
@@ -276,6 +285,10 @@ async fn attempt(
     };
     let status = res.status();
     let after = retry_after(res.headers());
+    let replayed = res
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
     let body: Value = match res.json().await {
         Ok(v) => v,
         Err(e) if status.is_success() => {
@@ -288,7 +301,7 @@ async fn attempt(
         Err(_) => Value::Null,
     };
     if status.is_success() {
-        return Ok(body);
+        return Ok(Answer { body, replayed });
     }
     Err(CallError::Status {
         status,
@@ -299,12 +312,26 @@ async fn attempt(
 }
 
 /// Makes `call`, retrying what is transient, within `deadline`.
+/// [`send_answer`], for its body.
 pub async fn send(
     http: &reqwest::Client,
     config: &Config,
     call: Call<'_>,
     deadline: Instant,
 ) -> Result<Value, CallError> {
+    send_answer(http, config, call, deadline)
+        .await
+        .map(|answer| answer.body)
+}
+
+/// Sends `call`, retrying what is transient (capped exponential backoff with
+/// full jitter, the server's `Retry-After` as a floor) until `deadline`.
+pub async fn send_answer(
+    http: &reqwest::Client,
+    config: &Config,
+    call: Call<'_>,
+    deadline: Instant,
+) -> Result<Answer, CallError> {
     let backoff = FullJitter::new(config.backoff_base, config.backoff_cap, config.max_attempts);
     let run = (|| attempt(http, &call, config.attempt_timeout, deadline))
         .retry(backoff)

@@ -169,12 +169,15 @@ pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error>
         let span = tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id);
         tracing::Instrument::instrument(
             async {
-                let budget_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
-                tracing::info!(items = request.items.len(), budget_ms, "saga started");
+                let started = Instant::now();
+                let budget_ms = deadline.saturating_duration_since(started).as_millis() as u64;
+                tracing::debug!(items = request.items.len(), budget_ms, "saga started");
                 let result = saga::run(deps, &subject, &request, deadline).await;
+                // One line per saga at info (the steps are at debug).
+                let latency_ms = started.elapsed().as_millis() as u64;
                 match &result {
-                    Ok(_) => tracing::info!("saga succeeded"),
-                    Err(f) => tracing::warn!(code = f.code, step = ?f.step, status = f.status.as_u16(), "saga failed"),
+                    Ok(data) => tracing::info!(order_id = data["order"]["id"].as_u64(), latency_ms, "saga succeeded"),
+                    Err(f) => tracing::warn!(code = f.code, step = ?f.step, status = f.status.as_u16(), latency_ms, "saga failed"),
                 }
                 result
             },

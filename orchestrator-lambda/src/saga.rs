@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::{
     config::Config,
-    downstream::{send, Call, CallError},
+    downstream::{send, send_answer, Answer, Call, CallError},
     endpoint::Endpoint,
 };
 
@@ -267,7 +267,7 @@ pub async fn run(
         ),
         _ => unavailable(Step::ValidateCustomer, "customers-api", &e),
     })?;
-    tracing::info!(
+    tracing::debug!(
         step = "validate_customer",
         customer_id = req.customer_id,
         "saga step done"
@@ -299,10 +299,10 @@ pub async fn run(
             Step::CreateOrder,
         )
     })?;
-    tracing::info!(step = "create_order", order_id, "saga step done");
+    tracing::debug!(step = "create_order", order_id, "saga step done");
 
     // 3. Confirmed; on failure or doubt, cancelled.
-    let confirmed = send(
+    let confirmed = send_answer(
         &deps.http,
         config,
         Call::orders(
@@ -340,7 +340,11 @@ pub async fn run(
                         order_id,
                         "the order was confirmed meanwhile; not cancelled"
                     );
-                    return finish(deps, subject, &customer, order_id, order, deadline).await;
+                    let fresh = Answer {
+                        body: order,
+                        replayed: false,
+                    };
+                    return finish(deps, subject, &customer, order_id, fresh, deadline).await;
                 }
                 Compensated::Done => Compensation::Done,
                 Compensated::Pending => Compensation::Pending,
@@ -378,25 +382,30 @@ pub async fn run(
             return Err(failure);
         }
     };
-    tracing::info!(step = "confirm_order", order_id, "saga step done");
+    tracing::debug!(step = "confirm_order", order_id, "saga step done");
     finish(deps, subject, &customer, order_id, confirmed, deadline).await
 }
 
-/// Reads the confirmed order back and answers with it, as it stands now.
+/// Answers with the confirmed order as it stands now: confirm's own answer
+/// when it is fresh, else (a replay, stored earlier) the order read back.
 async fn finish(
     deps: &Deps,
     subject: &str,
     customer: &Value,
     order_id: u64,
-    confirmed: Value,
+    confirmed: Answer,
     deadline: Instant,
 ) -> Result<Value, Failure> {
-    let order = match get_order(deps, subject, order_id, deadline).await {
-        Ok(order) => order,
-        Err(e) => {
-            // The confirmation's own answer is the order, confirmed.
-            tracing::warn!(step = "fetch_order", order_id, error = %e, "read-back failed; answering from the confirmation");
-            confirmed
+    let order = if !confirmed.replayed {
+        confirmed.body
+    } else {
+        match get_order(deps, subject, order_id, deadline).await {
+            Ok(order) => order,
+            Err(e) => {
+                // The confirmation's own answer is the order, confirmed.
+                tracing::warn!(step = "fetch_order", order_id, error = %e, "read-back failed; answering from the confirmation");
+                confirmed.body
+            }
         }
     };
     if order["status"] != "CONFIRMED" {
@@ -407,7 +416,7 @@ async fn finish(
             Step::FetchOrder,
         ));
     }
-    tracing::info!(step = "fetch_order", order_id, "saga complete");
+    tracing::debug!(step = "fetch_order", order_id, "saga complete");
     Ok(json!({
         "customer": {
             "id": customer["id"], "name": customer["name"], "email": customer["email"], "phone": customer["phone"],

@@ -81,7 +81,7 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
             format!("http://127.0.0.1:{customers_port}"),
         )
         .env("RESERVATION_TTL_SECS", "2")
-        .env("IDEMPOTENCY_LEASE_SECS", "5")
+        .env("IDEMPOTENCY_WAIT_SECS", "1")
         .env("SWEEP_INTERVAL_SECS", "1")
         .env("RUST_LOG", "info")
         .stdout(log_file(logs, bin))
@@ -140,8 +140,6 @@ fn lambda(
         )
         .env("ORDERS_API_BASE", format!("http://127.0.0.1:{orders_port}"))
         .env("SAGA_TIMEOUT_MS", "8000")
-        // The lease must be shorter than the saga's budget (checked at start).
-        .env("IDEMPOTENCY_LEASE_SECS", "5")
         .env("RUST_LOG", "info")
         .stdout(log_file(logs, "orchestrator-lambda"))
         .stderr(log_file(logs, "orchestrator-lambda.err"))

@@ -483,12 +483,38 @@ async fn a_failed_compensation_is_reported_pending() {
     assert_eq!(body["error"]["retriable"], true);
 }
 
+/// Confirm's own answer is the order: no read-back when it is fresh.
+#[tokio::test]
+async fn a_fresh_confirmation_is_the_answer_without_a_read_back() {
+    let f = fakes().await;
+    customer_ok(&f).await;
+    create_ok(&f).await;
+    confirm_ok(&f).await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/orders/8"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
+        .expect(0)
+        .mount(&f.orders)
+        .await;
+    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["data"]["order"]["status"], "CONFIRMED");
+}
+
+/// A replayed confirmation was stored earlier: the order is read back, and
+/// one cancelled since is not reported as confirmed.
 #[tokio::test]
 async fn an_order_cancelled_since_is_not_reported_as_confirmed() {
     let f = fakes().await;
     customer_ok(&f).await;
     create_ok(&f).await;
-    confirm_ok(&f).await;
+    confirm_answers(
+        &f,
+        ResponseTemplate::new(200)
+            .insert_header("Idempotent-Replayed", "true")
+            .set_body_json(order("CONFIRMED")),
+    )
+    .await;
     fetch_ok(&f, "CANCELED").await;
     let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
     assert_eq!(status, 409, "{body}");

@@ -148,13 +148,6 @@ async fn the_cold_start_reads_the_secret_or_fails_clearly() {
 #[test]
 fn out_of_range_settings_fail_the_cold_start_naming_the_variable() {
     for (bad, named) in [
-        (
-            vec![
-                ("IDEMPOTENCY_LEASE_SECS", "30"),
-                ("SAGA_TIMEOUT_MS", "25000"),
-            ],
-            "IDEMPOTENCY_LEASE_SECS",
-        ),
         (vec![("RETRY_MAX_ATTEMPTS", "0")], "RETRY_MAX_ATTEMPTS"),
         (
             vec![("SAGA_TIMEOUT_MS", "99999999999999")],

@@ -47,7 +47,7 @@ async fn apis() -> Apis {
         cancel_window: Duration::from_secs(600),
         idempotency_ttl: Duration::from_secs(86_400),
         sweep_interval: Duration::from_secs(3600),
-        idempotency_lease: Duration::from_secs(10),
+        idempotency_wait: Duration::from_secs(1),
     })
     .await
     .expect("orders-api starts");

@@ -18,14 +18,15 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// `SWEEP_INTERVAL_SECS` (30): how often the sweeper runs.
     pub sweep_interval: Duration,
-    /// `IDEMPOTENCY_LEASE_SECS` (10): how long a claim protects a running
-    /// request; a crashed request's key is free again after it. Shorter than
-    /// the orchestrator's saga budget (`SAGA_TIMEOUT_MS`, which checks it).
-    pub idempotency_lease: Duration,
+    /// `IDEMPOTENCY_WAIT_SECS` (1): how long a request waits for another
+    /// one holding its idempotency key before answering 409 in progress. It
+    /// is the sessions' `innodb_lock_wait_timeout`, so it bounds every lock
+    /// wait of orders-api.
+    pub idempotency_wait: Duration,
 }
 
-/// `IDEMPOTENCY_LEASE_SECS` when unset.
-pub const DEFAULT_IDEMPOTENCY_LEASE_SECS: u64 = 10;
+/// `IDEMPOTENCY_WAIT_SECS` when unset.
+pub const DEFAULT_IDEMPOTENCY_WAIT_SECS: u64 = 1;
 
 /// The longest any duration setting may be: 30 days.
 const MONTH: u64 = 30 * 86_400;
@@ -44,9 +45,9 @@ impl Settings {
             cancel_window: secs_in("CANCEL_WINDOW_SECS", 600, 1..=MONTH)?,
             idempotency_ttl: secs_in("IDEMPOTENCY_TTL_SECS", 86_400, 60..=MONTH)?,
             sweep_interval: secs_in("SWEEP_INTERVAL_SECS", 30, 1..=3600)?,
-            idempotency_lease: secs_in(
-                "IDEMPOTENCY_LEASE_SECS",
-                DEFAULT_IDEMPOTENCY_LEASE_SECS,
+            idempotency_wait: secs_in(
+                "IDEMPOTENCY_WAIT_SECS",
+                DEFAULT_IDEMPOTENCY_WAIT_SECS,
                 1..=60,
             )?,
         })

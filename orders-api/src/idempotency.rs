@@ -5,16 +5,23 @@
 //!   from two callers is two requests. It is stored with a fingerprint
 //!   of the request: its target and its body. Reusing a key with another body
 //!   or target is a 422.
-//! - The first request claims the key with a lease (`owner`, `locked_until`,
-//!   `IDEMPOTENCY_LEASE_SECS`).
-//!   While the lease runs, the same key answers 409 with `Retry-After`; once it
-//!   has expired (the request crashed), the next request takes it over.
-//! - The final answer (status, media type, `Location`, body bytes) is written
-//!   in the same transaction as the work, and only by the lease's owner: a
-//!   request whose lease was taken over rolls its work back.
+//! - One commit per write: the key's row is the first thing the work's own
+//!   transaction writes, and the final answer (status, media type,
+//!   `Location`, body bytes) the last. A crash rolls the claim back with the
+//!   work, so no claim outlives its request.
+//! - A second request with the same key inserts the same row and so waits on
+//!   the first one's lock, bounded by the session's `innodb_lock_wait_timeout`
+//!   (`IDEMPOTENCY_WAIT_SECS`). When the first commits, the second replays its
+//!   answer; when it rolls back, the second does the work; past the bound, it
+//!   answers 409 `idempotency_key_in_progress` with `Retry-After`.
 //! - Replays answer the stored bytes with `Idempotent-Replayed: true`.
-//! - Validation failures and failures of ours are not stored: the key is
-//!   released, and the caller may fix the request and retry.
+//! - Final refusals (409, 422: the request was valid and the state of things
+//!   said no) are stored once the work is rolled back. Validation failures
+//!   and failures of ours are not: the key stays free, and the caller may fix
+//!   the request and retry.
+//! - Rows written by earlier versions of this service may hold a lease
+//!   (`owner`, `locked_until`) and no answer: while the lease runs the key
+//!   answers 409; once it has expired the row is deleted and the key is free.
 
 use std::time::Duration;
 
@@ -30,7 +37,7 @@ use service_kit::problem::{self, ApiError};
 use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
 
-use crate::store::{now, Tx};
+use crate::store::{self, now, Tx, TxError};
 
 pub const HEADER: &str = "idempotency-key";
 pub const X_HEADER: &str = "x-idempotency-key";
@@ -94,15 +101,6 @@ impl Idem {
     }
 }
 
-/// The right to do the work of a key, until `locked_until`.
-#[derive(Debug, Clone)]
-pub struct Lease {
-    scope: &'static str,
-    subject: String,
-    key: String,
-    owner: String,
-}
-
 /// An answer, as sent and as stored.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -147,14 +145,95 @@ impl Reply {
     }
 }
 
-pub enum Claim {
-    /// Do the work, then settle with the lease.
-    Proceed(Lease),
+/// How a write ended, short of an error that is not stored.
+pub enum Outcome<T> {
+    /// The work is done in `Tx`, which holds the key's claim: answer with
+    /// [`commit`].
+    Done(Tx, T),
     /// The key has an answer already: send it again.
     Replay(Reply),
+    /// The work was refused for good (409, 422); the refusal is stored.
+    Refused(Reply),
 }
 
-fn in_progress(retry_after_secs: u32) -> ApiError {
+/// Runs `work` in one transaction that first claims `idem`, when there is a
+/// key. Deadlocks run it all again. Final refusals are stored for replay;
+/// other errors leave the key free.
+pub async fn run<T>(
+    pool: &MySqlPool,
+    idem: Option<&Idem>,
+    mut work: impl AsyncFnMut(&mut Tx) -> Result<T, TxError>,
+) -> Result<Outcome<T>, ApiError> {
+    let ran = store::in_transaction(pool, async |tx: &mut Tx| {
+        if let Some(idem) = idem {
+            if let Some(reply) = claim(tx, idem).await.map_err(Step::Key)? {
+                return Ok(Err(reply));
+            }
+        }
+        work(tx).await.map(Ok).map_err(Step::Work)
+    })
+    .await;
+    match ran {
+        Ok((tx, Ok(value))) => Ok(Outcome::Done(tx, value)),
+        Ok((tx, Err(reply))) => {
+            tx.rollback().await?;
+            Ok(Outcome::Replay(reply))
+        }
+        Err(Step::Key(e)) => Err(e.into()),
+        Err(Step::Work(e)) => {
+            let e = ApiError::from(e);
+            match idem {
+                Some(idem) if is_final(&e) => refuse(pool, idem, &e).await,
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+/// Where a failure inside [`run`]'s transaction came from: the key (never
+/// stored) or the work (stored when final).
+enum Step {
+    Key(TxError),
+    Work(TxError),
+}
+
+impl store::Retryable for Step {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Key(e) | Self::Work(e) => e.is_retryable(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Step {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Work(e.into())
+    }
+}
+
+/// Stores the answer of the work done in `tx` and commits both.
+pub async fn commit(mut tx: Tx, idem: Option<&Idem>, reply: &Reply) -> Result<(), ApiError> {
+    if let Some(idem) = idem {
+        sqlx::query!(
+            "UPDATE idempotency_keys
+             SET response_status = ?, content_type = ?, location = ?, response_body = ?
+             WHERE scope = ? AND subject = ? AND idem_key = ?",
+            reply.status.as_u16(),
+            reply.content_type,
+            reply.location,
+            reply.body,
+            idem.scope,
+            idem.subject,
+            idem.key
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn in_progress(retry_after_secs: i64) -> ApiError {
     let secs = retry_after_secs.clamp(1, 60);
     ApiError::conflict(
         "idempotency_key_in_progress",
@@ -171,6 +250,24 @@ fn reused() -> ApiError {
     )
 }
 
+/// Whether a failure is a final answer worth replaying: the request was valid
+/// and ran, and the state of things said no (stock, state, unknown entities).
+fn is_final(e: &ApiError) -> bool {
+    matches!(
+        e.status(),
+        StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY
+    )
+}
+
+/// The server gave up waiting for a row lock (MySQL and MariaDB: 1205).
+fn is_lock_wait_timeout(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|e| e.number() == 1205)
+}
+
 struct Row {
     fingerprint: Vec<u8>,
     locked_until: Option<chrono::DateTime<chrono::Utc>>,
@@ -180,184 +277,143 @@ struct Row {
     response_body: Option<Vec<u8>>,
 }
 
-/// Claims `idem` for this request, or says why not (replay, 409, 422).
-#[tracing::instrument(skip_all, fields(scope = idem.scope))]
-pub async fn claim(pool: &MySqlPool, idem: &Idem, lease: Duration) -> Result<Claim, ApiError> {
-    let lease = chrono::Duration::from_std(lease)
-        .map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
-    for _ in 0..3 {
-        let owner = uuid::Uuid::new_v4().to_string();
-        let at = now();
-        let until = at
-            .checked_add_signed(lease)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("lease end overflows")))?;
-        let inserted = sqlx::query!(
-            "INSERT INTO idempotency_keys (scope, subject, idem_key, fingerprint, owner, locked_until, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-            idem.scope,
-            idem.subject,
-            idem.key,
-            &idem.fingerprint[..],
-            owner,
-            until,
-            at
-        )
-        .execute(pool)
-        .await;
-        match inserted {
-            Ok(_) => {
-                return Ok(Claim::Proceed(Lease {
-                    scope: idem.scope,
-                    subject: idem.subject.clone(),
-                    key: idem.key.clone(),
-                    owner,
-                }))
-            }
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {}
-            Err(e) => return Err(e.into()),
-        }
-        let mut tx = pool.begin().await?;
-        let row = sqlx::query_as!(
-            Row,
-            r#"SELECT fingerprint, locked_until AS "locked_until: chrono::DateTime<chrono::Utc>",
-                      response_status, content_type, location, response_body
-               FROM idempotency_keys WHERE scope = ? AND subject = ? AND idem_key = ? FOR UPDATE"#,
-            idem.scope,
-            idem.subject,
-            idem.key
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            // Released or purged in between: try to insert again.
-            continue;
-        };
-        if row.fingerprint != idem.fingerprint {
-            return Err(reused());
-        }
-        if let (Some(status), Some(content_type), Some(body)) =
-            (row.response_status, row.content_type, row.response_body)
-        {
-            let status = StatusCode::from_u16(status)
-                .map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
-            return Ok(Claim::Replay(Reply {
-                status,
-                content_type,
-                location: row.location,
-                body,
-            }));
-        }
-        if let Some(until) = row.locked_until {
-            if until > at {
-                return Err(in_progress(1));
-            }
-        }
-        // The lease expired: the request that held it died. Take it over.
-        sqlx::query!(
-            "UPDATE idempotency_keys SET owner = ?, locked_until = ? WHERE scope = ? AND subject = ? AND idem_key = ?",
-            owner,
-            until,
-            idem.scope,
-            idem.subject,
-            idem.key
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        tracing::warn!("took over an expired idempotency lease");
-        return Ok(Claim::Proceed(Lease {
-            scope: idem.scope,
-            subject: idem.subject.clone(),
-            key: idem.key.clone(),
-            owner,
+/// What a committed row of the key says.
+enum Found {
+    Answer(Reply),
+    /// Purged in between: the key is free.
+    Gone,
+    /// An earlier version's lease that expired without an answer.
+    Abandoned,
+}
+
+/// Reads the key's committed row with a shared lock: the latest version
+/// whatever the transaction read before, and no deadlock between twins that
+/// all read it at once (each holds a shared lock from its failed insert).
+async fn find(tx: &mut Tx, idem: &Idem) -> Result<Found, TxError> {
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT fingerprint, locked_until AS "locked_until: chrono::DateTime<chrono::Utc>",
+                  response_status, content_type, location, response_body
+           FROM idempotency_keys WHERE scope = ? AND subject = ? AND idem_key = ? LOCK IN SHARE MODE"#,
+        idem.scope,
+        idem.subject,
+        idem.key
+    )
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(waited)?;
+    let Some(row) = row else {
+        return Ok(Found::Gone);
+    };
+    if row.fingerprint != idem.fingerprint {
+        return Err(reused().into());
+    }
+    if let (Some(status), Some(content_type), Some(body)) =
+        (row.response_status, row.content_type, row.response_body)
+    {
+        let status =
+            StatusCode::from_u16(status).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
+        return Ok(Found::Answer(Reply {
+            status,
+            content_type,
+            location: row.location,
+            body,
         }));
     }
-    Err(in_progress(1))
-}
-
-/// Writes the final answer, if this request still owns the key. `false`
-/// means the lease was taken over: the caller must roll its work back.
-async fn store<'e>(
-    db: impl sqlx::MySqlExecutor<'e>,
-    lease: &Lease,
-    reply: &Reply,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "UPDATE idempotency_keys
-         SET response_status = ?, content_type = ?, location = ?, response_body = ?, owner = NULL, locked_until = NULL
-         WHERE scope = ? AND subject = ? AND idem_key = ? AND owner = ?",
-        reply.status.as_u16(),
-        reply.content_type,
-        reply.location,
-        reply.body,
-        lease.scope,
-        lease.subject,
-        lease.key,
-        lease.owner
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Gives the key up: nothing was done that a retry must not do again.
-async fn release(pool: &MySqlPool, lease: &Lease) {
-    let done = sqlx::query!(
-        "DELETE FROM idempotency_keys WHERE scope = ? AND subject = ? AND idem_key = ? AND owner = ?",
-        lease.scope,
-        lease.subject,
-        lease.key,
-        lease.owner
-    )
-    .execute(pool)
-    .await;
-    if let Err(e) = done {
-        // The lease will expire on its own.
-        tracing::warn!(error = %e, "could not release an idempotency key");
+    match row.locked_until {
+        Some(until) if until > now() => Err(in_progress((until - now()).num_seconds() + 1).into()),
+        _ => Ok(Found::Abandoned),
     }
 }
 
-/// Commits a successful piece of work together with its stored answer.
-pub async fn settle_ok(
-    mut tx: Tx,
-    lease: Option<&Lease>,
-    reply: Reply,
-) -> Result<HttpResponse, ApiError> {
-    if let Some(lease) = lease {
-        if !store(&mut *tx, lease, &reply).await? {
-            tx.rollback().await?;
-            return Err(in_progress(1));
+/// A lock wait past `IDEMPOTENCY_WAIT_SECS` means another request holds the
+/// key: 409 in progress, not a deadlock to run again.
+fn waited(e: sqlx::Error) -> TxError {
+    if is_lock_wait_timeout(&e) {
+        in_progress(1).into()
+    } else {
+        e.into()
+    }
+}
+
+/// Inserts the key's row in `tx`, answer or not. `Ok(false)`: the key has a
+/// committed row already.
+async fn insert(tx: &mut Tx, idem: &Idem, answer: Option<&Reply>) -> Result<bool, TxError> {
+    let inserted = sqlx::query!(
+        "INSERT INTO idempotency_keys
+             (scope, subject, idem_key, fingerprint, response_status, content_type, location, response_body, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        idem.scope,
+        idem.subject,
+        idem.key,
+        &idem.fingerprint[..],
+        answer.map(|r| r.status.as_u16()),
+        answer.map(|r| r.content_type.as_str()),
+        answer.and_then(|r| r.location.as_deref()),
+        answer.map(|r| r.body.as_slice()),
+        now()
+    )
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+        Err(e) => Err(waited(e)),
+    }
+}
+
+/// Claims `idem` in `tx` (waiting, bounded, on a request that holds it), or
+/// returns the answer it already has.
+async fn claim(tx: &mut Tx, idem: &Idem) -> Result<Option<Reply>, TxError> {
+    claim_with(tx, idem, None).await
+}
+
+async fn claim_with(
+    tx: &mut Tx,
+    idem: &Idem,
+    answer: Option<&Reply>,
+) -> Result<Option<Reply>, TxError> {
+    for _ in 0..3 {
+        if insert(tx, idem, answer).await? {
+            return Ok(None);
+        }
+        match find(tx, idem).await? {
+            Found::Answer(reply) => return Ok(Some(reply)),
+            Found::Gone => {}
+            Found::Abandoned => {
+                sqlx::query!(
+                    "DELETE FROM idempotency_keys
+                     WHERE scope = ? AND subject = ? AND idem_key = ? AND response_status IS NULL",
+                    idem.scope,
+                    idem.subject,
+                    idem.key
+                )
+                .execute(&mut **tx)
+                .await?;
+                tracing::warn!("freed an idempotency key whose lease had expired");
+            }
         }
     }
-    tx.commit().await?;
-    Ok(reply.into_response(false))
+    Err(in_progress(1).into())
 }
 
-/// Whether a failure is a final answer worth replaying: the request was valid
-/// and ran, and the state of things said no (stock, state, unknown entities).
-fn is_final(e: &ApiError) -> bool {
-    matches!(
-        e.status(),
-        StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY
-    ) && !e.code().starts_with("idempotency_key_")
-}
-
-/// Answers a failure: stored for replay when it is final, else the key is released.
-pub async fn settle_err(
-    pool: &MySqlPool,
-    lease: Option<&Lease>,
-    e: ApiError,
-) -> Result<HttpResponse, ApiError> {
-    let Some(lease) = lease else { return Err(e) };
-    if !is_final(&e) {
-        release(pool, lease).await;
-        return Err(e);
-    }
-    let reply = Reply::problem(&e)?;
-    if store(pool, lease, &reply).await? {
-        Ok(reply.into_response(false))
-    } else {
-        Err(in_progress(1))
+/// Stores a final refusal, the work being rolled back. Should another
+/// request with the key have answered in between, its answer is the one.
+async fn refuse<T>(pool: &MySqlPool, idem: &Idem, e: &ApiError) -> Result<Outcome<T>, ApiError> {
+    let reply = Reply::problem(e)?;
+    let mut tx = pool.begin().await?;
+    let earlier = claim_with(&mut tx, idem, Some(&reply))
+        .await
+        .map_err(ApiError::from)?;
+    match earlier {
+        None => {
+            tx.commit().await?;
+            Ok(Outcome::Refused(reply))
+        }
+        Some(answer) => {
+            tx.rollback().await?;
+            Ok(Outcome::Replay(answer))
+        }
     }
 }
 

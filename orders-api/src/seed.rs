@@ -22,7 +22,7 @@ pub enum Seeded {
 /// Applies orders-api's migrations, checks that customers-api has created
 /// its table, and loads the seed if both tables are empty.
 pub async fn run(database_url: &str) -> anyhow::Result<Seeded> {
-    let pool = db::connect(database_url, 2).await?;
+    let pool = db::connect(database_url, 2, None).await?;
     db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
     db::migrate(&pool, &mut sqlx::migrate!("./migrations")).await?;
     let customers_table: i64 = sqlx::query_scalar(

@@ -35,7 +35,12 @@ impl Application {
     /// one) and prepares the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let http = &settings.http;
-        let pool = db::connect(&http.database_url, http.db_max_connections).await?;
+        let pool = db::connect(
+            &http.database_url,
+            http.db_max_connections,
+            Some(settings.idempotency_wait),
+        )
+        .await?;
         db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
         db::migrate(&pool, &mut sqlx::migrate!("./migrations")).await?;
         let listener = TcpListener::bind((http.host.as_str(), http.port))?;
@@ -84,7 +89,6 @@ pub fn run(
             &settings.http.auth.service_token,
         )?,
         cancel_window: settings.cancel_window,
-        idempotency_lease: settings.idempotency_lease,
         counters: web::Data::from(counters),
     });
     serve(

@@ -9,11 +9,17 @@ use sqlx::{
     MySqlPool,
 };
 
-/// A pool with explicit limits. Sessions run in UTC (sqlx's default `time_zone`).
-pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<MySqlPool> {
+/// A pool with explicit limits. Sessions run in UTC (sqlx's default
+/// `time_zone`); with `lock_wait`, their `innodb_lock_wait_timeout` is that
+/// many seconds (at least 1) instead of the server's default.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    lock_wait: Option<Duration>,
+) -> anyhow::Result<MySqlPool> {
     let options =
         MySqlConnectOptions::from_str(url).context("DATABASE_URL is not a valid MySQL URL")?;
-    let pool = pool_options(max_connections).connect_lazy_with(options);
+    let pool = pool_options(max_connections, lock_wait).connect_lazy_with(options);
     Ok(pool)
 }
 
@@ -21,13 +27,26 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<MySqlPoo
 /// them too). Each checkout pings the connection first: skipping the ping
 /// measured within noise (+7% on the ceiling at concurrency 1) and would turn
 /// every connection a restarted server dropped into a failed request.
-pub fn pool_options(max_connections: u32) -> MySqlPoolOptions {
-    MySqlPoolOptions::new()
+pub fn pool_options(max_connections: u32, lock_wait: Option<Duration>) -> MySqlPoolOptions {
+    let options = MySqlPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        .max_lifetime(Duration::from_secs(1800))
+        .max_lifetime(Duration::from_secs(1800));
+    let Some(lock_wait) = lock_wait else {
+        return options;
+    };
+    let secs = lock_wait.as_secs().max(1);
+    options.after_connect(move |conn, _| {
+        Box::pin(async move {
+            sqlx::query("SET SESSION innodb_lock_wait_timeout = ?")
+                .bind(secs)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    })
 }
 
 /// Waits (up to `patience`) for the database to accept connections: a service

@@ -24,10 +24,10 @@ use std::{
 
 use anyhow::Context;
 use bench::{
-    args::Args,
     proxy::{self, Faults, Rates},
     stack::{self, ApiOptions, Proc},
 };
+use clap::Parser;
 use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -35,16 +35,39 @@ use service_kit::testing::TestDatabase;
 use sqlx::MySqlPool;
 use tokio::sync::Mutex;
 
-const OPTIONS: &[&str] = &[
-    "sagas",
-    "concurrency",
-    "stock",
-    "products",
-    "fault-rate",
-    "kills",
-    "twins",
-    "out",
-];
+/// Sagas through a fault-injecting proxy in front of orders-api, with
+/// orders-api killed and restarted mid-run and twin requests, then the
+/// invariants checked: no oversell, no lost or doubled order, every replay the
+/// same answer, every reservation released. Writes
+/// `<out>/<date>-chaos.{md,json}`.
+#[derive(Parser)]
+#[command(name = "chaos")]
+struct Options {
+    /// Sagas to send.
+    #[arg(long, default_value_t = 1000)]
+    sagas: usize,
+    /// Sagas in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Units of stock of each product (less than the sagas ask for in all).
+    #[arg(long, default_value_t = 150)]
+    stock: u64,
+    /// Products the sagas pick from.
+    #[arg(long, default_value_t = 3)]
+    products: usize,
+    /// Probability of each fault the proxy injects (0..=1).
+    #[arg(long, value_parser = bench::args::fraction, default_value = "0.03")]
+    fault_rate: f64,
+    /// Times orders-api is killed (SIGKILL) and restarted during the run.
+    #[arg(long, default_value_t = 2)]
+    kills: usize,
+    /// Every N-th saga is sent twice, the copy 50-500 ms later (0: none).
+    #[arg(long, default_value_t = 5)]
+    twins: usize,
+    /// Where the report goes.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    out: PathBuf,
+}
 
 /// One saga as first answered.
 #[derive(Debug, Clone, Serialize)]
@@ -131,19 +154,16 @@ fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: String) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let a = Args::parse(OPTIONS)?;
-    let sagas: usize = a.get("sagas", 1000)?;
-    // Every `twins`-th saga is sent twice, the second copy 50-500 ms later.
-    let twin_every: usize = a.get("twins", 5)?;
-    let concurrency: usize = a.get("concurrency", 16)?;
-    let stock: u64 = a.get("stock", 150)?;
-    let product_count: usize = a.get("products", 3)?;
-    let rate: f64 = a.get("fault-rate", 0.03)?;
-    let kills: usize = a.get("kills", 2)?;
-    let out: PathBuf = a.get(
-        "out",
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results")),
-    )?;
+    let Options {
+        sagas,
+        concurrency,
+        stock,
+        products: product_count,
+        fault_rate: rate,
+        kills,
+        twins: twin_every,
+        out,
+    } = Options::parse();
     let reservation_ttl = 6;
     let attempt_timeout_ms = 400;
 

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     customers::{CustomerCheck, CustomersClient},
     domain::{NewOrder, OrderInput, OrderStatus},
-    idempotency::{self, settle_err, settle_ok, Claim, Idem, Lease, Reply},
+    idempotency::{self, Idem, Outcome, Reply},
     metrics::OrderCounters,
     store::{self, orders, orders::Order, Tx, TxError},
 };
@@ -25,28 +25,34 @@ use crate::{
 pub struct OrdersContext {
     pub customers: CustomersClient,
     pub cancel_window: Duration,
-    /// How long an idempotency claim protects a running request.
-    pub idempotency_lease: Duration,
     pub counters: web::Data<OrderCounters>,
 }
 
-/// Claims the request's idempotency key, if it has one. `Err(response)` is a
-/// replay to send as it is.
-async fn claim(
-    pool: &MySqlPool,
-    ctx: &OrdersContext,
-    idem: Option<Idem>,
-) -> Result<Result<Option<Lease>, HttpResponse>, ApiError> {
-    let Some(idem) = idem else {
-        return Ok(Ok(None));
-    };
-    match idempotency::claim(pool, &idem, ctx.idempotency_lease).await? {
-        Claim::Proceed(lease) => Ok(Ok(Some(lease))),
-        Claim::Replay(reply) => {
-            ctx.counters.replays.inc();
-            tracing::info!(scope = idem.scope, "idempotent replay");
-            Ok(Err(reply.into_response(true)))
-        }
+/// A stored answer, sent again.
+fn replayed(ctx: &OrdersContext, scope: &'static str, reply: Reply) -> HttpResponse {
+    ctx.counters.replays.inc();
+    tracing::info!(scope, "idempotent replay");
+    reply.into_response(true)
+}
+
+/// Whether customers-api knows the customer: a refusal or a 503 if not.
+async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiError> {
+    match customers.check(id).await {
+        Ok(CustomerCheck::Exists) => Ok(()),
+        Ok(CustomerCheck::NotFound) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "customer_not_found",
+            format!("no customer with id {id}"),
+        )),
+        Err(e) => Err(ApiError::unavailable(
+            "customers_unavailable",
+            "customers-api is unavailable; retry later",
+            e,
+        )
+        .with_header(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("1"),
+        )),
     }
 }
 
@@ -83,60 +89,35 @@ pub async fn create(
     let new = NewOrder::try_from(input).map_err(ApiError::validation)?;
     let idem = idempotency::key_of(req.headers())?
         .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
-    let lease = match claim(&pool, &ctx, idem).await? {
-        Ok(lease) => lease,
-        Err(replay) => return Ok(replay),
-    };
-
-    let customer = ctx.customers.check(new.customer_id).await;
-    let problem = match customer {
-        Ok(CustomerCheck::Exists) => None,
-        Ok(CustomerCheck::NotFound) => Some(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "customer_not_found",
-            format!("no customer with id {}", new.customer_id),
-        )),
-        Err(e) => Some(
-            ApiError::unavailable(
-                "customers_unavailable",
-                "customers-api is unavailable; retry later",
-                e,
-            )
-            .with_header(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("1"),
-            ),
-        ),
-    };
-    if let Some(problem) = problem {
-        return settle_err(&pool, lease.as_ref(), problem).await;
-    }
-
     let at = store::now();
-    match store::in_transaction(&pool, async |tx: &mut Tx| {
-        orders::create(tx, &new, &caller.subject, at).await
+    // The key first, then the customer, then the stock: a twin request waits
+    // on the key instead of doing any of it.
+    let outcome = idempotency::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
+        check_customer(&ctx.customers, new.customer_id).await?;
+        let created = orders::create(tx, &new, &caller.subject, at).await;
+        if let Err(TxError::Api(e)) = &created {
+            if e.code() == "insufficient_stock" {
+                ctx.counters.stock_conflicts.inc();
+            }
+        }
+        created
     })
-    .await
-    {
-        Ok((tx, order)) => {
+    .await?;
+    match outcome {
+        Outcome::Done(tx, order) => {
             let reply = Reply::json(StatusCode::CREATED, &order)?
                 .with_location(format!("/orders/{}", order.id));
-            let res = settle_ok(tx, lease.as_ref(), reply).await?;
+            idempotency::commit(tx, idem.as_ref(), &reply).await?;
             ctx.counters.created.inc();
-            tracing::info!(
+            tracing::debug!(
                 order_id = order.id,
                 total_cents = order.total_cents,
                 "order created"
             );
-            Ok(res)
+            Ok(reply.into_response(false))
         }
-        Err(e) => {
-            let e = ApiError::from(e);
-            if e.code() == "insufficient_stock" {
-                ctx.counters.stock_conflicts.inc();
-            }
-            settle_err(&pool, lease.as_ref(), e).await
-        }
+        Outcome::Replay(reply) => Ok(replayed(&ctx, "create_order", reply)),
+        Outcome::Refused(reply) => Ok(reply.into_response(false)),
     }
 }
 
@@ -166,24 +147,18 @@ async fn transition(
         Some(v) => format!("{id}\u{0}{}", String::from_utf8_lossy(v.as_bytes())),
     };
     let idem = key.map(|key| Idem::new(scope, &caller.subject, key, &target, b""));
-    let lease = match claim(pool, ctx, idem).await? {
-        Ok(lease) => lease,
-        Err(replay) => return Ok((replay, false)),
-    };
-    match store::in_transaction(pool, async |tx: &mut Tx| work(tx).await).await {
-        Ok((tx, (order, changed))) => {
-            let etag = order.etag();
+    match idempotency::run(pool, idem.as_ref(), async |tx: &mut Tx| work(tx).await).await? {
+        Outcome::Done(tx, (order, changed)) => {
             let reply = Reply::json(StatusCode::OK, &order)?;
-            let mut res = settle_ok(tx, lease.as_ref(), reply).await?;
-            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&etag) {
+            idempotency::commit(tx, idem.as_ref(), &reply).await?;
+            let mut res = reply.into_response(false);
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&order.etag()) {
                 res.headers_mut().insert(actix_web::http::header::ETAG, v);
             }
             Ok((res, changed))
         }
-        Err(e) => Ok((
-            settle_err(pool, lease.as_ref(), ApiError::from(e)).await?,
-            false,
-        )),
+        Outcome::Replay(reply) => Ok((replayed(ctx, scope, reply), false)),
+        Outcome::Refused(reply) => Ok((reply.into_response(false), false)),
     }
 }
 
@@ -226,7 +201,7 @@ pub async fn confirm(
     .await?;
     if changed {
         ctx.counters.confirmed.inc();
-        tracing::info!(order_id = id, "order confirmed");
+        tracing::debug!(order_id = id, "order confirmed");
     }
     Ok(res)
 }

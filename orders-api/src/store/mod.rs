@@ -41,10 +41,15 @@ impl From<TxError> for ApiError {
     }
 }
 
-impl TxError {
+/// Errors that say whether the transaction they ended can simply run again.
+pub trait Retryable {
+    fn is_retryable(&self) -> bool;
+}
+
+impl Retryable for TxError {
     /// Deadlock (1213) or lock wait timeout (1205): the transaction was rolled
     /// back by the server and can simply run again.
-    pub fn is_retryable(&self) -> bool {
+    fn is_retryable(&self) -> bool {
         let Self::Db(sqlx::Error::Database(db)) = self else {
             return false;
         };
@@ -59,22 +64,32 @@ const TX_ATTEMPTS: u32 = 5;
 /// Runs `work` in a new transaction, again from the start when the server
 /// reports a deadlock or lock timeout. Returns the open transaction with the
 /// result: the caller commits (after writing its idempotency record into it).
-pub async fn in_transaction<T>(
+/// A failed attempt is rolled back before anything else runs, so that its
+/// locks (an idempotency claim among them) are gone when the next begins.
+pub async fn in_transaction<T, E>(
     pool: &MySqlPool,
-    mut work: impl AsyncFnMut(&mut Tx) -> Result<T, TxError>,
-) -> Result<(Tx, T), TxError> {
+    mut work: impl AsyncFnMut(&mut Tx) -> Result<T, E>,
+) -> Result<(Tx, T), E>
+where
+    E: Retryable + From<sqlx::Error>,
+{
     let mut attempt = 1;
     loop {
         let mut tx = pool.begin().await?;
         match work(&mut tx).await {
             Ok(value) => return Ok((tx, value)),
-            Err(e) if e.is_retryable() && attempt < TX_ATTEMPTS => {
-                drop(tx);
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    // The connection is gone, and its transaction with it.
+                    tracing::warn!(error = %rollback, "could not roll back");
+                }
+                if !(e.is_retryable() && attempt < TX_ATTEMPTS) {
+                    return Err(e);
+                }
                 tracing::warn!(attempt, "transaction deadlocked; running it again");
                 tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 attempt += 1;
             }
-            Err(e) => return Err(e),
         }
     }
 }

@@ -32,7 +32,7 @@ fn out_of_range_settings_stop_the_process_naming_the_variable() {
         ("CANCEL_WINDOW_SECS", "99999999999999"),
         ("RESERVATION_TTL_SECS", "0"),
         ("IDEMPOTENCY_TTL_SECS", "-5"),
-        ("IDEMPOTENCY_LEASE_SECS", "600"),
+        ("IDEMPOTENCY_WAIT_SECS", "600"),
         ("SWEEP_INTERVAL_SECS", "86400000"),
         ("DB_MAX_CONNECTIONS", "0"),
         ("JWT_MAX_TTL_SECS", "0"),

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
@@ -123,6 +125,77 @@ async fn fifty_concurrent_confirms_with_one_key_change_state_once() {
     assert_eq!(after.bytes().await.expect("body"), bodies[0]);
 }
 
+/// The request holding a key is slowed down by a product lock the test
+/// holds: its twin, sent meanwhile, waits for it and replays its answer.
+#[tokio::test]
+async fn a_twin_waits_for_the_request_holding_its_key_and_replays_the_answer() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let p = app.product(250, 10).await;
+    let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 2}]});
+    let mut lock = app.pool.begin().await.expect("tx");
+    sqlx::query("SELECT stock FROM products WHERE id = ? FOR UPDATE")
+        .bind(p)
+        .execute(&mut *lock)
+        .await
+        .expect("lock the product");
+    let first = app.post_order(&body, Some("twin"));
+    let twin = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        app.post_order(&body, Some("twin")).await
+    };
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        lock.rollback().await.expect("release");
+    };
+    let (first, twin, ()) = tokio::join!(first, twin, release);
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    assert_eq!(twin.status(), 201, "the twin waited instead of a 409");
+    assert_eq!(twin.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        twin.bytes().await.expect("body"),
+        first.bytes().await.expect("body")
+    );
+    assert_eq!(app.order_rows().await, 1);
+    assert_eq!(app.stock(p).await, 8);
+}
+
+/// A claim is a row written by an open transaction: past the wait bound a
+/// twin gets 409 in progress; when the transaction dies (a crash rolls it
+/// back), the key is free at once, with nothing to expire.
+#[tokio::test]
+async fn a_claim_held_past_the_wait_is_in_progress_and_a_crash_frees_it() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let p = app.product(250, 10).await;
+    let order = app.order(customer, &[(p, 1)]).await;
+    let mut in_flight = app.pool.begin().await.expect("tx");
+    sqlx::query(
+        "INSERT INTO idempotency_keys (scope, subject, idem_key, fingerprint, created_at)
+         VALUES ('confirm_order', 'tester', 'held', REPEAT('x', 32), NOW(6))",
+    )
+    .execute(&mut *in_flight)
+    .await
+    .expect("claim");
+    let started = std::time::Instant::now();
+    let res = app.confirm(order, Some("held")).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "answered after {:?}, before the wait bound",
+        started.elapsed()
+    );
+    assert!(res.headers().contains_key("retry-after"));
+    assert_problem(res, 409, "idempotency_key_in_progress").await;
+    assert_eq!(app.status_of(order).await, "CREATED");
+    in_flight.rollback().await.expect("the crash");
+    let res = app.confirm(order, Some("held")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.status_of(order).await, "CONFIRMED");
+}
+
+/// A request of an earlier version of the service left a lease and no
+/// answer (it held its key in a separate commit).
 #[tokio::test]
 async fn a_lease_left_by_a_dead_request_expires() {
     let app = spawn_app().await;
@@ -139,7 +212,7 @@ async fn a_lease_left_by_a_dead_request_expires() {
         h.update([0]);
         h.finalize().to_vec()
     };
-    // What a request that crashed mid-way leaves: a claim and no answer.
+    // What such a request that crashed mid-way leaves: a lease and no answer.
     sqlx::query(
         "INSERT INTO idempotency_keys (scope, subject, idem_key, fingerprint, owner, locked_until, created_at)
          VALUES (?, 'tester', 'crashed', ?, 'dead-owner', ?, NOW(6))",
