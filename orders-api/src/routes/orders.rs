@@ -73,7 +73,7 @@ async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiE
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`customer_not_found`, `product_not_found` or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`customers_unavailable`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`customers_unavailable`, or `database_busy` (rows it needs stayed locked by others)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
@@ -177,6 +177,7 @@ async fn transition(
         (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_state` or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`database_busy`: the order stayed locked by others", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn confirm(
@@ -223,6 +224,7 @@ pub async fn confirm(
         (status = 409, description = "`cancel_window_expired` or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: the order's ETag does not match If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`database_busy`: the order stayed locked by others", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn cancel(

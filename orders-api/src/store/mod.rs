@@ -35,6 +35,17 @@ impl From<ApiError> for TxError {
 impl From<TxError> for ApiError {
     fn from(e: TxError) -> Self {
         match e {
+            // Still deadlocking or waiting on a row lock after every attempt:
+            // another transaction holds what this one needs. Transient.
+            TxError::Db(db) if is_lock_conflict(&db) => ApiError::unavailable(
+                "database_busy",
+                "the data this request needs is locked by others; retry later",
+                db,
+            )
+            .with_header(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("1"),
+            ),
             TxError::Db(e) => e.into(),
             TxError::Api(e) => e,
         }
@@ -50,12 +61,17 @@ impl Retryable for TxError {
     /// Deadlock (1213) or lock wait timeout (1205): the transaction was rolled
     /// back by the server and can simply run again.
     fn is_retryable(&self) -> bool {
-        let Self::Db(sqlx::Error::Database(db)) = self else {
-            return false;
-        };
-        db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-            .is_some_and(|e| matches!(e.number(), 1213 | 1205))
+        matches!(self, Self::Db(e) if is_lock_conflict(e))
     }
+}
+
+/// Deadlock (1213) or lock wait timeout (1205).
+fn is_lock_conflict(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|e| matches!(e.number(), 1213 | 1205))
 }
 
 /// Attempts at a transaction that keeps deadlocking.

@@ -269,3 +269,28 @@ async fn records_are_purged_after_their_ttl() {
     );
     assert_eq!(app.stock(p).await, 7);
 }
+
+/// The wait bound holds for the work's own row locks too: an order whose
+/// product stays locked by another transaction through every attempt is a
+/// 503 with `Retry-After`, and nothing is written.
+#[tokio::test]
+async fn a_row_locked_through_every_attempt_is_a_503_database_busy() {
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let p = app.product(250, 10).await;
+    let mut lock = app.pool.begin().await.expect("tx");
+    sqlx::query("SELECT stock FROM products WHERE id = ? FOR UPDATE")
+        .bind(p)
+        .execute(&mut *lock)
+        .await
+        .expect("lock the product");
+    let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
+    let res = app.post_order(&body, Some("busy")).await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_problem(res, 503, "database_busy").await;
+    lock.rollback().await.expect("release");
+    assert_eq!(app.order_rows().await, 0);
+    assert_eq!(app.stock(p).await, 10);
+    // Not stored: the same key works once the row is free.
+    assert_eq!(app.post_order(&body, Some("busy")).await.status(), 201);
+}
