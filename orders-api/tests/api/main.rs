@@ -11,6 +11,7 @@ mod idempotency;
 mod invariant;
 mod ops;
 mod orders;
+mod pool;
 mod products;
 mod schema;
 mod sweeper;
