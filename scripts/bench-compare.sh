@@ -5,8 +5,8 @@
 # target directory (kept in the build cache, so the next comparison is
 # incremental); its `bench` and this tree's run one after the other with the
 # same options, and `compare` prints the ratios (sagas/s, p99, CPU per saga,
-# the database ceiling). Writes bench/results/<date>-compare.md and keeps
-# both reports beside it (<date>-base.json, <date>-head.json).
+# the database ceiling). Writes bench/results/<date>-vs-<base commit>.md and
+# keeps both reports beside it (...-base.json, ...-head.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${1:?usage: scripts/bench-compare.sh <git ref> [bench options]}"
@@ -15,7 +15,6 @@ opts=("$@")
 if [ ${#opts[@]} -eq 0 ]; then opts=(--levels 8,32 --seconds 8 --cold-starts 3); fi
 
 rev=$(git rev-parse --verify --quiet "$base^{commit}") || { echo "no commit named $base" >&2; exit 2; }
-head_rev=$(git rev-parse --short HEAD)
 cache="${BENCH_CACHE:-$HOME/.cache/order-back-office}"
 worktree="$cache/bench-base"
 base_target="$cache/target-bench-base"
@@ -35,16 +34,16 @@ bench_in() {
   echo "=== $1: building (release) and benchmarking" >&2
   (cd "$1" && export CARGO_TARGET_DIR="$2" \
     && cargo build --release --workspace --bins \
-    && cargo run --release -p bench --bin bench -- "${opts[@]}" --out "$3" --notes /dev/null >/dev/null)
+    && "$2/release/bench" "${opts[@]}" --out "$3" --notes /dev/null >/dev/null)
 }
 
 mkdir -p "$scratch/base" "$scratch/head" "$results"
 bench_in "$worktree" "$base_target" "$scratch/base"
+dirty=$(git diff --quiet HEAD && echo "" || echo ", uncommitted changes")
 bench_in "$PWD" "$head_target" "$scratch/head"
-cp "$scratch/base/$date.json" "$results/$date-base.json"
-cp "$scratch/head/$date.json" "$results/$date-head.json"
-CARGO_TARGET_DIR="$head_target" cargo run --quiet --release -p bench --bin compare -- \
-  "$results/$date-base.json" "$results/$date-head.json" \
-  --base-name "$base ($(git rev-parse --short "$rev"))" --head-name "HEAD ($head_rev)$(git diff --quiet HEAD || echo ', with uncommitted changes')" \
-  --out "$results/$date-compare.md"
-echo "=== written: $results/$date-compare.md" >&2
+name="$results/$date-vs-$(git rev-parse --short "$rev")"
+cp "$scratch/base/$date.json" "$name-base.json"
+cp "$scratch/head/$date.json" "$name-head.json"
+"$head_target/release/compare" "$name-base.json" "$name-head.json" \
+  --base-name "$base" --head-name "HEAD$dirty" --out "$name.md"
+echo "=== written: $name.md" >&2

@@ -12,7 +12,7 @@ use service_kit::{
     conditional::{precondition_failed, IfMatch},
     problem::{ApiError, FieldError},
 };
-use sqlx::{MySql, MySqlConnection, MySqlExecutor, QueryBuilder};
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use utoipa::ToSchema;
 
 use super::{Tx, TxError};
@@ -203,52 +203,94 @@ pub async fn create(
     })
 }
 
-async fn items_of<'e>(
-    db: impl MySqlExecutor<'e>,
-    order_id: u64,
-) -> Result<Vec<OrderItem>, sqlx::Error> {
-    sqlx::query_as!(
-        OrderItem,
-        "SELECT product_id, qty, unit_price_cents, subtotal_cents FROM order_items WHERE order_id = ? ORDER BY product_id",
-        order_id
-    )
-    .fetch_all(db)
-    .await
+/// An order's row joined with one of its items: `load` reads an order and
+/// its items in one statement.
+struct JoinedRow {
+    id: u64,
+    customer_id: u64,
+    status: String,
+    total_cents: u64,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+    canceled_at: Option<DateTime<Utc>>,
+    product_id: Option<u64>,
+    qty: Option<u32>,
+    unit_price_cents: Option<u64>,
+    subtotal_cents: Option<u64>,
 }
 
-/// One order with its items; `lock` takes the order row for update.
+impl JoinedRow {
+    fn item(&self) -> Option<OrderItem> {
+        Some(OrderItem {
+            product_id: self.product_id?,
+            qty: self.qty?,
+            unit_price_cents: self.unit_price_cents?,
+            subtotal_cents: self.subtotal_cents?,
+        })
+    }
+}
+
+/// The order that the joined rows of one order describe (none: no rows).
+fn joined_order(rows: Vec<JoinedRow>) -> Result<Option<Order>, sqlx::Error> {
+    let items = rows.iter().filter_map(JoinedRow::item).collect();
+    let Some(first) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    OrderRow {
+        id: first.id,
+        customer_id: first.customer_id,
+        status: first.status,
+        total_cents: first.total_cents,
+        created_by: first.created_by,
+        created_at: first.created_at,
+        updated_at: first.updated_at,
+        confirmed_at: first.confirmed_at,
+        canceled_at: first.canceled_at,
+    }
+    .into_order(items)
+    .map(Some)
+}
+
+/// One order with its items, in one statement; `lock` takes the order row
+/// (and its item rows, which nothing else writes) for update.
 #[tracing::instrument(skip(conn))]
 pub async fn load(
     conn: &mut MySqlConnection,
     id: u64,
     lock: bool,
 ) -> Result<Option<Order>, sqlx::Error> {
-    let row = if lock {
+    let rows = if lock {
         sqlx::query_as!(
-            OrderRow,
-            r#"SELECT id, customer_id, status, total_cents, created_by,
-                      created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
-                      confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
-               FROM orders WHERE id = ? FOR UPDATE"#,
+            JoinedRow,
+            r#"SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_by,
+                      o.created_at AS "created_at: DateTime<Utc>", o.updated_at AS "updated_at: DateTime<Utc>",
+                      o.confirmed_at AS "confirmed_at: DateTime<Utc>", o.canceled_at AS "canceled_at: DateTime<Utc>",
+                      i.product_id AS "product_id?", i.qty AS "qty?",
+                      i.unit_price_cents AS "unit_price_cents?", i.subtotal_cents AS "subtotal_cents?"
+               FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+               WHERE o.id = ? ORDER BY i.product_id FOR UPDATE"#,
             id
         )
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?
     } else {
         sqlx::query_as!(
-            OrderRow,
-            r#"SELECT id, customer_id, status, total_cents, created_by,
-                      created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
-                      confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
-               FROM orders WHERE id = ?"#,
+            JoinedRow,
+            r#"SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_by,
+                      o.created_at AS "created_at: DateTime<Utc>", o.updated_at AS "updated_at: DateTime<Utc>",
+                      o.confirmed_at AS "confirmed_at: DateTime<Utc>", o.canceled_at AS "canceled_at: DateTime<Utc>",
+                      i.product_id AS "product_id?", i.qty AS "qty?",
+                      i.unit_price_cents AS "unit_price_cents?", i.subtotal_cents AS "subtotal_cents?"
+               FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+               WHERE o.id = ? ORDER BY i.product_id"#,
             id
         )
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?
     };
-    let Some(row) = row else { return Ok(None) };
-    let items = items_of(&mut *conn, id).await?;
-    row.into_order(items).map(Some)
+    joined_order(rows)
 }
 
 pub fn order_not_found(id: u64) -> ApiError {
