@@ -3,6 +3,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # The project's Python tools (make setup creates .venv/) come first.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
+# Where cargo puts release binaries (the bench runs them straight, not through
+# `cargo run -p`, which would build the workspace again with other features).
+RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
 .PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
@@ -51,14 +54,14 @@ test: ## Every test, then a short fuzz of both APIs (needs MySQL/MariaDB on 127.
 
 bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64), DB ceiling, cold start: bench/results/<date>.{md,json,svg}
 	$(CARGO) build --release --workspace --bins
-	$(CARGO) run --release -p bench --bin bench -- $(ARGS)
+	$(RELEASE_BIN)/bench $(ARGS)
 
 bench-compare: ## This tree against BASE=<git ref> (default HEAD~1), built in a worktree, benchmarked one after the other: ratios in bench/results/<date>-vs-<base>.md
 	scripts/bench-compare.sh $${BASE:-HEAD~1} $(ARGS)
 
 chaos: ## 1000 sagas through a fault proxy with orders-api killed twice; checks the invariants: bench/results/<date>-chaos.{md,json}
 	$(CARGO) build --release --workspace --bins
-	$(CARGO) run --release -p bench --bin chaos -- $(ARGS)
+	$(RELEASE_BIN)/chaos $(ARGS)
 
 fuzz: ## schemathesis against both OpenAPI documents (FUZZ_EXAMPLES per operation, default 100): bench/results/<date>-fuzz.txt
 	$(CARGO) build --workspace --bins

@@ -253,43 +253,50 @@ fn joined_order(rows: Vec<JoinedRow>) -> Result<Option<Order>, sqlx::Error> {
     .map(Some)
 }
 
-/// One order with its items, in one statement; `lock` takes the order row
-/// (and its item rows, which nothing else writes) for update.
+/// One order with its items. Unlocked, in one statement. With `lock`, the
+/// order row is taken for update first and the items are read plainly: a
+/// locking read of `order_items` would also lock the gap after the newest
+/// order's items, and so every create's insert of its items.
 #[tracing::instrument(skip(conn))]
 pub async fn load(
     conn: &mut MySqlConnection,
     id: u64,
     lock: bool,
 ) -> Result<Option<Order>, sqlx::Error> {
-    let rows = if lock {
-        sqlx::query_as!(
-            JoinedRow,
-            r#"SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_by,
-                      o.created_at AS "created_at: DateTime<Utc>", o.updated_at AS "updated_at: DateTime<Utc>",
-                      o.confirmed_at AS "confirmed_at: DateTime<Utc>", o.canceled_at AS "canceled_at: DateTime<Utc>",
-                      i.product_id AS "product_id?", i.qty AS "qty?",
-                      i.unit_price_cents AS "unit_price_cents?", i.subtotal_cents AS "subtotal_cents?"
-               FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
-               WHERE o.id = ? ORDER BY i.product_id FOR UPDATE"#,
+    if lock {
+        let row = sqlx::query_as!(
+            OrderRow,
+            r#"SELECT id, customer_id, status, total_cents, created_by,
+                      created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
+                      confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
+               FROM orders WHERE id = ? FOR UPDATE"#,
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let items = sqlx::query_as!(
+            OrderItem,
+            "SELECT product_id, qty, unit_price_cents, subtotal_cents FROM order_items WHERE order_id = ? ORDER BY product_id",
             id
         )
         .fetch_all(&mut *conn)
-        .await?
-    } else {
-        sqlx::query_as!(
-            JoinedRow,
-            r#"SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_by,
-                      o.created_at AS "created_at: DateTime<Utc>", o.updated_at AS "updated_at: DateTime<Utc>",
-                      o.confirmed_at AS "confirmed_at: DateTime<Utc>", o.canceled_at AS "canceled_at: DateTime<Utc>",
-                      i.product_id AS "product_id?", i.qty AS "qty?",
-                      i.unit_price_cents AS "unit_price_cents?", i.subtotal_cents AS "subtotal_cents?"
-               FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
-               WHERE o.id = ? ORDER BY i.product_id"#,
-            id
-        )
-        .fetch_all(&mut *conn)
-        .await?
-    };
+        .await?;
+        return row.into_order(items).map(Some);
+    }
+    let rows = sqlx::query_as!(
+        JoinedRow,
+        r#"SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_by,
+                  o.created_at AS "created_at: DateTime<Utc>", o.updated_at AS "updated_at: DateTime<Utc>",
+                  o.confirmed_at AS "confirmed_at: DateTime<Utc>", o.canceled_at AS "canceled_at: DateTime<Utc>",
+                  i.product_id AS "product_id?", i.qty AS "qty?",
+                  i.unit_price_cents AS "unit_price_cents?", i.subtotal_cents AS "subtotal_cents?"
+           FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+           WHERE o.id = ? ORDER BY i.product_id"#,
+        id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     joined_order(rows)
 }
 
