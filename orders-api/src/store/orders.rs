@@ -205,16 +205,10 @@ pub async fn create(
 
 /// An order's row joined with one of its items: `load` reads an order and
 /// its items in one statement.
+#[derive(sqlx::FromRow)]
 struct JoinedRow {
-    id: u64,
-    customer_id: u64,
-    status: String,
-    total_cents: u64,
-    created_by: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    confirmed_at: Option<DateTime<Utc>>,
-    canceled_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    order: OrderRow,
     product_id: Option<u64>,
     qty: Option<u32>,
     unit_price_cents: Option<u64>,
@@ -235,22 +229,10 @@ impl JoinedRow {
 /// The order that the joined rows of one order describe (none: no rows).
 fn joined_order(rows: Vec<JoinedRow>) -> Result<Option<Order>, sqlx::Error> {
     let items = rows.iter().filter_map(JoinedRow::item).collect();
-    let Some(first) = rows.into_iter().next() else {
-        return Ok(None);
-    };
-    OrderRow {
-        id: first.id,
-        customer_id: first.customer_id,
-        status: first.status,
-        total_cents: first.total_cents,
-        created_by: first.created_by,
-        created_at: first.created_at,
-        updated_at: first.updated_at,
-        confirmed_at: first.confirmed_at,
-        canceled_at: first.canceled_at,
+    match rows.into_iter().next() {
+        Some(first) => first.order.into_order(items).map(Some),
+        None => Ok(None),
     }
-    .into_order(items)
-    .map(Some)
 }
 
 /// One order with its items. Unlocked, in one statement. With `lock`, the
@@ -284,17 +266,14 @@ pub async fn load(
         .await?;
         return row.into_order(items).map(Some);
     }
-    let rows = sqlx::query_as!(
-        JoinedRow,
-        r#"SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_by,
-                  o.created_at AS "created_at: DateTime<Utc>", o.updated_at AS "updated_at: DateTime<Utc>",
-                  o.confirmed_at AS "confirmed_at: DateTime<Utc>", o.canceled_at AS "canceled_at: DateTime<Utc>",
-                  i.product_id AS "product_id?", i.qty AS "qty?",
-                  i.unit_price_cents AS "unit_price_cents?", i.subtotal_cents AS "subtotal_cents?"
-           FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
-           WHERE o.id = ? ORDER BY i.product_id"#,
-        id
+    let rows: Vec<JoinedRow> = sqlx::query_as(
+        "SELECT o.id, o.customer_id, o.status, o.total_cents, o.created_by, o.created_at, \
+                o.updated_at, o.confirmed_at, o.canceled_at, \
+                i.product_id, i.qty, i.unit_price_cents, i.subtotal_cents \
+         FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+         WHERE o.id = ? ORDER BY i.product_id",
     )
+    .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     joined_order(rows)
