@@ -93,7 +93,7 @@ sqlx-check: ## Fail if .sqlx/ does not match the queries
 # The Compose plugin (`docker compose`) when there is one, else docker-compose v1.
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-up: ## docker compose: MySQL 8 (schema + seed, on 127.0.0.1:3307) and both APIs, built from their Dockerfiles
+up: ## docker compose: MySQL 8 (schema + seed, on 127.0.0.1:3307) and both APIs, built from the Dockerfile
 	$(COMPOSE) up --build -d
 
 down: ## Stop the compose stack (add -v to drop the database: make down ARGS=-v)
@@ -117,7 +117,7 @@ seed-aws: ## Load the sample data into the deployed database (a one-shot ECS tas
 destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks before deleting)
 	sam delete --stack-name "order-back-office-$${DEPLOY_STAGE:-dev}" --region "$${AWS_REGION:-us-east-1}"
 
-deploy-check: ## Offline lints of template.yaml, the Dockerfiles and docker-compose.yml
+deploy-check: ## Offline lints of template.yaml, the Dockerfile and docker-compose.yml
 	scripts/deploy-check.sh
 
 sam-build: ## deploy-check, then sam build: the arm64 bootstrap (cargo-lambda + zig)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline checks of everything deployable: the SAM template (cfn-lint and
-# sam validate --lint), the Dockerfiles (hadolint), docker-compose.yml
+# sam validate --lint), the Dockerfile (hadolint), docker-compose.yml
 # (docker-compose config, where the client is installed) and, with --build,
 # `sam build` (the arm64 bootstrap, cross-compiled with cargo-lambda + zig).
 set -euo pipefail
@@ -13,7 +13,7 @@ sam validate --lint --region us-east-1
 echo "--- sam local's env file against the template"
 python3 scripts/sam-local-env.py check
 echo "--- hadolint"
-hadolint customers-api/Dockerfile orders-api/Dockerfile
+hadolint Dockerfile
 if command -v docker-compose >/dev/null 2>&1; then
   echo "--- docker-compose config"
   docker-compose config -q

@@ -13,7 +13,9 @@ for svc in customers-api orders-api; do
   aws ecr describe-repositories --region "$region" --repository-names "$svc" >/dev/null 2>&1 \
     || aws ecr create-repository --region "$region" --repository-name "$svc" \
          --image-scanning-configuration scanOnPush=true >/dev/null
-  docker build --platform linux/amd64 -f "$svc/Dockerfile" -t "$registry/$svc:$tag" .
+  port=3002; [ "$svc" = customers-api ] && port=3001
+  docker build --platform linux/amd64 --build-arg SERVICE="$svc" --build-arg PORT="$port" \
+    -t "$registry/$svc:$tag" .
   docker push "$registry/$svc:$tag"
   echo "$svc image: $registry/$svc:$tag"
 done
