@@ -10,20 +10,8 @@ use utoipa::ToSchema;
 pub struct CustomerName(String);
 
 impl CustomerName {
-    pub const MAX_CHARS: usize = 200;
-
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err("must not be empty");
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err("must be at most 200 characters");
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters");
-        }
-        Ok(Self(trimmed.to_owned()))
+        service_kit::text::display_name(raw).map(Self)
     }
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use service_kit::{
+    db::now,
     pagination::{contains_pattern, PageRequest},
     problem::{ApiError, FieldError},
 };
@@ -42,12 +43,6 @@ impl Customer {
             updated_at,
         }
     }
-}
-
-/// Now, at the column's precision (microseconds), so what is answered is what is stored.
-fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 fn email_taken(e: sqlx::Error) -> ApiError {

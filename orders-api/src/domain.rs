@@ -15,19 +15,7 @@ pub const MAX_QTY: u32 = 1_000_000;
 /// Items per order.
 pub const MAX_ITEMS: usize = 100;
 
-fn parse_name(raw: &str) -> Result<String, &'static str> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err("must not be empty");
-    }
-    if name.chars().count() > 200 {
-        return Err("must be at most 200 characters");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters");
-    }
-    Ok(name.to_owned())
-}
+use service_kit::text::display_name as parse_name;
 
 fn parse_sku(raw: &str) -> Result<String, &'static str> {
     let sku = raw.trim();

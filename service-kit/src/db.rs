@@ -23,6 +23,13 @@ pub async fn connect(
     Ok(pool)
 }
 
+/// Now, at the precision of the services' `DATETIME(6)` columns
+/// (microseconds), so that what is answered is what is stored.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
 /// A checkout pings a connection that has sat idle at least this long.
 pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 

@@ -17,6 +17,7 @@
 pub mod config;
 pub mod correlation;
 pub mod telemetry;
+pub mod text;
 pub mod token;
 
 #[cfg(feature = "server")]

@@ -6,7 +6,6 @@ pub mod products;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use service_kit::problem::ApiError;
 use sqlx::{MySql, MySqlPool, Transaction};
 
@@ -110,8 +109,4 @@ where
     }
 }
 
-/// Now, at the columns' precision (microseconds).
-pub fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
+pub use service_kit::db::now;
