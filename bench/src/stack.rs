@@ -3,79 +3,17 @@
 //! orchestrator instances polling it.
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 
 pub const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
 
-/// A child process, killed when dropped.
-pub struct Proc {
-    pub name: String,
-    child: Option<Child>,
-}
-
-impl Proc {
-    pub fn spawn(name: &str, mut cmd: Command) -> anyhow::Result<Self> {
-        let child = cmd
-            .stdout(log_file(name))
-            .stderr(log_file(&format!("{name}.err")))
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        Ok(Self {
-            name: name.to_owned(),
-            child: Some(child),
-        })
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// Peak resident set size so far (`VmHWM`), in KiB.
-    pub fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    }
-
-    /// CPU time used so far (user + system), in seconds.
-    pub fn cpu_seconds(&self) -> Option<f64> {
-        cpu_seconds_of(self.pid()?)
-    }
-
-    /// SIGKILL, no goodbye.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// CPU time (user + system) of process `pid` so far, in seconds.
-pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
-}
+pub use service_kit::testing::process::{cpu_seconds_of, free_port, wait_ready, Proc};
 
 /// The pid of the database server on this machine, if it runs here.
 pub fn database_pid() -> Option<u32> {
@@ -86,21 +24,9 @@ pub fn database_pid() -> Option<u32> {
     })
 }
 
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// Where the processes' logs go.
 pub fn log_dir() -> PathBuf {
     std::env::temp_dir().join("order-back-office-bench")
-}
-
-fn log_file(name: &str) -> Stdio {
-    let dir = log_dir();
-    let _ = std::fs::create_dir_all(&dir);
-    std::fs::File::create(dir.join(format!("{name}.log")))
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null())
 }
 
 /// Where cargo put this workspace's binaries: beside this one.
@@ -147,7 +73,7 @@ pub fn customers_api(port: u16, opts: &ApiOptions) -> anyhow::Result<Proc> {
         .env("HOST", "127.0.0.1")
         .env("DATABASE_URL", &opts.db_url)
         .env("DB_MAX_CONNECTIONS", opts.db_max_connections.to_string());
-    Proc::spawn("customers-api", cmd)
+    Proc::spawn("customers-api", cmd, &log_dir())
 }
 
 pub fn orders_api(port: u16, customers_base: &str, opts: &ApiOptions) -> anyhow::Result<Proc> {
@@ -162,7 +88,7 @@ pub fn orders_api(port: u16, customers_base: &str, opts: &ApiOptions) -> anyhow:
             opts.reservation_ttl_secs.to_string(),
         )
         .env("SWEEP_INTERVAL_SECS", opts.sweep_interval_secs.to_string());
-    Proc::spawn("orders-api", cmd)
+    Proc::spawn("orders-api", cmd, &log_dir())
 }
 
 /// Both APIs, started and ready.
@@ -183,7 +109,9 @@ pub async fn start_apis(client: &reqwest::Client, opts: &ApiOptions) -> anyhow::
     let customers = customers_api(cp, opts)?;
     let orders = orders_api(op, &customers_base, opts)?;
     for base in [&customers_base, &orders_base] {
-        wait_ready(client, &format!("{base}/ready"), Duration::from_secs(60)).await?;
+        wait_ready(client, &format!("{base}/ready"), Duration::from_secs(60))
+            .await
+            .map_err(|e| anyhow!("{e:#} (logs in {})", log_dir().display()))?;
     }
     Ok(Apis {
         customers,
@@ -211,7 +139,7 @@ pub fn emulator(port: u16) -> anyhow::Result<Proc> {
         "-P",
         &port.to_string(),
     ]);
-    Proc::spawn("cargo-lambda", cmd)
+    Proc::spawn("cargo-lambda", cmd, &log_dir())
 }
 
 /// One orchestrator instance: the function binary polling the runtime API
@@ -238,30 +166,7 @@ pub fn function(
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    Proc::spawn(name, cmd)
-}
-
-/// Polls `url` until it answers 2xx.
-pub async fn wait_ready(
-    client: &reqwest::Client,
-    url: &str,
-    patience: Duration,
-) -> anyhow::Result<()> {
-    let until = Instant::now() + patience;
-    loop {
-        if let Ok(res) = client.get(url).timeout(Duration::from_secs(5)).send().await {
-            if res.status().is_success() {
-                return Ok(());
-            }
-        }
-        if Instant::now() > until {
-            bail!(
-                "{url} did not become ready in {patience:?} (logs in {})",
-                log_dir().display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Proc::spawn(name, cmd, &log_dir())
 }
 
 /// Waits until something listens on `port`.

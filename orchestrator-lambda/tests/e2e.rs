@@ -4,15 +4,18 @@
 //! user would send them.
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
 use futures_util::future::join_all;
 use serde_json::{json, Value};
-use service_kit::testing::{mint_token, TestDatabase};
+use service_kit::testing::{
+    mint_token,
+    process::{free_port, wait_ready, Proc},
+    TestDatabase,
+};
 use sqlx::MySqlPool;
 
 mod common;
@@ -20,21 +23,8 @@ mod common;
 const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef";
 const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
 
-/// A child process, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+fn port() -> u16 {
+    free_port().expect("a free port")
 }
 
 /// Where cargo put this workspace's binaries: beside this test's `deps/`.
@@ -55,12 +45,6 @@ fn new_log_dir() -> PathBuf {
     dir
 }
 
-fn log_file(dir: &Path, name: &str) -> Stdio {
-    std::fs::File::create(dir.join(format!("{name}.log")))
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null())
-}
-
 fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> Proc {
     let path = bin_dir().join(bin);
     assert!(
@@ -68,8 +52,8 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
         "{} is not built: run `cargo build --workspace --bins` first",
         path.display()
     );
-    let child = Command::new(path)
-        .env_clear()
+    let mut cmd = Command::new(path);
+    cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PORT", port.to_string())
         .env("HOST", "127.0.0.1")
@@ -83,12 +67,8 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
         .env("RESERVATION_TTL_SECS", "2")
         .env("IDEMPOTENCY_WAIT_SECS", "1")
         .env("SWEEP_INTERVAL_SECS", "1")
-        .env("RUST_LOG", "info")
-        .stdout(log_file(logs, bin))
-        .stderr(log_file(logs, &format!("{bin}.err")))
-        .spawn()
-        .expect("the service starts");
-    Proc(child)
+        .env("RUST_LOG", "info");
+    Proc::spawn(bin, cmd, logs).expect("the service starts")
 }
 
 /// The Lambda runtime API of `cargo lambda watch`, and the function (this
@@ -103,27 +83,23 @@ fn lambda(
     orders_port: u16,
     secrets: (&common::Moto, &str),
 ) -> (Proc, Proc) {
-    let emulator = Command::new("cargo")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "lambda",
-            "watch",
-            "--only-lambda-apis",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-        ])
-        .stdout(log_file(logs, "cargo-lambda"))
-        .stderr(log_file(logs, "cargo-lambda.err"))
-        .spawn()
+    let mut emulator = Command::new("cargo");
+    emulator.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "lambda",
+        "watch",
+        "--only-lambda-apis",
+        "-A",
+        "127.0.0.1",
+        "-P",
+        &port.to_string(),
+    ]);
+    let emulator = Proc::spawn("cargo-lambda", emulator, logs)
         .expect("`cargo lambda` is installed (make setup puts it in .venv/)");
-    let emulator = Proc(emulator);
     let mut function = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"));
     for (k, v) in common::aws_env(secrets.0) {
         function.env(k, v);
     }
-    let function = function
+    function
         .env("APP_SECRET_ARN", secrets.1)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_FUNCTION_NAME", "_")
@@ -140,34 +116,15 @@ fn lambda(
         )
         .env("ORDERS_API_BASE", format!("http://127.0.0.1:{orders_port}"))
         .env("SAGA_TIMEOUT_MS", "8000")
-        .env("RUST_LOG", "info")
-        .stdout(log_file(logs, "orchestrator-lambda"))
-        .stderr(log_file(logs, "orchestrator-lambda.err"))
-        .spawn()
-        .expect("the function starts");
-    (emulator, Proc(function))
-}
-
-async fn wait_ready(client: &reqwest::Client, url: &str, patience: Duration) {
-    let until = tokio::time::Instant::now() + patience;
-    loop {
-        if let Ok(res) = client.get(url).timeout(Duration::from_secs(5)).send().await {
-            if res.status().is_success() {
-                return;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "{url} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        .env("RUST_LOG", "info");
+    let function = Proc::spawn("orchestrator-lambda", function, logs).expect("the function starts");
+    (emulator, function)
 }
 
 /// `wait_ready`, and on failure the logs of the stack in the panic message.
 async fn wait_ready_or_show(client: &reqwest::Client, url: &str, patience: Duration, logs: &Path) {
     let waited = tokio::time::timeout(patience, wait_ready(client, url, patience * 2)).await;
-    if waited.is_err() {
+    if !matches!(waited, Ok(Ok(()))) {
         let mut text = String::new();
         for entry in std::fs::read_dir(logs).into_iter().flatten().flatten() {
             let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
@@ -202,7 +159,7 @@ struct Stack {
 impl Stack {
     async fn start() -> Self {
         let db = TestDatabase::create().await;
-        let (customers_port, orders_port, lambda_port) = (free_port(), free_port(), free_port());
+        let (customers_port, orders_port, lambda_port) = (port(), port(), port());
         let logs = new_log_dir();
         let customers = api(
             &logs,
@@ -232,13 +189,15 @@ impl Stack {
             &format!("http://127.0.0.1:{customers_port}/ready"),
             Duration::from_secs(60),
         )
-        .await;
+        .await
+        .expect("ready");
         wait_ready(
             &client,
             &format!("http://127.0.0.1:{orders_port}/ready"),
             Duration::from_secs(60),
         )
-        .await;
+        .await
+        .expect("ready");
         // The function is built already: it answers within seconds, or its
         // log says why not.
         wait_ready_or_show(
@@ -497,7 +456,8 @@ async fn the_saga_end_to_end() {
         &format!("http://127.0.0.1:{}/ready", stack.orders_port),
         Duration::from_secs(60),
     )
-    .await;
+    .await
+    .expect("ready");
     let mut left = i64::MAX;
     for _ in 0..60 {
         left = stack.scalar("SELECT COUNT(*) FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = ? AND o.status = 'CREATED'", limited).await;

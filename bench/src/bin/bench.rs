@@ -293,7 +293,8 @@ async fn main() -> anyhow::Result<()> {
             &format!("http://127.0.0.1:{rp}/orchestrator/health"),
             Duration::from_secs(30),
         )
-        .await?;
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display()))?;
         eprintln!("saga: concurrency {c}");
         let cpu_before = cpu(&running, &functions);
         let (client2, url, products2) = (

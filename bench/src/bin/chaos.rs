@@ -230,7 +230,8 @@ async fn main() -> anyhow::Result<()> {
         &format!("http://127.0.0.1:{rp}/orchestrator/health"),
         Duration::from_secs(30),
     )
-    .await?;
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display()))?;
 
     let customer_id = stack::create_customer(&client, &customers_base).await?;
     let products =
@@ -322,7 +323,8 @@ async fn main() -> anyhow::Result<()> {
         &format!("{orders_base}/ready"),
         Duration::from_secs(30),
     )
-    .await?;
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display()))?;
 
     let mut first_answers: BTreeMap<String, u64> = BTreeMap::new();
     for a in &answers {

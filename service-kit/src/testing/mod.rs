@@ -5,6 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection, Executor, MySqlConnection};
 
+pub mod process;
+
 /// Where tests find a server: `TEST_DATABASE_URL` (no database path), default
 /// `mysql://root@127.0.0.1:3306`.
 pub fn server_url() -> String {
