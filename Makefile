@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ fmt: ## Format the code
 
 token: ## Print a dev user token (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE from .env), valid 1 h; SUB=name for another caller
 	@scripts/mint-token.sh $${SUB:-dev-user}
+
+schema: ## Regenerate db/schema.sql from the services' migrations
+	UPDATE_SCHEMA=1 $(CARGO) test -q -p service-kit --test schema
 
 openapi: ## Rewrite each API's openapi.yaml from the code
 	UPDATE_OPENAPI=1 $(CARGO) test -q -p customers-api --test api openapi
