@@ -105,7 +105,7 @@ down: ## Stop the compose stack (add -v to drop the database: make down ARGS=-v)
 images: ## Build both API images and push them to ECR (AWS_ACCOUNT_ID, AWS_REGION, TAG)
 	scripts/images.sh
 
-deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: README, "Deploy to AWS")
+deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: docs/deploy.md, "Deploy to AWS")
 	scripts/deploy.sh
 
 sam-local: ## sam build, then sam local start-api on :3003 (needs Docker; the APIs on the host: make apis)

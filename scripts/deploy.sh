@@ -18,7 +18,7 @@ for v in DEPLOY_VPC_ID DEPLOY_SUBNET_IDS DEPLOY_DB_HOST DEPLOY_DB_SECURITY_GROUP
   [ -n "${!v:-}" ] || missing+=("$v")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "set: ${missing[*]} (see README, \"Deploy to AWS\")" >&2
+  echo "set: ${missing[*]} (see docs/deploy.md, \"Deploy to AWS\")" >&2
   exit 1
 fi
 stage="${DEPLOY_STAGE:-dev}"

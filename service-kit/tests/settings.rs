@@ -1,5 +1,5 @@
 //! Every setting is declared once: each variable the services read is in
-//! `.env.example` and in the README's configuration table, and each one
+//! `.env.example` and in the configuration table of `docs/operations.md`, and each one
 //! listed there is read somewhere (the code, docker-compose or a script).
 
 use std::{
@@ -94,9 +94,9 @@ fn env_example() -> BTreeSet<String> {
         .collect()
 }
 
-/// The first column of the README's configuration table.
+/// The first column of the configuration table (`docs/operations.md`).
 fn readme_table() -> BTreeSet<String> {
-    let text = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let text = fs::read_to_string(root().join("docs/operations.md")).expect("docs/operations.md");
     let section = text
         .split("\n## Configuration")
         .nth(1)
@@ -140,7 +140,7 @@ fn every_variable_the_code_reads_is_documented_in_both_places() {
         );
         assert!(
             table.contains(&name),
-            "{name} is read but not in the README's configuration table"
+            "{name} is read but not in the configuration table of docs/operations.md"
         );
     }
 }
