@@ -335,3 +335,32 @@ mod tests {
         }
     }
 }
+
+/// Why an order could not be created, confirmed or cancelled: the rules of
+/// orders, free of HTTP. The route layer turns each into a problem document.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OrderError {
+    #[error("no product with id {product_id}")]
+    ProductNotFound { product_id: u64 },
+    #[error("product {product_id} has {available} in stock; {wanted} requested")]
+    InsufficientStock {
+        product_id: u64,
+        available: u32,
+        wanted: u32,
+    },
+    #[error("no order with id {id}")]
+    NotFound { id: u64 },
+    #[error("order {id} is CANCELED and cannot be confirmed")]
+    ConfirmCanceled { id: u64 },
+    #[error("order {id} was confirmed more than {window_secs} seconds ago and can no longer be cancelled")]
+    CancelWindowExpired { id: u64, window_secs: u64 },
+    #[error("order {id} is {status}; If-Match did not match its ETag {etag}")]
+    PreconditionFailed {
+        id: u64,
+        status: &'static str,
+        etag: String,
+    },
+    /// Cannot happen within the limits on prices and quantities.
+    #[error("the order's {0} overflows")]
+    Overflow(&'static str),
+}

@@ -3,8 +3,71 @@
 pub mod orders;
 pub mod products;
 
-use actix_web::web;
-use service_kit::problem::method_not_allowed;
+use actix_web::{
+    http::{
+        header::{HeaderValue, RETRY_AFTER},
+        StatusCode,
+    },
+    web,
+};
+use service_kit::{
+    conditional::precondition_failed,
+    problem::{method_not_allowed, ApiError, FieldError},
+};
+
+use crate::{
+    domain::OrderError,
+    store::{is_lock_conflict, TxError},
+};
+
+/// The problem document of each refusal of the order rules.
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        let detail = e.to_string();
+        match e {
+            OrderError::ProductNotFound { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "product_not_found",
+                detail,
+            ),
+            OrderError::InsufficientStock {
+                product_id,
+                available,
+                ..
+            } => {
+                ApiError::conflict("insufficient_stock", detail).with_errors(vec![FieldError::new(
+                    format!("items[product_id={product_id}]"),
+                    format!("only {available} in stock"),
+                )])
+            }
+            OrderError::NotFound { .. } => ApiError::not_found("order_not_found", detail),
+            OrderError::ConfirmCanceled { .. } => ApiError::conflict("invalid_state", detail),
+            OrderError::CancelWindowExpired { .. } => {
+                ApiError::conflict("cancel_window_expired", detail)
+            }
+            OrderError::PreconditionFailed { .. } => precondition_failed(detail),
+            OrderError::Overflow(_) => ApiError::internal(anyhow::Error::from(e)),
+        }
+    }
+}
+
+impl From<TxError> for ApiError {
+    fn from(e: TxError) -> Self {
+        match e {
+            // Still deadlocking or waiting on a row lock after every attempt:
+            // another transaction holds what this one needs. Transient.
+            TxError::Db(db) if is_lock_conflict(&db) => ApiError::unavailable(
+                "database_busy",
+                "the data this request needs is locked by others; retry later",
+                db,
+            )
+            .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
+            TxError::Db(e) => e.into(),
+            TxError::Order(e) => e.into(),
+            TxError::Api(e) => e,
+        }
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -40,4 +103,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(orders::cancel))
             .default_service(method_not_allowed("POST")),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_order_refusal_has_its_status_and_code() {
+        let cases = [
+            (
+                OrderError::ProductNotFound { product_id: 2 },
+                422,
+                "product_not_found",
+            ),
+            (
+                OrderError::InsufficientStock {
+                    product_id: 2,
+                    available: 1,
+                    wanted: 3,
+                },
+                409,
+                "insufficient_stock",
+            ),
+            (OrderError::NotFound { id: 8 }, 404, "order_not_found"),
+            (OrderError::ConfirmCanceled { id: 8 }, 409, "invalid_state"),
+            (
+                OrderError::CancelWindowExpired {
+                    id: 8,
+                    window_secs: 600,
+                },
+                409,
+                "cancel_window_expired",
+            ),
+            (
+                OrderError::PreconditionFailed {
+                    id: 8,
+                    status: "CONFIRMED",
+                    etag: "\"CONFIRMED\"".into(),
+                },
+                412,
+                "precondition_failed",
+            ),
+            (OrderError::Overflow("total"), 500, "internal_error"),
+        ];
+        for (error, status, code) in cases {
+            let detail = error.to_string();
+            let e = ApiError::from(error);
+            assert_eq!((e.status().as_u16(), e.code()), (status, code), "{detail}");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     customers::{CustomerCheck, CustomersClient},
-    domain::{NewOrder, OrderInput, OrderStatus},
+    domain::{NewOrder, OrderError, OrderInput, OrderStatus},
     idempotency::{self, Idem, Outcome, Reply},
     metrics::OrderCounters,
     store::{self, orders, orders::Order, Tx, TxError},
@@ -95,10 +95,8 @@ pub async fn create(
     let outcome = idempotency::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
         check_customer(&ctx.customers, new.customer_id).await?;
         let created = orders::create(tx, &new, &caller.subject, at).await;
-        if let Err(TxError::Api(e)) = &created {
-            if e.code() == "insufficient_stock" {
-                ctx.counters.stock_conflicts.inc();
-            }
+        if let Err(TxError::Order(OrderError::InsufficientStock { .. })) = &created {
+            ctx.counters.stock_conflicts.inc();
         }
         created
     })
@@ -276,7 +274,7 @@ pub async fn get(
     let mut conn = pool.acquire().await?;
     let order = orders::load(&mut conn, id, false)
         .await?
-        .ok_or_else(|| orders::order_not_found(id))?;
+        .ok_or(OrderError::NotFound { id })?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::ETAG, order.etag()))
         .json(order))

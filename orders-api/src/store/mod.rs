@@ -7,16 +7,26 @@ pub mod products;
 use std::time::Duration;
 
 use service_kit::problem::ApiError;
+
+use crate::domain::OrderError;
 use sqlx::{MySql, MySqlPool, Transaction};
 
 pub type Tx = Transaction<'static, MySql>;
 
 /// What can go wrong inside a transaction: the database (maybe a deadlock,
-/// worth another try) or the request (an answer for the caller).
+/// worth another try), a rule of orders, or another answer for the caller
+/// (a failed customer check).
 #[derive(Debug)]
 pub enum TxError {
     Db(sqlx::Error),
+    Order(OrderError),
     Api(ApiError),
+}
+
+impl From<OrderError> for TxError {
+    fn from(e: OrderError) -> Self {
+        Self::Order(e)
+    }
 }
 
 impl From<sqlx::Error> for TxError {
@@ -28,26 +38,6 @@ impl From<sqlx::Error> for TxError {
 impl From<ApiError> for TxError {
     fn from(e: ApiError) -> Self {
         Self::Api(e)
-    }
-}
-
-impl From<TxError> for ApiError {
-    fn from(e: TxError) -> Self {
-        match e {
-            // Still deadlocking or waiting on a row lock after every attempt:
-            // another transaction holds what this one needs. Transient.
-            TxError::Db(db) if is_lock_conflict(&db) => ApiError::unavailable(
-                "database_busy",
-                "the data this request needs is locked by others; retry later",
-                db,
-            )
-            .with_header(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("1"),
-            ),
-            TxError::Db(e) => e.into(),
-            TxError::Api(e) => e,
-        }
     }
 }
 
@@ -65,7 +55,7 @@ impl Retryable for TxError {
 }
 
 /// Deadlock (1213) or lock wait timeout (1205).
-fn is_lock_conflict(e: &sqlx::Error) -> bool {
+pub fn is_lock_conflict(e: &sqlx::Error) -> bool {
     let sqlx::Error::Database(db) = e else {
         return false;
     };

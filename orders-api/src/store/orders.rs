@@ -8,15 +8,12 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use service_kit::{
-    conditional::{precondition_failed, IfMatch},
-    problem::{ApiError, FieldError},
-};
+use service_kit::conditional::IfMatch;
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use utoipa::ToSchema;
 
 use super::{Tx, TxError};
-use crate::domain::{NewOrder, OrderStatus};
+use crate::domain::{NewOrder, OrderError, OrderStatus};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct OrderItem {
@@ -91,15 +88,12 @@ impl OrderRow {
     }
 }
 
-fn insufficient_stock(product_id: u64, available: u32, wanted: u32) -> ApiError {
-    ApiError::conflict(
-        "insufficient_stock",
-        format!("product {product_id} has {available} in stock; {wanted} requested"),
-    )
-    .with_errors(vec![FieldError::new(
-        format!("items[product_id={product_id}]"),
-        format!("only {available} in stock"),
-    )])
+fn insufficient_stock(product_id: u64, available: u32, wanted: u32) -> OrderError {
+    OrderError::InsufficientStock {
+        product_id,
+        available,
+        wanted,
+    }
 }
 
 /// Reserves stock and writes the order as CREATED, priced at current prices.
@@ -127,22 +121,18 @@ pub async fn create(
     let mut items = Vec::with_capacity(new.items.len());
     let mut total: u64 = 0;
     for &(product_id, qty) in &new.items {
-        let &(price, stock) = found.get(&product_id).ok_or_else(|| {
-            ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "product_not_found",
-                format!("no product with id {product_id}"),
-            )
-        })?;
+        let &(price, stock) = found
+            .get(&product_id)
+            .ok_or(OrderError::ProductNotFound { product_id })?;
         if stock < qty {
             return Err(insufficient_stock(product_id, stock, qty).into());
         }
         let subtotal = price
             .checked_mul(u64::from(qty))
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("subtotal overflow")))?;
+            .ok_or(OrderError::Overflow("subtotal"))?;
         total = total
             .checked_add(subtotal)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("total overflow")))?;
+            .ok_or(OrderError::Overflow("total"))?;
         items.push(OrderItem {
             product_id,
             qty,
@@ -279,23 +269,15 @@ pub async fn load(
     joined_order(rows)
 }
 
-pub fn order_not_found(id: u64) -> ApiError {
-    ApiError::not_found("order_not_found", format!("no order with id {id}"))
-}
-
 /// CREATED → CONFIRMED; CONFIRMED stays as it is; CANCELED is a 409.
 #[tracing::instrument(skip(tx, at))]
 pub async fn confirm(tx: &mut Tx, id: u64, at: DateTime<Utc>) -> Result<(Order, bool), TxError> {
     let mut order = load(tx, id, true)
         .await?
-        .ok_or_else(|| order_not_found(id))?;
+        .ok_or(OrderError::NotFound { id })?;
     match order.status {
         OrderStatus::Confirmed => Ok((order, false)),
-        OrderStatus::Canceled => Err(ApiError::conflict(
-            "invalid_state",
-            format!("order {id} is CANCELED and cannot be confirmed"),
-        )
-        .into()),
+        OrderStatus::Canceled => Err(OrderError::ConfirmCanceled { id }.into()),
         OrderStatus::Created => {
             let status = OrderStatus::Confirmed.as_str();
             sqlx::query!(
@@ -366,14 +348,14 @@ pub async fn cancel(
 ) -> Result<(Order, bool), TxError> {
     let mut order = load(tx, id, true)
         .await?
-        .ok_or_else(|| order_not_found(id))?;
+        .ok_or(OrderError::NotFound { id })?;
     if let Some(condition) = if_match {
         if !condition.matches(&order.etag()) {
-            return Err(precondition_failed(format!(
-                "order {id} is {}; If-Match did not match its ETag {}",
-                order.status.as_str(),
-                order.etag()
-            ))
+            return Err(OrderError::PreconditionFailed {
+                id,
+                status: order.status.as_str(),
+                etag: order.etag(),
+            }
             .into());
         }
     }
@@ -386,13 +368,10 @@ pub async fn cancel(
                 .ok()
                 .and_then(|w| confirmed_at.checked_add_signed(w));
             if closes.is_some_and(|closes| at > closes) {
-                return Err(ApiError::conflict(
-                    "cancel_window_expired",
-                    format!(
-                        "order {id} was confirmed more than {} seconds ago and can no longer be cancelled",
-                        window.as_secs()
-                    ),
-                )
+                return Err(OrderError::CancelWindowExpired {
+                    id,
+                    window_secs: window.as_secs(),
+                }
                 .into());
             }
         }
