@@ -1,6 +1,11 @@
 //! Product and order values, parsed once at the edge.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
 
 use serde::{Deserialize, Serialize};
 use service_kit::problem::FieldError;
@@ -289,8 +294,238 @@ impl OrderStatus {
     }
 }
 
+/// Why an order could not be created, confirmed or cancelled: the rules of
+/// orders, free of HTTP. The route layer turns each into a problem document.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OrderError {
+    #[error("no product with id {product_id}")]
+    ProductNotFound { product_id: u64 },
+    #[error("product {product_id} has {available} in stock; {wanted} requested")]
+    InsufficientStock {
+        product_id: u64,
+        available: u32,
+        wanted: u32,
+    },
+    #[error("no order with id {id}")]
+    NotFound { id: u64 },
+    #[error("order {id} is CANCELED and cannot be confirmed")]
+    ConfirmCanceled { id: u64 },
+    #[error("order {id} was confirmed more than {window_secs} seconds ago and can no longer be cancelled")]
+    CancelWindowExpired { id: u64, window_secs: u64 },
+    #[error("order {id} is {status}; If-Match did not match its ETag {etag}")]
+    PreconditionFailed {
+        id: u64,
+        status: &'static str,
+        etag: String,
+    },
+    /// Cannot happen within the limits on prices and quantities.
+    #[error("the order's {0} overflows")]
+    Overflow(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct OrderItem {
+    #[schema(example = 2)]
+    pub product_id: u64,
+    #[schema(example = 3)]
+    pub qty: u32,
+    #[schema(example = 2990)]
+    pub unit_price_cents: u64,
+    #[schema(example = 8970)]
+    pub subtotal_cents: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Order {
+    #[schema(example = 8)]
+    pub id: u64,
+    #[schema(example = 1)]
+    pub customer_id: u64,
+    pub status: OrderStatus,
+    #[schema(example = 8970)]
+    pub total_cents: u64,
+    pub items: Vec<OrderItem>,
+    /// The `sub` of the user the order was made for.
+    #[schema(example = "ops@acme")]
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub canceled_at: Option<DateTime<Utc>>,
+}
+
+impl Order {
+    /// The order's entity tag: its status, quoted (`"CREATED"`, ...). An
+    /// order changes only by changing status, so the status is a strong
+    /// validator.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.status.as_str())
+    }
+}
+
+/// Prices `items` (product id, quantity) at the current prices, checking
+/// that each product exists and has the stock: `products` maps an id to its
+/// price and stock. Returns the priced items and the total.
+pub fn price(
+    items: &[(u64, u32)],
+    products: &HashMap<u64, (u64, u32)>,
+) -> Result<(Vec<OrderItem>, u64), OrderError> {
+    let mut priced = Vec::with_capacity(items.len());
+    let mut total: u64 = 0;
+    for &(product_id, qty) in items {
+        let &(price, stock) = products
+            .get(&product_id)
+            .ok_or(OrderError::ProductNotFound { product_id })?;
+        if stock < qty {
+            return Err(OrderError::InsufficientStock {
+                product_id,
+                available: stock,
+                wanted: qty,
+            });
+        }
+        let subtotal = price
+            .checked_mul(u64::from(qty))
+            .ok_or(OrderError::Overflow("subtotal"))?;
+        total = total
+            .checked_add(subtotal)
+            .ok_or(OrderError::Overflow("total"))?;
+        priced.push(OrderItem {
+            product_id,
+            qty,
+            unit_price_cents: price,
+            subtotal_cents: subtotal,
+        });
+    }
+    Ok((priced, total))
+}
+
+impl Order {
+    /// Whether confirming changes the order: CREATED → CONFIRMED (true);
+    /// CONFIRMED stays as it is (false); CANCELED cannot be confirmed.
+    pub fn confirm_changes(&self) -> Result<bool, OrderError> {
+        match self.status {
+            OrderStatus::Created => Ok(true),
+            OrderStatus::Confirmed => Ok(false),
+            OrderStatus::Canceled => Err(OrderError::ConfirmCanceled { id: self.id }),
+        }
+    }
+
+    /// Whether cancelling at `at` changes the order: CREATED at any time and
+    /// CONFIRMED within `window` of its confirmation (true); CANCELED stays
+    /// as it is (false); a CONFIRMED order past the window cannot be.
+    pub fn cancel_changes(&self, at: DateTime<Utc>, window: Duration) -> Result<bool, OrderError> {
+        match self.status {
+            OrderStatus::Canceled => Ok(false),
+            OrderStatus::Created => Ok(true),
+            OrderStatus::Confirmed => {
+                let confirmed_at = self.confirmed_at.unwrap_or(self.updated_at);
+                // A window past the end of the calendar never closes.
+                let closes = chrono::Duration::from_std(window)
+                    .ok()
+                    .and_then(|w| confirmed_at.checked_add_signed(w));
+                if closes.is_some_and(|closes| at > closes) {
+                    Err(OrderError::CancelWindowExpired {
+                        id: self.id,
+                        window_secs: window.as_secs(),
+                    })
+                } else {
+                    Ok(true)
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    fn an_order(status: OrderStatus, confirmed_secs_ago: i64, now: DateTime<Utc>) -> Order {
+        let confirmed = now - chrono::Duration::seconds(confirmed_secs_ago);
+        Order {
+            id: 8,
+            customer_id: 1,
+            status,
+            total_cents: 0,
+            items: Vec::new(),
+            created_by: "u".into(),
+            created_at: confirmed,
+            updated_at: confirmed,
+            confirmed_at: (status == OrderStatus::Confirmed).then_some(confirmed),
+            canceled_at: None,
+        }
+    }
+
+    #[test]
+    fn pricing_checks_products_and_stock_and_totals() {
+        let products = HashMap::from([(2, (2990, 10)), (3, (100, 1))]);
+        let (items, total) = price(&[(2, 3), (3, 1)], &products).expect("priced");
+        assert_eq!(total, 3 * 2990 + 100);
+        assert_eq!(items[0].subtotal_cents, 8970);
+        assert_eq!(
+            price(&[(9, 1)], &products),
+            Err(OrderError::ProductNotFound { product_id: 9 })
+        );
+        assert_eq!(
+            price(&[(3, 2)], &products),
+            Err(OrderError::InsufficientStock {
+                product_id: 3,
+                available: 1,
+                wanted: 2
+            })
+        );
+        let dear = HashMap::from([(2, (u64::MAX, 10))]);
+        assert_eq!(
+            price(&[(2, 2)], &dear),
+            Err(OrderError::Overflow("subtotal"))
+        );
+    }
+
+    #[test]
+    fn confirm_moves_created_only_and_refuses_canceled() {
+        let now = Utc::now();
+        assert_eq!(
+            an_order(OrderStatus::Created, 0, now).confirm_changes(),
+            Ok(true)
+        );
+        assert_eq!(
+            an_order(OrderStatus::Confirmed, 0, now).confirm_changes(),
+            Ok(false)
+        );
+        assert_eq!(
+            an_order(OrderStatus::Canceled, 0, now).confirm_changes(),
+            Err(OrderError::ConfirmCanceled { id: 8 })
+        );
+    }
+
+    #[test]
+    fn cancel_keeps_to_the_window_after_confirmation() {
+        let now = Utc::now();
+        let window = Duration::from_secs(600);
+        assert_eq!(
+            an_order(OrderStatus::Created, 9_999, now).cancel_changes(now, window),
+            Ok(true)
+        );
+        assert_eq!(
+            an_order(OrderStatus::Canceled, 0, now).cancel_changes(now, window),
+            Ok(false)
+        );
+        assert_eq!(
+            an_order(OrderStatus::Confirmed, 600, now).cancel_changes(now, window),
+            Ok(true)
+        );
+        assert_eq!(
+            an_order(OrderStatus::Confirmed, 601, now).cancel_changes(now, window),
+            Err(OrderError::CancelWindowExpired {
+                id: 8,
+                window_secs: 600
+            })
+        );
+        // A window past the end of the calendar never closes.
+        assert_eq!(
+            an_order(OrderStatus::Confirmed, 601, now).cancel_changes(now, Duration::MAX),
+            Ok(true)
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 
@@ -334,33 +569,4 @@ mod tests {
             prop_assert!(o.items.windows(2).all(|w| w[0].0 < w[1].0));
         }
     }
-}
-
-/// Why an order could not be created, confirmed or cancelled: the rules of
-/// orders, free of HTTP. The route layer turns each into a problem document.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum OrderError {
-    #[error("no product with id {product_id}")]
-    ProductNotFound { product_id: u64 },
-    #[error("product {product_id} has {available} in stock; {wanted} requested")]
-    InsufficientStock {
-        product_id: u64,
-        available: u32,
-        wanted: u32,
-    },
-    #[error("no order with id {id}")]
-    NotFound { id: u64 },
-    #[error("order {id} is CANCELED and cannot be confirmed")]
-    ConfirmCanceled { id: u64 },
-    #[error("order {id} was confirmed more than {window_secs} seconds ago and can no longer be cancelled")]
-    CancelWindowExpired { id: u64, window_secs: u64 },
-    #[error("order {id} is {status}; If-Match did not match its ETag {etag}")]
-    PreconditionFailed {
-        id: u64,
-        status: &'static str,
-        etag: String,
-    },
-    /// Cannot happen within the limits on prices and quantities.
-    #[error("the order's {0} overflows")]
-    Overflow(&'static str),
 }

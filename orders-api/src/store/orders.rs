@@ -7,53 +7,13 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use service_kit::conditional::IfMatch;
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
-use utoipa::ToSchema;
 
 use super::{Tx, TxError};
 use crate::domain::{NewOrder, OrderError, OrderStatus};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct OrderItem {
-    #[schema(example = 2)]
-    pub product_id: u64,
-    #[schema(example = 3)]
-    pub qty: u32,
-    #[schema(example = 2990)]
-    pub unit_price_cents: u64,
-    #[schema(example = 8970)]
-    pub subtotal_cents: u64,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Order {
-    #[schema(example = 8)]
-    pub id: u64,
-    #[schema(example = 1)]
-    pub customer_id: u64,
-    pub status: OrderStatus,
-    #[schema(example = 8970)]
-    pub total_cents: u64,
-    pub items: Vec<OrderItem>,
-    /// The `sub` of the user the order was made for.
-    #[schema(example = "ops@acme")]
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub canceled_at: Option<DateTime<Utc>>,
-}
-
-impl Order {
-    /// The order's entity tag: its status, quoted (`"CREATED"`, ...). An
-    /// order changes only by changing status, so the status is a strong
-    /// validator.
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.status.as_str())
-    }
-}
+pub use crate::domain::{Order, OrderItem};
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {
@@ -88,14 +48,6 @@ impl OrderRow {
     }
 }
 
-fn insufficient_stock(product_id: u64, available: u32, wanted: u32) -> OrderError {
-    OrderError::InsufficientStock {
-        product_id,
-        available,
-        wanted,
-    }
-}
-
 /// Reserves stock and writes the order as CREATED, priced at current prices.
 #[tracing::instrument(skip_all, fields(customer_id = new.customer_id))]
 pub async fn create(
@@ -118,28 +70,7 @@ pub async fn create(
         .map(|(id, price, stock)| (id, (price, stock)))
         .collect();
 
-    let mut items = Vec::with_capacity(new.items.len());
-    let mut total: u64 = 0;
-    for &(product_id, qty) in &new.items {
-        let &(price, stock) = found
-            .get(&product_id)
-            .ok_or(OrderError::ProductNotFound { product_id })?;
-        if stock < qty {
-            return Err(insufficient_stock(product_id, stock, qty).into());
-        }
-        let subtotal = price
-            .checked_mul(u64::from(qty))
-            .ok_or(OrderError::Overflow("subtotal"))?;
-        total = total
-            .checked_add(subtotal)
-            .ok_or(OrderError::Overflow("total"))?;
-        items.push(OrderItem {
-            product_id,
-            qty,
-            unit_price_cents: price,
-            subtotal_cents: subtotal,
-        });
-    }
+    let (items, total) = crate::domain::price(&new.items, &found)?;
     for item in &items {
         // Conditional, though the row is locked and checked: stock can never
         // go below zero, whatever happens above.
@@ -152,7 +83,12 @@ pub async fn create(
         .execute(&mut **tx)
         .await?;
         if done.rows_affected() != 1 {
-            return Err(insufficient_stock(item.product_id, 0, item.qty).into());
+            return Err(OrderError::InsufficientStock {
+                product_id: item.product_id,
+                available: 0,
+                wanted: item.qty,
+            }
+            .into());
         }
     }
     let status = OrderStatus::Created.as_str();
@@ -275,26 +211,23 @@ pub async fn confirm(tx: &mut Tx, id: u64, at: DateTime<Utc>) -> Result<(Order, 
     let mut order = load(tx, id, true)
         .await?
         .ok_or(OrderError::NotFound { id })?;
-    match order.status {
-        OrderStatus::Confirmed => Ok((order, false)),
-        OrderStatus::Canceled => Err(OrderError::ConfirmCanceled { id }.into()),
-        OrderStatus::Created => {
-            let status = OrderStatus::Confirmed.as_str();
-            sqlx::query!(
-                "UPDATE orders SET status = ?, confirmed_at = ?, updated_at = ? WHERE id = ?",
-                status,
-                at,
-                at,
-                id
-            )
-            .execute(&mut **tx)
-            .await?;
-            order.status = OrderStatus::Confirmed;
-            order.confirmed_at = Some(at);
-            order.updated_at = at;
-            Ok((order, true))
-        }
+    if !order.confirm_changes()? {
+        return Ok((order, false));
     }
+    let status = OrderStatus::Confirmed.as_str();
+    sqlx::query!(
+        "UPDATE orders SET status = ?, confirmed_at = ?, updated_at = ? WHERE id = ?",
+        status,
+        at,
+        at,
+        id
+    )
+    .execute(&mut **tx)
+    .await?;
+    order.status = OrderStatus::Confirmed;
+    order.confirmed_at = Some(at);
+    order.updated_at = at;
+    Ok((order, true))
 }
 
 /// Puts an order's reserved units back on the shelf (products in id order).
@@ -359,23 +292,8 @@ pub async fn cancel(
             .into());
         }
     }
-    match order.status {
-        OrderStatus::Canceled => return Ok((order, false)),
-        OrderStatus::Confirmed => {
-            let confirmed_at = order.confirmed_at.unwrap_or(order.updated_at);
-            // A window past the end of the calendar never closes.
-            let closes = chrono::Duration::from_std(window)
-                .ok()
-                .and_then(|w| confirmed_at.checked_add_signed(w));
-            if closes.is_some_and(|closes| at > closes) {
-                return Err(OrderError::CancelWindowExpired {
-                    id,
-                    window_secs: window.as_secs(),
-                }
-                .into());
-            }
-        }
-        OrderStatus::Created => {}
+    if !order.cancel_changes(at, window)? {
+        return Ok((order, false));
     }
     mark_canceled(tx, &mut order, at).await?;
     Ok((order, true))
