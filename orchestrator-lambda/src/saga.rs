@@ -3,7 +3,7 @@
 //! the caller's key, so the whole saga can be sent again (concurrently, or an
 //! hour later) without a second order. Keys belong to their caller: the
 //! same key from two callers is two sagas. When confirm fails for good or its
-//! outcome stays unknown, the order is cancelled (compensation).
+//! outcome stays unknown, the order is canceled (compensation).
 
 use std::time::Duration;
 
@@ -77,7 +77,7 @@ pub enum Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compensation {
-    /// The order was cancelled; its stock is back.
+    /// The order was canceled; its stock is back.
     Done,
     /// The order may still hold stock; the reservation sweeper releases it.
     Pending,
@@ -301,7 +301,7 @@ pub async fn run(
     })?;
     tracing::debug!(step = "create_order", order_id, "saga step done");
 
-    // 3. Confirmed; on failure or doubt, cancelled.
+    // 3. Confirmed; on failure or doubt, canceled.
     let confirmed = send_answer(
         &deps.http,
         config,
@@ -321,7 +321,7 @@ pub async fn run(
         Err(e) if owned_elsewhere(&e) => {
             // A twin (or an earlier attempt of ours still running on the
             // server) owns the confirm: it may yet succeed, so nothing is
-            // cancelled here.
+            // canceled here.
             tracing::info!(
                 step = "confirm_order",
                 order_id,
@@ -351,7 +351,7 @@ pub async fn run(
             };
             if compensation == Compensation::Done {
                 // Final, and the same for every replay of this key: the
-                // order is cancelled whatever made confirm fail (the log
+                // order is canceled whatever made confirm fail (the log
                 // line above, under the same correlation id, says what).
                 return Err(Failure {
                     status: StatusCode::BAD_GATEWAY,
@@ -506,7 +506,7 @@ fn create_failure(e: &CallError) -> Failure {
 
 /// What compensation found.
 enum Compensated {
-    /// The order is cancelled; its stock is back.
+    /// The order is canceled; its stock is back.
     Done,
     /// Unknown: the reservation sweeper releases the stock later.
     Pending,
@@ -517,7 +517,7 @@ enum Compensated {
 
 /// Cancels the order only while nobody has confirmed it (`If-Match:
 /// "CREATED"`), idempotently, with retries, until `deadline`. A confirmed
-/// order is never cancelled by a saga: some request may have answered 201
+/// order is never canceled by a saga: some request may have answered 201
 /// for it.
 async fn compensate(
     deps: &Deps,

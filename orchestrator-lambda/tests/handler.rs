@@ -432,12 +432,12 @@ async fn a_failed_confirm_is_compensated_by_exactly_one_cancel() {
     assert_eq!(body["error"]["step"], "confirm_order");
     assert_eq!(body["error"]["code"], "order_cancelled");
     assert_eq!(body["error"]["compensation"], "done");
-    // Final: a replay finds the order cancelled and answers the same.
+    // Final: a replay finds the order canceled and answers the same.
     assert_eq!(body["error"]["retriable"], false);
 }
 
 /// The replay of a compensated saga: create replays the order, confirm is
-/// refused (the order is cancelled), the cancel replays. Same answer as the
+/// refused (the order is canceled), the cancel replays. Same answer as the
 /// first time, no second cancel of anything else.
 #[tokio::test]
 async fn a_replay_of_a_compensated_saga_answers_the_same() {
@@ -502,7 +502,7 @@ async fn a_fresh_confirmation_is_the_answer_without_a_read_back() {
 }
 
 /// A replayed confirmation was stored earlier: the order is read back, and
-/// one cancelled since is not reported as confirmed.
+/// one canceled since is not reported as confirmed.
 #[tokio::test]
 async fn an_order_cancelled_since_is_not_reported_as_confirmed() {
     let f = fakes().await;

@@ -12,7 +12,7 @@ pub struct Settings {
     pub customers_api_base: String,
     /// `RESERVATION_TTL_SECS` (900): CREATED orders older than this are released.
     pub reservation_ttl: Duration,
-    /// `CANCEL_WINDOW_SECS` (600): how long after confirmation an order may be cancelled.
+    /// `CANCEL_WINDOW_SECS` (600): how long after confirmation an order may be canceled.
     pub cancel_window: Duration,
     /// `IDEMPOTENCY_TTL_SECS` (86400): how long idempotency records are kept.
     pub idempotency_ttl: Duration,

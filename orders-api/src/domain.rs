@@ -294,7 +294,7 @@ impl OrderStatus {
     }
 }
 
-/// Why an order could not be created, confirmed or cancelled: the rules of
+/// Why an order could not be created, confirmed or canceled: the rules of
 /// orders, free of HTTP. The route layer turns each into a problem document.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OrderError {
@@ -410,7 +410,7 @@ impl Order {
         }
     }
 
-    /// Whether cancelling at `at` changes the order: CREATED at any time and
+    /// Whether canceling at `at` changes the order: CREATED at any time and
     /// CONFIRMED within `window` of its confirmation (true); CANCELED stays
     /// as it is (false); a CONFIRMED order past the window cannot be.
     pub fn cancel_changes(&self, at: DateTime<Utc>, window: Duration) -> Result<bool, OrderError> {

@@ -1,5 +1,5 @@
 //! The reservation sweeper: CREATED orders older than the reservation TTL are
-//! cancelled and their stock restored. Safe with several replicas running:
+//! canceled and their stock restored. Safe with several replicas running:
 //! each locks its batch with `FOR UPDATE SKIP LOCKED`, so an order is released
 //! once. Also purges idempotency records past their TTL.
 //!

@@ -215,7 +215,7 @@ pub async fn confirm(
     ),
     security(("bearer" = []), ("service_token" = [])),
     responses(
-        (status = 200, description = "The cancelled order", body = Order, headers(("ETag" = String, description = "The order's status, quoted"))),
+        (status = 200, description = "The canceled order", body = Order, headers(("ETag" = String, description = "The order's status, quoted"))),
         (status = 400, description = "Malformed id, key or If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),

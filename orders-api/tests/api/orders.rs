@@ -120,7 +120,7 @@ async fn confirm_and_cancel_follow_the_state_rules() {
         "CANCELED"
     );
     assert_eq!(app.stock(p).await, 10);
-    // Cancelled: cancel again is a 200 that changes nothing; confirm is a 409.
+    // Canceled: cancel again is a 200 that changes nothing; confirm is a 409.
     assert_eq!(app.cancel(o1, None).await.status(), 200);
     assert_eq!(app.stock(p).await, 10);
     assert_problem(app.confirm(o1, Some("k-3")).await, 409, "invalid_state").await;
@@ -335,7 +335,7 @@ async fn cancel_if_still_created_never_cancels_a_confirmed_order() {
     assert_problem(res, 412, "precondition_failed").await;
     assert_eq!(app.status_of(confirmed).await, "CONFIRMED");
     assert_eq!(app.stock(p).await, 8);
-    // A created one is cancelled.
+    // A created one is canceled.
     let created = app.order(customer, &[(p, 1)]).await;
     let res = cancel_if_created(created).await.expect("sent");
     assert_eq!(res.status(), 200);
