@@ -155,37 +155,4 @@ impl TestApp {
     }
 }
 
-/// Checks that `res` is a problem document with `status` and `code`, and returns it.
-pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    let content_type = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(content_type, "application/problem+json");
-    let header_id = res
-        .headers()
-        .get("x-correlation-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body: Value = res.json().await.expect("problem JSON");
-    assert_eq!(body["status"], status, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["type"], format!("urn:problem:{code}"));
-    assert!(
-        body["title"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert!(
-        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert_eq!(
-        body["correlation_id"].as_str(),
-        header_id.as_deref(),
-        "{body}"
-    );
-    body
-}
+pub use service_kit::testing::assert_problem;

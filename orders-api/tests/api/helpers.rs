@@ -203,19 +203,7 @@ impl TestApp {
     }
 }
 
-pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
-    assert_eq!(res.status(), status, "status of {}", res.url());
-    assert_eq!(
-        res.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
-    let body: Value = res.json().await.expect("problem JSON");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    body
-}
+pub use service_kit::testing::assert_problem;
 
 /// `n` orders of made-up customers, most of them settled, spread over the
 /// last `n` minutes, and fresh statistics: enough rows for the optimizer to

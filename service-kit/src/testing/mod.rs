@@ -210,3 +210,40 @@ pub fn unsigned_token(sub: &str) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::json!({"sub": sub, "exp": now() + 600}).to_string());
     format!("{header}.{claims}.")
 }
+
+/// Checks that `res` is an RFC 9457 problem document with `status` and
+/// `code`: its media type, `type` (`urn:problem:<code>`), a title and a
+/// detail, and the correlation id of the response header. Returns the body.
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(res.status(), status, "status of {}", res.url());
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let header_id = res
+        .headers()
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: serde_json::Value = res.json().await.expect("problem JSON");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["type"], format!("urn:problem:{code}"));
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body["correlation_id"].as_str(),
+        header_id.as_deref(),
+        "{body}"
+    );
+    body
+}
