@@ -538,7 +538,6 @@ async fn unknown_routes_and_methods_are_refused() {
 /// Every kind of refused credential, and what the saga endpoint does with it.
 #[tokio::test]
 async fn every_refused_token_is_a_401_before_any_downstream_call() {
-    use base64::Engine;
     let f = fakes().await;
     for server in [&f.customers, &f.orders] {
         Mock::given(matchers::any())
@@ -550,20 +549,10 @@ async fn every_refused_token_is_a_401_before_any_downstream_call() {
     let d = deps(&f);
     let secret = common::JWT_SECRET;
     let mint = |claims: Value, alg: jsonwebtoken::Algorithm, key: &str| {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(alg),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
-        )
-        .expect("signs")
+        service_kit::testing::sign_claims(&claims, alg, key.as_bytes())
     };
     let now = chrono::Utc::now().timestamp();
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let alg_none = format!(
-        "{}.{}.",
-        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
-        b64.encode(json!({"sub": SUBJECT, "exp": now + 600}).to_string())
-    );
+    let alg_none = service_kit::testing::unsigned_token(SUBJECT);
     let hs256 = jsonwebtoken::Algorithm::HS256;
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing", None),

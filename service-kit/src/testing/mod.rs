@@ -95,10 +95,20 @@ pub fn mint_token(secret: &str, sub: &str, ttl_secs: i64, extra: serde_json::Val
     if let (Some(map), serde_json::Value::Object(more)) = (claims.as_object_mut(), extra) {
         map.extend(more);
     }
+    sign_claims(&claims, jsonwebtoken::Algorithm::HS256, secret.as_bytes())
+}
+
+/// `claims` signed with `alg` and `secret`, exactly as given: the one token
+/// minter of the tests, for good tokens and for every kind of bad one.
+pub fn sign_claims(
+    claims: &serde_json::Value,
+    alg: jsonwebtoken::Algorithm,
+    secret: &[u8],
+) -> String {
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        &jsonwebtoken::Header::new(alg),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
     )
     .unwrap_or_default()
 }
