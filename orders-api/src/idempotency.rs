@@ -166,7 +166,7 @@ pub async fn run<T>(
 ) -> Result<Outcome<T>, ApiError> {
     let ran = store::in_transaction(pool, async |tx: &mut Tx| {
         if let Some(idem) = idem {
-            if let Some(reply) = claim(tx, idem).await.map_err(Step::Key)? {
+            if let Some(reply) = claim(tx, idem, None).await.map_err(Step::Key)? {
                 return Ok(Err(reply));
             }
         }
@@ -259,15 +259,6 @@ fn is_final(e: &ApiError) -> bool {
     )
 }
 
-/// The server gave up waiting for a row lock (MySQL and MariaDB: 1205).
-fn is_lock_wait_timeout(e: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = e else {
-        return false;
-    };
-    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-        .is_some_and(|e| e.number() == 1205)
-}
-
 struct Row {
     fingerprint: Vec<u8>,
     locked_until: Option<chrono::DateTime<chrono::Utc>>,
@@ -329,7 +320,7 @@ async fn find(tx: &mut Tx, idem: &Idem) -> Result<Found, TxError> {
 /// A lock wait past `IDEMPOTENCY_WAIT_SECS` means another request holds the
 /// key: 409 in progress, not a deadlock to run again.
 fn waited(e: sqlx::Error) -> TxError {
-    if is_lock_wait_timeout(&e) {
+    if store::error_number(&e) == Some(store::LOCK_WAIT_TIMEOUT) {
         in_progress(1).into()
     } else {
         e.into()
@@ -363,16 +354,9 @@ async fn insert(tx: &mut Tx, idem: &Idem, answer: Option<&Reply>) -> Result<bool
 }
 
 /// Claims `idem` in `tx` (waiting, bounded, on a request that holds it), or
-/// returns the answer it already has.
-async fn claim(tx: &mut Tx, idem: &Idem) -> Result<Option<Reply>, TxError> {
-    claim_with(tx, idem, None).await
-}
-
-async fn claim_with(
-    tx: &mut Tx,
-    idem: &Idem,
-    answer: Option<&Reply>,
-) -> Result<Option<Reply>, TxError> {
+/// returns the answer it already has. With `answer`, the claim is written
+/// with it (a refusal stored after its work was rolled back).
+async fn claim(tx: &mut Tx, idem: &Idem, answer: Option<&Reply>) -> Result<Option<Reply>, TxError> {
     for _ in 0..3 {
         if insert(tx, idem, answer).await? {
             return Ok(None);
@@ -402,7 +386,7 @@ async fn claim_with(
 async fn refuse<T>(pool: &MySqlPool, idem: &Idem, e: &ApiError) -> Result<Outcome<T>, ApiError> {
     let reply = Reply::problem(e)?;
     let mut tx = pool.begin().await?;
-    let earlier = claim_with(&mut tx, idem, Some(&reply))
+    let earlier = claim(&mut tx, idem, Some(&reply))
         .await
         .map_err(ApiError::from)?;
     match earlier {

@@ -54,13 +54,23 @@ impl Retryable for TxError {
     }
 }
 
-/// Deadlock (1213) or lock wait timeout (1205).
-pub fn is_lock_conflict(e: &sqlx::Error) -> bool {
+/// MySQL's and MariaDB's error number for a deadlock.
+const DEADLOCK: u16 = 1213;
+/// ... and for a lock wait past `innodb_lock_wait_timeout`.
+pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+/// The server's error number, for errors the server reported.
+pub fn error_number(e: &sqlx::Error) -> Option<u16> {
     let sqlx::Error::Database(db) = e else {
-        return false;
+        return None;
     };
     db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-        .is_some_and(|e| matches!(e.number(), 1213 | 1205))
+        .map(|e| e.number())
+}
+
+/// Deadlock or lock wait timeout: another transaction held what this one needed.
+pub fn is_lock_conflict(e: &sqlx::Error) -> bool {
+    matches!(error_number(e), Some(DEADLOCK | LOCK_WAIT_TIMEOUT))
 }
 
 /// Attempts at a transaction that keeps deadlocking.
