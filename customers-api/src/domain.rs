@@ -1,6 +1,7 @@
 //! Customer values, parsed once at the edge: past a handler's first lines
 //! nothing is unchecked.
 
+pub use contracts::Customer;
 use serde::Deserialize;
 use service_kit::problem::FieldError;
 use utoipa::ToSchema;

@@ -3,7 +3,7 @@
 use service_kit::{ops, ops::SecuritySchemes, problem};
 use utoipa::OpenApi;
 
-use crate::{domain, routes, store};
+use crate::{domain, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,7 +26,7 @@ into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user)
         ops::metrics,
     ),
     components(schemas(
-        store::Customer,
+        domain::Customer,
         domain::CustomerInput,
         routes::customers::CustomerPage,
         problem::Problem,

@@ -1,47 +1,29 @@
 //! Customer persistence: small functions over the pool, one statement each.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use service_kit::{
     db::now,
     pagination::{contains_pattern, PageRequest},
     problem::{ApiError, FieldError},
 };
 use sqlx::MySqlPool;
-use utoipa::ToSchema;
 
-use crate::domain::NewCustomer;
+use crate::domain::{Customer, NewCustomer};
 
-/// A customer, as every endpoint answers it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Customer {
-    #[schema(example = 1)]
-    pub id: u64,
-    #[schema(example = "ACME")]
-    pub name: String,
-    #[schema(example = "ops@acme.com")]
-    pub email: String,
-    #[schema(example = "+51987654321")]
-    pub phone: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Customer {
-    fn stored(
-        id: u64,
-        c: &NewCustomer,
-        created_at: DateTime<Utc>,
-        updated_at: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            id,
-            name: c.name.as_ref().to_owned(),
-            email: c.email.as_ref().to_owned(),
-            phone: c.phone.as_ref().map(|p| p.as_ref().to_owned()),
-            created_at,
-            updated_at,
-        }
+/// The customer `c`, as stored under `id`.
+fn stored(
+    id: u64,
+    c: &NewCustomer,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> Customer {
+    Customer {
+        id,
+        name: c.name.as_ref().to_owned(),
+        email: c.email.as_ref().to_owned(),
+        phone: c.phone.as_ref().map(|p| p.as_ref().to_owned()),
+        created_at,
+        updated_at,
     }
 }
 
@@ -73,7 +55,7 @@ pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, ApiEr
     .execute(pool)
     .await
     .map_err(email_taken)?;
-    Ok(Customer::stored(done.last_insert_id(), c, at, at))
+    Ok(stored(done.last_insert_id(), c, at, at))
 }
 
 /// An active (not deleted) customer.
@@ -125,7 +107,7 @@ pub async fn replace(
     .await
     .map_err(email_taken)?;
     tx.commit().await?;
-    Ok(Some(Customer::stored(id, c, created_at, at)))
+    Ok(Some(stored(id, c, created_at, at)))
 }
 
 /// Soft-deletes an active customer, which frees its email. `false` when there is none.

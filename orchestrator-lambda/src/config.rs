@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use service_kit::{
+    client::RetryPolicy,
     config::{millis_in, optional, parsed_in, required, AuthSettings},
     token::JwtVerifier,
 };
@@ -44,6 +45,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// How downstream calls are timed and retried.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            attempt_timeout: self.attempt_timeout,
+            max_attempts: self.max_attempts,
+            backoff_base: self.backoff_base,
+            backoff_cap: self.backoff_cap,
+        }
+    }
+
     /// Reads the environment, and the secrets from Secrets Manager when
     /// `APP_SECRET_ARN` is set.
     pub async fn load() -> anyhow::Result<Self> {

@@ -10,6 +10,7 @@ use std::{
 
 use anyhow::{anyhow, Context};
 use aws_sdk_ecs::types::{DesiredStatus, HealthStatus};
+use service_kit::client::Target;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointSpec {
@@ -91,9 +92,11 @@ impl Endpoint {
         (Instant::now() < *until && !urls.is_empty())
             .then(|| urls[fastrand::usize(..urls.len())].clone())
     }
+}
 
+impl Target for Endpoint {
     /// The base URL to call now.
-    pub async fn base(&self) -> anyhow::Result<String> {
+    async fn base(&self) -> anyhow::Result<String> {
         let (cluster, service, port) = match &self.spec {
             EndpointSpec::Url(url) => return Ok(url.clone()),
             EndpointSpec::Ecs {
@@ -126,7 +129,7 @@ impl Endpoint {
     }
 
     /// Forgets the cached addresses (after a connection to one failed).
-    pub fn invalidate(&self) {
+    fn invalidate(&self) {
         if let Ok(mut guard) = self.cached.lock() {
             *guard = None;
         }

@@ -7,8 +7,8 @@
 //! The handler is a plain async function of the request and the dependencies
 //! built once per cold start, testable without a Lambda runtime.
 
+pub mod answer;
 pub mod config;
-pub mod downstream;
 pub mod endpoint;
 pub mod saga;
 pub mod secrets;
@@ -19,11 +19,14 @@ use lambda_http::{
     http::{header, Method, StatusCode},
     Body, Error, Request, RequestExt, Response,
 };
-use serde_json::{json, Value};
+use serde::Serialize;
 use service_kit::correlation::{self, CorrelationId};
 use tokio::time::Instant;
 
-use crate::saga::{Deps, Failure, SagaRequest};
+use crate::{
+    answer::{Confirmed, Envelope},
+    saga::{Deps, Failure, SagaRequest},
+};
 
 const SAGA_PATH: &str = "/orchestrator/create-and-confirm-order";
 const HEALTH_PATH: &str = "/orchestrator/health";
@@ -33,7 +36,7 @@ const BODY_LIMIT: usize = 64 * 1024;
 fn respond(
     status: StatusCode,
     correlation_id: &CorrelationId,
-    body: &Value,
+    body: &impl Serialize,
 ) -> Result<Response<Body>, Error> {
     Ok(Response::builder()
         .status(status)
@@ -42,24 +45,32 @@ fn respond(
         .body(Body::from(serde_json::to_string(body)?))?)
 }
 
-fn failure_body(correlation_id: &CorrelationId, f: &Failure) -> Value {
-    let mut error = json!({
-        "code": f.code,
-        "message": f.message,
-        "step": f.step,
-        "retriable": f.retriable,
-    });
-    if let Some(c) = f.compensation {
-        error["compensation"] = json!(c);
+/// The answer to a failure: its envelope, `Retry-After` when known, and
+/// `WWW-Authenticate` for a 401.
+fn refuse(correlation_id: &CorrelationId, f: &Failure) -> Result<Response<Body>, Error> {
+    let mut res = respond(
+        f.status,
+        correlation_id,
+        &Envelope::failure(correlation_id.as_str(), f),
+    )?;
+    let headers = res.headers_mut();
+    if let Some(secs) = f.retry_after {
+        headers.insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
     }
-    json!({"success": false, "correlationId": correlation_id.as_str(), "error": error})
+    if f.status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"order-back-office\""),
+        );
+    }
+    Ok(res)
 }
 
 /// The caller's subject, from a valid `Authorization: Bearer <JWT>`.
 fn authenticate(req: &Request, deps: &Deps) -> Result<String, Failure> {
     let refuse = |why: &str| {
         tracing::info!(reason = why, "caller refused");
-        request_failure(
+        Failure::request(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "a valid bearer token is required",
@@ -73,19 +84,6 @@ fn authenticate(req: &Request, deps: &Deps) -> Result<String, Failure> {
         .map_err(|_| refuse("the Authorization header is not text"))?;
     let token = service_kit::token::bearer_token(value).map_err(refuse)?;
     deps.config.users.verify(token).map_err(refuse)
-}
-
-/// A failure before any step ran (bad request, unknown route).
-fn request_failure(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
-    Failure {
-        status,
-        code,
-        message: message.into(),
-        step: None,
-        retriable: false,
-        compensation: None,
-        retry_after: None,
-    }
 }
 
 /// Epoch milliseconds of 2001-09-09: a Lambda deadline below this is no
@@ -123,40 +121,17 @@ pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error>
         .get(correlation::HEADER_NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(CorrelationId::parse);
-    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let path = req.uri().path().trim_end_matches('/');
     if path.ends_with(HEALTH_PATH) {
-        let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
-        return respond(StatusCode::OK, &id, &json!({"status": "ok"}));
+        let id = header_id.unwrap_or_else(CorrelationId::generate);
+        return respond(StatusCode::OK, &id, &Health { status: "ok" });
     }
-    if !path.ends_with(SAGA_PATH) {
-        let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
-        let f = request_failure(StatusCode::NOT_FOUND, "route_not_found", "no such route");
-        return respond(f.status, &id, &failure_body(&id, &f));
-    }
-    if req.method() != Method::POST {
-        let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
-        let f = request_failure(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "use POST",
-        );
-        return respond(f.status, &id, &failure_body(&id, &f));
-    }
-    let subject = match authenticate(&req, deps) {
+    let subject = match route(path, req.method()).and_then(|()| authenticate(&req, deps)) {
         Ok(subject) => subject,
-        Err(f) => {
-            let id = header_id.clone().unwrap_or_else(CorrelationId::generate);
-            let mut res = respond(f.status, &id, &failure_body(&id, &f))?;
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"order-back-office\""),
-            );
-            return Ok(res);
-        }
+        Err(f) => return refuse(&header_id.unwrap_or_else(CorrelationId::generate), &f),
     };
     let deadline = deadline_of(&req, deps);
     let parsed = parse(req.body());
-    // The body's correlation_id wins, then the header's, then a new one.
     let id = parsed
         .as_ref()
         .ok()
@@ -165,42 +140,68 @@ pub async fn handler(req: Request, deps: &Deps) -> Result<Response<Body>, Error>
         .or(header_id)
         .unwrap_or_else(CorrelationId::generate);
     let outcome = correlation::scope(id.clone(), async {
-        let request = parsed?;
-        let span = tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id);
-        tracing::Instrument::instrument(
-            async {
-                let started = Instant::now();
-                let budget_ms = deadline.saturating_duration_since(started).as_millis() as u64;
-                tracing::debug!(items = request.items.len(), budget_ms, "saga started");
-                let result = saga::run(deps, &subject, &request, deadline).await;
-                // One line per saga at info (the steps are at debug).
-                let latency_ms = started.elapsed().as_millis() as u64;
-                match &result {
-                    Ok(data) => tracing::info!(order_id = data["order"]["id"].as_u64(), latency_ms, "saga succeeded"),
-                    Err(f) => tracing::warn!(code = f.code, step = ?f.step, status = f.status.as_u16(), latency_ms, "saga failed"),
-                }
-                result
-            },
-            span,
-        )
-        .await
+        run_logged(deps, &subject, &parsed?, deadline, &id).await
     })
     .await;
     match outcome {
         Ok(data) => respond(
             StatusCode::CREATED,
             &id,
-            &json!({"success": true, "correlationId": id.as_str(), "data": data}),
+            &Envelope::success(id.as_str(), &data),
         ),
-        Err(f) => {
-            let mut res = respond(f.status, &id, &failure_body(&id, &f))?;
-            if let Some(secs) = f.retry_after {
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-            }
-            Ok(res)
-        }
+        Err(f) => refuse(&id, &f),
     }
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+/// Only `POST` to the saga's path runs a saga.
+fn route(path: &str, method: &Method) -> Result<(), Failure> {
+    if !path.ends_with(SAGA_PATH) {
+        return Err(Failure::request(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "no such route",
+        ));
+    }
+    if method != Method::POST {
+        return Err(Failure::request(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the saga in its span, with one log line for its outcome.
+async fn run_logged(
+    deps: &Deps,
+    subject: &str,
+    request: &SagaRequest,
+    deadline: Instant,
+    id: &CorrelationId,
+) -> Result<Confirmed, Failure> {
+    let span = tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id);
+    tracing::Instrument::instrument(
+        async {
+            let started = Instant::now();
+            let budget_ms = deadline.saturating_duration_since(started).as_millis() as u64;
+            tracing::debug!(items = request.items.len(), budget_ms, "saga started");
+            let result = saga::run(deps, subject, request, deadline).await;
+            let latency_ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(data) => tracing::info!(order_id = data.order.id, latency_ms, "saga succeeded"),
+                Err(f) => tracing::warn!(code = f.code, step = ?f.step, status = f.status.as_u16(), latency_ms, "saga failed"),
+            }
+            result
+        },
+        span,
+    )
+    .await
 }
 
 fn parse(body: &Body) -> Result<SagaRequest, Failure> {
@@ -211,21 +212,21 @@ fn parse(body: &Body) -> Result<SagaRequest, Failure> {
         _ => b"",
     };
     if bytes.len() > BODY_LIMIT {
-        return Err(request_failure(
+        return Err(Failure::request(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "the request body is too large",
         ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(request_failure(
+        return Err(Failure::request(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the request body is empty",
         ));
     }
     let request: SagaRequest = serde_json::from_slice(bytes).map_err(|e| {
-        request_failure(
+        Failure::request(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             format!("invalid request body: {e}"),
@@ -233,7 +234,7 @@ fn parse(body: &Body) -> Result<SagaRequest, Failure> {
     })?;
     let problems = request.problems();
     if !problems.is_empty() {
-        return Err(request_failure(
+        return Err(Failure::request(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             problems.join("; "),

@@ -7,6 +7,7 @@ use std::{process::Command, time::Duration};
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
 use orchestrator_lambda::endpoint::{resolve_task_ip, Endpoint, EndpointSpec};
 use serde_json::Value;
+use service_kit::client::Target;
 
 mod common;
 

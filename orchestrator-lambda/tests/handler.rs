@@ -430,7 +430,7 @@ async fn a_failed_confirm_is_compensated_by_exactly_one_cancel() {
     let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["step"], "confirm_order");
-    assert_eq!(body["error"]["code"], "order_cancelled");
+    assert_eq!(body["error"]["code"], "confirm_failed_order_canceled");
     assert_eq!(body["error"]["compensation"], "done");
     // Final: a replay finds the order canceled and answers the same.
     assert_eq!(body["error"]["retriable"], false);
@@ -460,8 +460,8 @@ async fn a_replay_of_a_compensated_saga_answers_the_same() {
     assert_eq!(status, 502, "{body}");
     assert_eq!(
         body["error"],
-        json!({"code": "order_cancelled", "step": "confirm_order", "retriable": false, "compensation": "done",
-               "message": "order 8 could not be confirmed and was cancelled; its stock is back"})
+        json!({"code": "confirm_failed_order_canceled", "step": "confirm_order", "retriable": false, "compensation": "done",
+               "message": "order 8 could not be confirmed and was canceled; its stock is back"})
     );
 }
 
@@ -504,7 +504,7 @@ async fn a_fresh_confirmation_is_the_answer_without_a_read_back() {
 /// A replayed confirmation was stored earlier: the order is read back, and
 /// one canceled since is not reported as confirmed.
 #[tokio::test]
-async fn an_order_cancelled_since_is_not_reported_as_confirmed() {
+async fn an_confirm_failed_order_canceled_since_is_not_reported_as_confirmed() {
     let f = fakes().await;
     customer_ok(&f).await;
     create_ok(&f).await;

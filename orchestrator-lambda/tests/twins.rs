@@ -248,7 +248,10 @@ async fn twin_sagas_never_answer_what_the_data_contradicts() {
         let (replay_status, replay) = &answers[2];
         match status.as_str() {
             "CONFIRMED" => assert_eq!(*replay_status, 201, "{replay}"),
-            "CANCELED" => assert_eq!(replay["error"]["code"], "order_cancelled", "{replay}"),
+            "CANCELED" => assert_eq!(
+                replay["error"]["code"], "confirm_failed_order_canceled",
+                "{replay}"
+            ),
             other => panic!("the order is left {other}: {summary:?}"),
         }
     }

@@ -1,88 +1,60 @@
 //! The customers-api client: `GET /internal/customers/{id}` with the service
-//! token, a per-attempt timeout, and retries (capped exponential backoff with
-//! jitter) on what is transient: connect errors, timeouts, 5xx and 429.
+//! token, through the services' one retrying client (up to 3 attempts of at
+//! most 2 s each, on connect errors, timeouts, 5xx and 429).
 
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
-use reqwest::StatusCode;
-use service_kit::correlation;
+use contracts::Customer;
+use reqwest::{Method, StatusCode};
+use service_kit::client::{BaseUrl, CallError, Client, Request, RetryPolicy};
+use tokio::time::Instant;
 
 #[derive(Clone)]
 pub struct CustomersClient {
-    http: reqwest::Client,
-    base: String,
+    client: Client,
+    base: BaseUrl,
     service_token: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum CustomerCheck {
-    Exists,
+    Exists(Box<Customer>),
     NotFound,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CustomersError {
-    #[error("customers-api answered {0}")]
-    Status(StatusCode),
-    #[error("customers-api is unreachable: {0}")]
-    Transport(#[from] reqwest::Error),
-}
+/// The lookup's retries: 3 attempts, 2 s each, backoff from 50 ms to 500 ms.
+const POLICY: RetryPolicy = RetryPolicy {
+    attempt_timeout: Duration::from_secs(2),
+    max_attempts: 3,
+    backoff_base: Duration::from_millis(50),
+    backoff_cap: Duration::from_millis(500),
+};
 
-impl CustomersError {
-    fn is_transient(&self) -> bool {
-        match self {
-            Self::Status(s) => s.is_server_error() || *s == StatusCode::TOO_MANY_REQUESTS,
-            Self::Transport(e) => e.is_connect() || e.is_timeout() || e.is_request(),
-        }
-    }
-}
-
-/// Per-attempt timeout.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a lookup takes, retries included.
+const BUDGET: Duration = Duration::from_secs(7);
 
 impl CustomersClient {
     pub fn new(base: &str, service_token: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .connect_timeout(Duration::from_millis(500))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()?;
         Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
+            client: Client::new(POLICY)?,
+            base: BaseUrl::new(base),
             service_token: service_token.to_owned(),
         })
     }
 
-    async fn attempt(&self, id: u64) -> Result<CustomerCheck, CustomersError> {
-        let mut req = self
-            .http
-            .get(format!("{}/internal/customers/{id}", self.base))
-            .bearer_auth(&self.service_token);
-        if let Some(cid) = correlation::current() {
-            req = req.header(correlation::HEADER_NAME, cid.as_str());
+    /// Whether the customer exists (and is not deleted).
+    pub async fn check(&self, id: u64) -> Result<CustomerCheck, CallError> {
+        let req = Request::new(
+            "customers.get",
+            Method::GET,
+            format!("/internal/customers/{id}"),
+            &self.service_token,
+        );
+        let deadline = Instant::now() + BUDGET;
+        match self.client.send(&self.base, &req, deadline).await {
+            Ok(answer) => Ok(CustomerCheck::Exists(Box::new(answer.body))),
+            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(CustomerCheck::NotFound),
+            Err(e) => Err(e),
         }
-        let res = req.send().await?;
-        match res.status() {
-            s if s.is_success() => Ok(CustomerCheck::Exists),
-            StatusCode::NOT_FOUND => Ok(CustomerCheck::NotFound),
-            s => Err(CustomersError::Status(s)),
-        }
-    }
-
-    /// Whether the customer exists (and is not deleted). Up to 3 attempts,
-    /// within about 7 s in the worst case.
-    pub async fn check(&self, id: u64) -> Result<CustomerCheck, CustomersError> {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(50))
-            .with_max_delay(Duration::from_millis(500))
-            .with_max_times(2)
-            .with_jitter();
-        (|| self.attempt(id))
-            .retry(backoff)
-            .when(CustomersError::is_transient)
-            .notify(|e, after| tracing::warn!(error = %e, retry_in_ms = after.as_millis() as u64, "customers-api call failed; retrying"))
-            .await
     }
 }

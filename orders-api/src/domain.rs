@@ -7,6 +7,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
+pub use contracts::orders::{Order, OrderInput, OrderItem, OrderItemInput, OrderStatus};
 use serde::{Deserialize, Serialize};
 use service_kit::problem::FieldError;
 use utoipa::ToSchema;
@@ -187,25 +188,88 @@ impl TryFrom<ProductPatchInput> for ProductPatch {
     }
 }
 
-/// One line of `POST /orders`.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderItemInput {
-    #[schema(example = 2)]
-    pub product_id: u64,
-    /// 1..=1000000.
-    #[schema(example = 3, minimum = 1)]
-    pub qty: u32,
+/// A product, as every endpoint answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Product {
+    #[schema(example = 1)]
+    pub id: u64,
+    #[schema(example = "SKU001")]
+    pub sku: String,
+    #[schema(example = "Laptop")]
+    pub name: String,
+    #[schema(example = 129900)]
+    pub price_cents: u64,
+    #[schema(example = 10)]
+    pub stock: u32,
+    /// Bumped by every change (a sale, a release, a patch); the `ETag` is
+    /// this number, quoted.
+    #[schema(example = 1)]
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
-/// Body of `POST /orders`.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderInput {
-    #[schema(example = 1)]
-    pub customer_id: u64,
-    /// 1..=100 items; repeated product ids are summed.
-    pub items: Vec<OrderItemInput>,
+impl Product {
+    /// The product's entity tag: its version, quoted.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// Why a product could not be created or changed: the rules of products,
+/// free of HTTP. The route layer turns each into a problem document.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProductError {
+    #[error("a product with sku {sku} already exists")]
+    SkuTaken { sku: String },
+    #[error("product {id} has changed since it was read: its ETag is now {etag}")]
+    Changed { id: u64, etag: String },
+    #[error("product {id} has {available} in stock; {removed} cannot be removed")]
+    InsufficientStock {
+        id: u64,
+        available: u32,
+        removed: u64,
+    },
+    #[error("product {id} would hold more than {MAX_STOCK} units")]
+    StockOutOfRange { id: u64 },
+}
+
+/// Applies `patch` to `product` as of `at`: the new name, price and stock
+/// level (a relative change may neither go below zero nor above
+/// [`MAX_STOCK`]), the next version.
+pub fn apply_patch(
+    product: &mut Product,
+    patch: &ProductPatch,
+    at: DateTime<Utc>,
+) -> Result<(), ProductError> {
+    let stock = match patch.stock {
+        Some(StockChange::Set(level)) => level,
+        Some(StockChange::By(delta)) => {
+            let level = i64::from(product.stock) + delta;
+            if level < 0 {
+                return Err(ProductError::InsufficientStock {
+                    id: product.id,
+                    available: product.stock,
+                    removed: delta.unsigned_abs(),
+                });
+            }
+            u32::try_from(level)
+                .ok()
+                .filter(|l| *l <= MAX_STOCK)
+                .ok_or(ProductError::StockOutOfRange { id: product.id })?
+        }
+        None => product.stock,
+    };
+    if let Some(name) = &patch.name {
+        product.name.clone_from(name);
+    }
+    if let Some(price) = patch.price_cents {
+        product.price_cents = price;
+    }
+    product.stock = stock;
+    product.updated_at = at;
+    product.version += 1;
+    Ok(())
 }
 
 /// A checked order request: items summed per product, in product id order
@@ -266,34 +330,6 @@ impl TryFrom<OrderInput> for NewOrder {
     }
 }
 
-/// Order status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum OrderStatus {
-    Created,
-    Confirmed,
-    Canceled,
-}
-
-impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "CREATED",
-            Self::Confirmed => "CONFIRMED",
-            Self::Canceled => "CANCELED",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "CREATED" => Some(Self::Created),
-            "CONFIRMED" => Some(Self::Confirmed),
-            "CANCELED" => Some(Self::Canceled),
-            _ => None,
-        }
-    }
-}
-
 /// Why an order could not be created, confirmed or canceled: the rules of
 /// orders, free of HTTP. The route layer turns each into a problem document.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -310,7 +346,7 @@ pub enum OrderError {
     NotFound { id: u64 },
     #[error("order {id} is CANCELED and cannot be confirmed")]
     ConfirmCanceled { id: u64 },
-    #[error("order {id} was confirmed more than {window_secs} seconds ago and can no longer be cancelled")]
+    #[error("order {id} was confirmed more than {window_secs} seconds ago and can no longer be canceled")]
     CancelWindowExpired { id: u64, window_secs: u64 },
     #[error("order {id} is {status}; If-Match did not match its ETag {etag}")]
     PreconditionFailed {
@@ -321,46 +357,6 @@ pub enum OrderError {
     /// Cannot happen within the limits on prices and quantities.
     #[error("the order's {0} overflows")]
     Overflow(&'static str),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct OrderItem {
-    #[schema(example = 2)]
-    pub product_id: u64,
-    #[schema(example = 3)]
-    pub qty: u32,
-    #[schema(example = 2990)]
-    pub unit_price_cents: u64,
-    #[schema(example = 8970)]
-    pub subtotal_cents: u64,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Order {
-    #[schema(example = 8)]
-    pub id: u64,
-    #[schema(example = 1)]
-    pub customer_id: u64,
-    pub status: OrderStatus,
-    #[schema(example = 8970)]
-    pub total_cents: u64,
-    pub items: Vec<OrderItem>,
-    /// The `sub` of the user the order was made for.
-    #[schema(example = "ops@acme")]
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub canceled_at: Option<DateTime<Utc>>,
-}
-
-impl Order {
-    /// The order's entity tag: its status, quoted (`"CREATED"`, ...). An
-    /// order changes only by changing status, so the status is a strong
-    /// validator.
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.status.as_str())
-    }
 }
 
 /// Prices `items` (product id, quantity) at the current prices, checking
@@ -399,38 +395,40 @@ pub fn price(
     Ok((priced, total))
 }
 
-impl Order {
-    /// Whether confirming changes the order: CREATED → CONFIRMED (true);
-    /// CONFIRMED stays as it is (false); CANCELED cannot be confirmed.
-    pub fn confirm_changes(&self) -> Result<bool, OrderError> {
-        match self.status {
-            OrderStatus::Created => Ok(true),
-            OrderStatus::Confirmed => Ok(false),
-            OrderStatus::Canceled => Err(OrderError::ConfirmCanceled { id: self.id }),
-        }
+/// Whether confirming changes `order`: CREATED → CONFIRMED (true);
+/// CONFIRMED stays as it is (false); CANCELED cannot be confirmed.
+pub fn confirm_changes(order: &Order) -> Result<bool, OrderError> {
+    match order.status {
+        OrderStatus::Created => Ok(true),
+        OrderStatus::Confirmed => Ok(false),
+        OrderStatus::Canceled => Err(OrderError::ConfirmCanceled { id: order.id }),
     }
+}
 
-    /// Whether canceling at `at` changes the order: CREATED at any time and
-    /// CONFIRMED within `window` of its confirmation (true); CANCELED stays
-    /// as it is (false); a CONFIRMED order past the window cannot be.
-    pub fn cancel_changes(&self, at: DateTime<Utc>, window: Duration) -> Result<bool, OrderError> {
-        match self.status {
-            OrderStatus::Canceled => Ok(false),
-            OrderStatus::Created => Ok(true),
-            OrderStatus::Confirmed => {
-                let confirmed_at = self.confirmed_at.unwrap_or(self.updated_at);
-                // A window past the end of the calendar never closes.
-                let closes = chrono::Duration::from_std(window)
-                    .ok()
-                    .and_then(|w| confirmed_at.checked_add_signed(w));
-                if closes.is_some_and(|closes| at > closes) {
-                    Err(OrderError::CancelWindowExpired {
-                        id: self.id,
-                        window_secs: window.as_secs(),
-                    })
-                } else {
-                    Ok(true)
-                }
+/// Whether canceling at `at` changes `order`: CREATED at any time and
+/// CONFIRMED within `window` of its confirmation (true); CANCELED stays
+/// as it is (false); a CONFIRMED order past the window cannot be.
+pub fn cancel_changes(
+    order: &Order,
+    at: DateTime<Utc>,
+    window: Duration,
+) -> Result<bool, OrderError> {
+    match order.status {
+        OrderStatus::Canceled => Ok(false),
+        OrderStatus::Created => Ok(true),
+        OrderStatus::Confirmed => {
+            let confirmed_at = order.confirmed_at.unwrap_or(order.updated_at);
+            // A window past the end of the calendar never closes.
+            let closes = chrono::Duration::from_std(window)
+                .ok()
+                .and_then(|w| confirmed_at.checked_add_signed(w));
+            if closes.is_some_and(|closes| at > closes) {
+                Err(OrderError::CancelWindowExpired {
+                    id: order.id,
+                    window_secs: window.as_secs(),
+                })
+            } else {
+                Ok(true)
             }
         }
     }
@@ -479,19 +477,68 @@ mod tests {
         );
     }
 
+    fn a_product(stock: u32) -> Product {
+        let at = Utc::now();
+        Product {
+            id: 2,
+            sku: "SKU".into(),
+            name: "Lamp".into(),
+            price_cents: 100,
+            stock,
+            version: 4,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_patch_sets_or_moves_the_stock_within_its_bounds() {
+        let at = Utc::now();
+        let by = |delta| ProductPatch {
+            stock: Some(StockChange::By(delta)),
+            ..ProductPatch::default()
+        };
+        let mut p = a_product(5);
+        apply_patch(&mut p, &by(-5), at).expect("down to zero");
+        assert_eq!((p.stock, p.version, p.updated_at), (0, 5, at));
+        assert_eq!(
+            apply_patch(&mut a_product(5), &by(-6), at),
+            Err(ProductError::InsufficientStock {
+                id: 2,
+                available: 5,
+                removed: 6
+            })
+        );
+        let mut full = a_product(MAX_STOCK);
+        assert_eq!(
+            apply_patch(&mut full, &by(1), at),
+            Err(ProductError::StockOutOfRange { id: 2 })
+        );
+        assert_eq!(full.version, 4, "a refused patch changes nothing");
+        let mut p = a_product(5);
+        let set = ProductPatch {
+            name: Some("Desk".into()),
+            price_cents: Some(7),
+            stock: Some(StockChange::Set(9)),
+        };
+        apply_patch(&mut p, &set, at).expect("set");
+        assert_eq!((p.name.as_str(), p.price_cents, p.stock), ("Desk", 7, 9));
+        assert_eq!(p.etag(), "\"5\"");
+    }
+
     #[test]
     fn confirm_moves_created_only_and_refuses_canceled() {
         let now = Utc::now();
         assert_eq!(
-            an_order(OrderStatus::Created, 0, now).confirm_changes(),
+            confirm_changes(&an_order(OrderStatus::Created, 0, now)),
             Ok(true)
         );
         assert_eq!(
-            an_order(OrderStatus::Confirmed, 0, now).confirm_changes(),
+            confirm_changes(&an_order(OrderStatus::Confirmed, 0, now)),
             Ok(false)
         );
         assert_eq!(
-            an_order(OrderStatus::Canceled, 0, now).confirm_changes(),
+            confirm_changes(&an_order(OrderStatus::Canceled, 0, now)),
             Err(OrderError::ConfirmCanceled { id: 8 })
         );
     }
@@ -501,19 +548,19 @@ mod tests {
         let now = Utc::now();
         let window = Duration::from_secs(600);
         assert_eq!(
-            an_order(OrderStatus::Created, 9_999, now).cancel_changes(now, window),
+            cancel_changes(&an_order(OrderStatus::Created, 9_999, now), now, window),
             Ok(true)
         );
         assert_eq!(
-            an_order(OrderStatus::Canceled, 0, now).cancel_changes(now, window),
+            cancel_changes(&an_order(OrderStatus::Canceled, 0, now), now, window),
             Ok(false)
         );
         assert_eq!(
-            an_order(OrderStatus::Confirmed, 600, now).cancel_changes(now, window),
+            cancel_changes(&an_order(OrderStatus::Confirmed, 600, now), now, window),
             Ok(true)
         );
         assert_eq!(
-            an_order(OrderStatus::Confirmed, 601, now).cancel_changes(now, window),
+            cancel_changes(&an_order(OrderStatus::Confirmed, 601, now), now, window),
             Err(OrderError::CancelWindowExpired {
                 id: 8,
                 window_secs: 600
@@ -521,7 +568,11 @@ mod tests {
         );
         // A window past the end of the calendar never closes.
         assert_eq!(
-            an_order(OrderStatus::Confirmed, 601, now).cancel_changes(now, Duration::MAX),
+            cancel_changes(
+                &an_order(OrderStatus::Confirmed, 601, now),
+                now,
+                Duration::MAX
+            ),
             Ok(true)
         );
     }

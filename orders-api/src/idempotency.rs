@@ -32,6 +32,7 @@ use actix_web::{
     },
     HttpResponse,
 };
+use contracts::Code;
 use serde::Serialize;
 use service_kit::problem::{self, ApiError};
 use sha2::{Digest, Sha256};
@@ -236,7 +237,7 @@ pub async fn commit(mut tx: Tx, idem: Option<&Idem>, reply: &Reply) -> Result<()
 fn in_progress(retry_after_secs: i64) -> ApiError {
     let secs = retry_after_secs.clamp(1, 60);
     ApiError::conflict(
-        "idempotency_key_in_progress",
+        Code::IdempotencyKeyInProgress.as_str(),
         "a request with this idempotency key is still being processed; retry later",
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
@@ -245,7 +246,7 @@ fn in_progress(retry_after_secs: i64) -> ApiError {
 fn reused() -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
+        Code::IdempotencyKeyReused.as_str(),
         "this idempotency key was used with a different request (body or target)",
     )
 }

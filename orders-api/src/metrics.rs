@@ -17,7 +17,7 @@ impl OrderCounters {
         Ok(Self {
             created: metrics.counter("orders_created_total", "Orders created (stock reserved)")?,
             confirmed: metrics.counter("orders_confirmed_total", "Orders confirmed")?,
-            canceled: metrics.counter("orders_canceled_total", "Orders cancelled by a request")?,
+            canceled: metrics.counter("orders_canceled_total", "Orders canceled by a request")?,
             expired: metrics.counter(
                 "orders_expired_total",
                 "Reservations released by the sweeper",

@@ -32,8 +32,8 @@ into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user)
     ),
     components(schemas(
         store::products::Product,
-        store::orders::Order,
-        store::orders::OrderItem,
+        domain::Order,
+        domain::OrderItem,
         domain::ProductInput,
         domain::ProductPatchInput,
         domain::OrderInput,

@@ -183,7 +183,7 @@ where
             Err(e) if e.is_panic() => {
                 tracing::error!(task = name, "background task panicked; restarting")
             }
-            Err(_) => tracing::error!(task = name, "background task was cancelled; restarting"),
+            Err(_) => tracing::error!(task = name, "background task was canceled; restarting"),
         }
         if started.elapsed() > Duration::from_secs(60) {
             backoff = Duration::from_secs(1);

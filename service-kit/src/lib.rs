@@ -1,6 +1,6 @@
 //! What every service of the order back office shares. Without the `server`
 //! feature (the orchestrator Lambda), only configuration, correlation ids,
-//! token checks and JSON logging are built.
+//! token checks, JSON logging and (with `client`) the HTTP client are built.
 //!
 //! - [`config`]: environment-driven settings (with `.env` support in dev).
 //! - [`telemetry`]: JSON log lines stamped with the correlation id of the request.
@@ -13,6 +13,7 @@
 //! - [`pagination`]: `limit` + opaque `cursor` lists.
 //! - [`db`]: pool construction and migrations.
 //! - [`http`]: the server every service runs, with its middleware and ops routes.
+//! - [`client`]: the retrying HTTP client one service calls another with.
 
 pub mod config;
 pub mod correlation;
@@ -22,6 +23,8 @@ pub mod token;
 
 #[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "server")]
 pub mod conditional;
 #[cfg(feature = "server")]

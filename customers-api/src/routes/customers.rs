@@ -1,6 +1,7 @@
 //! `/customers`: create, get, search, replace, soft delete.
 
 use actix_web::{http::header, web, HttpResponse};
+use contracts::Code;
 use prometheus::IntCounter;
 use serde::Serialize;
 use service_kit::{
@@ -12,8 +13,8 @@ use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{CustomerInput, NewCustomer},
-    store::{self, Customer},
+    domain::{Customer, CustomerInput, NewCustomer},
+    store,
 };
 
 /// Domain counters of this service.
@@ -34,7 +35,10 @@ impl CustomerCounters {
 }
 
 pub(crate) fn not_found(id: u64) -> ApiError {
-    ApiError::not_found("customer_not_found", format!("no customer with id {id}"))
+    ApiError::not_found(
+        Code::CustomerNotFound.as_str(),
+        format!("no customer with id {id}"),
+    )
 }
 
 /// Creates a customer.

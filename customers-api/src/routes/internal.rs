@@ -14,7 +14,7 @@ use crate::{routes::customers::not_found, store};
     params(("id" = u64, Path, description = "Customer id")),
     security(("service_token" = [])),
     responses(
-        (status = 200, description = "The customer", body = crate::store::Customer),
+        (status = 200, description = "The customer", body = crate::domain::Customer),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong service token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),

@@ -15,8 +15,10 @@ use service_kit::{
     problem::{method_not_allowed, ApiError, FieldError},
 };
 
+use contracts::Code;
+
 use crate::{
-    domain::OrderError,
+    domain::{OrderError, ProductError},
     store::{is_lock_conflict, TxError},
 };
 
@@ -27,19 +29,19 @@ impl From<OrderError> for ApiError {
         match e {
             OrderError::ProductNotFound { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "product_not_found",
+                Code::ProductNotFound.as_str(),
                 detail,
             ),
             OrderError::InsufficientStock {
                 product_id,
                 available,
                 ..
-            } => {
-                ApiError::conflict("insufficient_stock", detail).with_errors(vec![FieldError::new(
+            } => ApiError::conflict(Code::InsufficientStock.as_str(), detail).with_errors(vec![
+                FieldError::new(
                     format!("items[product_id={product_id}]"),
                     format!("only {available} in stock"),
-                )])
-            }
+                ),
+            ]),
             OrderError::NotFound { .. } => ApiError::not_found("order_not_found", detail),
             OrderError::ConfirmCanceled { .. } => ApiError::conflict("invalid_state", detail),
             OrderError::CancelWindowExpired { .. } => {
@@ -47,6 +49,24 @@ impl From<OrderError> for ApiError {
             }
             OrderError::PreconditionFailed { .. } => precondition_failed(detail),
             OrderError::Overflow(_) => ApiError::internal(anyhow::Error::from(e)),
+        }
+    }
+}
+
+/// The problem document of each refusal of the product rules.
+impl From<ProductError> for ApiError {
+    fn from(e: ProductError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ProductError::SkuTaken { .. } => ApiError::conflict("sku_taken", detail)
+                .with_errors(vec![FieldError::new("sku", "is already taken")]),
+            ProductError::Changed { .. } => precondition_failed(detail),
+            ProductError::InsufficientStock { .. } => {
+                ApiError::conflict(Code::InsufficientStock.as_str(), detail)
+            }
+            ProductError::StockOutOfRange { .. } => {
+                ApiError::conflict("stock_out_of_range", detail)
+            }
         }
     }
 }
@@ -64,6 +84,7 @@ impl From<TxError> for ApiError {
             .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
             TxError::Db(e) => e.into(),
             TxError::Order(e) => e.into(),
+            TxError::Product(e) => e.into(),
             TxError::Api(e) => e,
         }
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use contracts::Code;
 use serde::{Deserialize, Serialize};
 use service_kit::{
     auth::Caller,
@@ -38,10 +39,10 @@ fn replayed(ctx: &OrdersContext, scope: &'static str, reply: Reply) -> HttpRespo
 /// Whether customers-api knows the customer: a refusal or a 503 if not.
 async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiError> {
     match customers.check(id).await {
-        Ok(CustomerCheck::Exists) => Ok(()),
+        Ok(CustomerCheck::Exists(_)) => Ok(()),
         Ok(CustomerCheck::NotFound) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "customer_not_found",
+            Code::CustomerNotFound.as_str(),
             format!("no customer with id {id}"),
         )),
         Err(e) => Err(ApiError::unavailable(
@@ -249,7 +250,7 @@ pub async fn cancel(
     .await?;
     if changed {
         ctx.counters.canceled.inc();
-        tracing::info!(order_id = id, "order cancelled; stock restored");
+        tracing::info!(order_id = id, "order canceled; stock restored");
     }
     Ok(res)
 }

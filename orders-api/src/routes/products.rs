@@ -1,6 +1,7 @@
 //! `/products`: create, patch, get, search.
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use contracts::Code;
 use serde::Serialize;
 use service_kit::{
     auth::User,
@@ -17,7 +18,10 @@ use crate::{
 };
 
 fn not_found(id: u64) -> ApiError {
-    ApiError::not_found("product_not_found", format!("no product with id {id}"))
+    ApiError::not_found(
+        Code::ProductNotFound.as_str(),
+        format!("no product with id {id}"),
+    )
 }
 
 /// Creates a product.

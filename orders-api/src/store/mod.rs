@@ -8,19 +8,26 @@ use std::time::Duration;
 
 use service_kit::problem::ApiError;
 
-use crate::domain::OrderError;
+use crate::domain::{OrderError, ProductError};
 use sqlx::{MySql, MySqlPool, Transaction};
 
 pub type Tx = Transaction<'static, MySql>;
 
-/// What can go wrong inside a transaction: the database (maybe a deadlock,
-/// worth another try), a rule of orders, or another answer for the caller
-/// (a failed customer check).
+/// What can go wrong in a store function: the database (maybe a deadlock,
+/// worth another try), a rule of orders or products, or another answer for
+/// the caller (a failed customer check).
 #[derive(Debug)]
 pub enum TxError {
     Db(sqlx::Error),
     Order(OrderError),
+    Product(ProductError),
     Api(ApiError),
+}
+
+impl From<ProductError> for TxError {
+    fn from(e: ProductError) -> Self {
+        Self::Product(e)
+    }
 }
 
 impl From<OrderError> for TxError {

@@ -211,7 +211,7 @@ pub async fn confirm(tx: &mut Tx, id: u64, at: DateTime<Utc>) -> Result<(Order, 
     let mut order = load(tx, id, true)
         .await?
         .ok_or(OrderError::NotFound { id })?;
-    if !order.confirm_changes()? {
+    if !crate::domain::confirm_changes(&order)? {
         return Ok((order, false));
     }
     let status = OrderStatus::Confirmed.as_str();
@@ -292,7 +292,7 @@ pub async fn cancel(
             .into());
         }
     }
-    if !order.cancel_changes(at, window)? {
+    if !crate::domain::cancel_changes(&order, at, window)? {
         return Ok((order, false));
     }
     mark_canceled(tx, &mut order, at).await?;

@@ -1,47 +1,18 @@
 //! Products.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use service_kit::{
-    conditional::{precondition_failed, IfMatch},
+    conditional::IfMatch,
     pagination::{contains_pattern, PageRequest},
-    problem::{ApiError, FieldError},
 };
 use sqlx::MySqlPool;
-use utoipa::ToSchema;
 
-use super::now;
-use crate::domain::{NewProduct, ProductPatch, StockChange, MAX_STOCK};
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Product {
-    #[schema(example = 1)]
-    pub id: u64,
-    #[schema(example = "SKU001")]
-    pub sku: String,
-    #[schema(example = "Laptop")]
-    pub name: String,
-    #[schema(example = 129900)]
-    pub price_cents: u64,
-    #[schema(example = 10)]
-    pub stock: u32,
-    /// Bumped by every change (a sale, a release, a patch); the `ETag` is
-    /// this number, quoted.
-    #[schema(example = 1)]
-    pub version: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Product {
-    /// The product's entity tag: its version, quoted.
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.version)
-    }
-}
+use super::{now, TxError};
+pub use crate::domain::Product;
+use crate::domain::{NewProduct, ProductError, ProductPatch};
 
 #[tracing::instrument(skip_all, fields(sku = %p.sku))]
-pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, ApiError> {
+pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError> {
     let at = now();
     let done = sqlx::query!(
         "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -55,10 +26,11 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, ApiErro
     .execute(pool)
     .await
     .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            ApiError::conflict("sku_taken", format!("a product with sku {} already exists", p.sku))
-                .with_errors(vec![FieldError::new("sku", "is already taken")])
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => TxError::Product(
+            ProductError::SkuTaken {
+                sku: p.sku.clone(),
+            },
+        ),
         _ => e.into(),
     })?;
     Ok(Product {
@@ -95,7 +67,7 @@ pub async fn patch(
     id: u64,
     patch: &ProductPatch,
     if_match: Option<&IfMatch>,
-) -> Result<Option<Product>, ApiError> {
+) -> Result<Option<Product>, TxError> {
     let mut tx = pool.begin().await?;
     let current = sqlx::query_as!(
         Product,
@@ -112,46 +84,14 @@ pub async fn patch(
     };
     if let Some(condition) = if_match {
         if !condition.matches(&product.etag()) {
-            return Err(precondition_failed(format!(
-                "product {id} has changed since it was read: its ETag is now {}",
-                product.etag()
-            )));
-        }
-    }
-    if let Some(name) = &patch.name {
-        product.name = name.clone();
-    }
-    if let Some(price) = patch.price_cents {
-        product.price_cents = price;
-    }
-    match patch.stock {
-        Some(StockChange::Set(level)) => product.stock = level,
-        Some(StockChange::By(delta)) => {
-            let level = i64::from(product.stock) + delta;
-            if level < 0 {
-                return Err(ApiError::conflict(
-                    "insufficient_stock",
-                    format!(
-                        "product {id} has {} in stock; {} cannot be removed",
-                        product.stock,
-                        delta.unsigned_abs()
-                    ),
-                ));
+            return Err(ProductError::Changed {
+                id,
+                etag: product.etag(),
             }
-            product.stock = u32::try_from(level)
-                .ok()
-                .filter(|l| *l <= MAX_STOCK)
-                .ok_or_else(|| {
-                    ApiError::conflict(
-                        "stock_out_of_range",
-                        format!("product {id} would hold more than {MAX_STOCK} units"),
-                    )
-                })?;
+            .into());
         }
-        None => {}
     }
-    product.updated_at = now();
-    product.version += 1;
+    crate::domain::apply_patch(&mut product, patch, now())?;
     sqlx::query!(
         "UPDATE products SET name = ?, price_cents = ?, stock = ?, version = ?, updated_at = ? WHERE id = ?",
         product.name,

@@ -1,0 +1,295 @@
+//! How a saga fails, as answered: each downstream refusal or outage mapped
+//! to a status, a code of the orchestrator's own, the step it happened at,
+//! whether a retry can help, and what became of the order.
+
+use contracts::Code;
+use reqwest::StatusCode;
+use serde::Serialize;
+use service_kit::client::CallError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    ValidateCustomer,
+    CreateOrder,
+    ConfirmOrder,
+    FetchOrder,
+    Compensate,
+}
+
+/// How a saga that failed after creating an order was cleaned up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compensation {
+    /// The order was canceled; its stock is back.
+    Done,
+    /// The order may still hold stock; the reservation sweeper releases it.
+    Pending,
+}
+
+/// A failed saga, as answered.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub step: Option<Step>,
+    pub retriable: bool,
+    pub compensation: Option<Compensation>,
+    /// Seconds to wait before retrying (`Retry-After`), when known.
+    pub retry_after: Option<u64>,
+}
+
+impl Failure {
+    /// A failure at `step`, retriable when it is the server's (5xx).
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        step: Step,
+    ) -> Self {
+        Self {
+            step: Some(step),
+            ..Self::request(status, code, message)
+        }
+    }
+
+    /// A refusal of the request itself, before any step ran.
+    pub fn request(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            step: None,
+            retriable: status.is_server_error(),
+            compensation: None,
+            retry_after: None,
+        }
+    }
+
+    /// Another request with the same saga key owns this step and may still
+    /// succeed: nothing is undone, and a retry settles to its outcome.
+    pub fn in_progress(step: Step, e: &CallError) -> Self {
+        let after = match e {
+            CallError::Status {
+                retry_after: Some(after),
+                ..
+            } => after.as_secs().max(1),
+            _ => 1,
+        };
+        Self {
+            retriable: true,
+            retry_after: Some(after),
+            ..Self::new(
+                StatusCode::CONFLICT,
+                "saga_in_progress",
+                "another request with this idempotency_key is running this saga; retry to get its outcome",
+                step,
+            )
+        }
+    }
+
+    /// Confirm failed and the order was canceled: final, and the same for
+    /// every replay of the key, whatever made confirm fail (the log line,
+    /// under the same correlation id, says what).
+    pub fn compensated(order_id: u64) -> Self {
+        Self {
+            retriable: false,
+            compensation: Some(Compensation::Done),
+            ..Self::new(
+                StatusCode::BAD_GATEWAY,
+                "confirm_failed_order_canceled",
+                format!(
+                    "order {order_id} could not be confirmed and was canceled; its stock is back"
+                ),
+                Step::ConfirmOrder,
+            )
+        }
+    }
+
+    /// Confirm failed and the order could not be canceled (yet): retriable,
+    /// the reservation sweeper releases its stock meanwhile.
+    pub fn confirm_unsettled(order_id: u64, e: &CallError) -> Self {
+        let failure = match e {
+            CallError::Status { status, code, .. } if status.is_client_error() => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "confirm_rejected",
+                format!(
+                    "orders-api refused to confirm order {order_id} ({})",
+                    code.as_deref().unwrap_or("-")
+                ),
+                Step::ConfirmOrder,
+            ),
+            _ => unavailable(Step::ConfirmOrder, "orders-api", e),
+        };
+        Self {
+            retriable: true,
+            compensation: Some(Compensation::Pending),
+            ..failure
+        }
+    }
+
+    /// The order this request confirmed has been canceled since.
+    pub fn canceled_since(order_id: u64) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "order_canceled",
+            format!("order {order_id} was canceled after this request first confirmed it"),
+            Step::FetchOrder,
+        )
+    }
+}
+
+/// A downstream failure, as answered: what failed, never how (the log line,
+/// under the same correlation id, has the details).
+pub fn unavailable(step: Step, service: &str, e: &CallError) -> Failure {
+    tracing::error!(step = ?step, service, error = %e, "downstream failure ends the saga");
+    match e {
+        CallError::Deadline => Failure::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "deadline_exceeded",
+            format!("{service} did not answer before the deadline"),
+            step,
+        ),
+        e if e.timed_out() => Failure::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "downstream_timeout",
+            format!("{service} did not answer in time"),
+            step,
+        ),
+        _ => Failure::new(
+            StatusCode::BAD_GATEWAY,
+            "service_unavailable",
+            format!("{service} could not be reached or failed"),
+            step,
+        ),
+    }
+}
+
+/// customers-api's answer to the customer lookup, as a failure.
+pub fn lookup_failure(customer_id: u64, e: &CallError) -> Failure {
+    match e.status() {
+        Some(StatusCode::NOT_FOUND) => Failure::new(
+            StatusCode::NOT_FOUND,
+            Code::CustomerNotFound.as_str(),
+            format!("no customer with id {customer_id}"),
+            Step::ValidateCustomer,
+        ),
+        _ => unavailable(Step::ValidateCustomer, "customers-api", e),
+    }
+}
+
+/// orders-api's refusal of the order, as a failure: its own code for what
+/// the caller can fix, 409 `saga_in_progress` for a twin, else unavailable
+/// (with the sweeper pending when an order may exist).
+pub fn create_failure(e: &CallError) -> Failure {
+    let step = Step::CreateOrder;
+    let refused = |status, code: Code, fallback: &str| {
+        Failure::new(status, code.as_str(), e.detail_or(fallback), step)
+    };
+    match (e.status(), e.code()) {
+        (Some(StatusCode::CONFLICT), Some(Code::InsufficientStock)) => refused(
+            StatusCode::CONFLICT,
+            Code::InsufficientStock,
+            "not enough stock",
+        ),
+        (Some(StatusCode::UNPROCESSABLE_ENTITY), Some(Code::ProductNotFound)) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::ProductNotFound,
+            "a product does not exist",
+        ),
+        (Some(StatusCode::UNPROCESSABLE_ENTITY), Some(Code::IdempotencyKeyReused)) => Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::IdempotencyKeyReused.as_str(),
+            "this idempotency_key was already used with a different request",
+            step,
+        ),
+        (Some(StatusCode::UNPROCESSABLE_ENTITY), Some(Code::CustomerNotFound)) => refused(
+            StatusCode::NOT_FOUND,
+            Code::CustomerNotFound,
+            "the customer does not exist",
+        ),
+        (Some(StatusCode::CONFLICT), Some(Code::IdempotencyKeyInProgress)) => {
+            Failure::in_progress(step, e)
+        }
+        (Some(StatusCode::BAD_REQUEST), _) => Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            e.detail_or("orders-api refused the order"),
+            step,
+        ),
+        _ => {
+            let mut failure = unavailable(step, "orders-api", e);
+            // An order may exist that nobody will confirm: the reservation
+            // sweeper releases its stock when its TTL runs out.
+            if e.outcome_unknown() {
+                failure.compensation = Some(Compensation::Pending);
+            }
+            failure
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16, code: Code) -> CallError {
+        CallError::Status {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            code: Some(code.as_str().to_owned()),
+            detail: Some("why".into()),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn create_refusals_keep_their_code_and_outages_their_doubt() {
+        let f = create_failure(&refusal(409, Code::InsufficientStock));
+        assert_eq!(
+            (f.status, f.code, f.message.as_str()),
+            (StatusCode::CONFLICT, "insufficient_stock", "why")
+        );
+        let f = create_failure(&refusal(422, Code::CustomerNotFound));
+        assert_eq!(
+            (f.status, f.code),
+            (StatusCode::NOT_FOUND, "customer_not_found")
+        );
+        let f = create_failure(&refusal(409, Code::IdempotencyKeyInProgress));
+        assert_eq!(
+            (f.code, f.retriable, f.compensation),
+            ("saga_in_progress", true, None)
+        );
+        let lost = CallError::Transport {
+            sent: true,
+            timed_out: false,
+            message: String::new(),
+        };
+        let f = create_failure(&lost);
+        assert_eq!(
+            (f.status, f.compensation),
+            (StatusCode::BAD_GATEWAY, Some(Compensation::Pending))
+        );
+        let refused = CallError::Transport {
+            sent: false,
+            timed_out: false,
+            message: String::new(),
+        };
+        assert_eq!(create_failure(&refused).compensation, None);
+    }
+
+    #[test]
+    fn a_compensated_confirm_is_final_and_an_unsettled_one_is_not() {
+        let f = Failure::compensated(8);
+        assert_eq!(
+            (f.retriable, f.compensation),
+            (false, Some(Compensation::Done))
+        );
+        let f = Failure::confirm_unsettled(8, &refusal(409, Code::InsufficientStock));
+        assert_eq!(
+            (f.code, f.retriable, f.compensation),
+            ("confirm_rejected", true, Some(Compensation::Pending))
+        );
+        assert!(f.message.contains("insufficient_stock"), "{}", f.message);
+    }
+}
