@@ -35,12 +35,12 @@ fn http(db: &TestDatabase) -> HttpSettings {
 
 async fn apis() -> Apis {
     let db = TestDatabase::create().await;
-    let customers = customers_api::startup::Application::build(http(&db))
+    let customers = customers_api::startup::build(http(&db))
         .await
         .expect("customers-api starts");
     let customers_base = format!("http://127.0.0.1:{}", customers.port());
     tokio::spawn(customers.run_until_stopped());
-    let orders = orders_api::startup::Application::build(orders_api::config::Settings {
+    let orders = orders_api::startup::build(orders_api::config::Settings {
         http: http(&db),
         customers_api_base: customers_base.clone(),
         reservation_ttl: Duration::from_secs(900),

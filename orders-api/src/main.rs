@@ -1,13 +1,9 @@
-use orders_api::{config::Settings, startup::Application};
-use service_kit::{config, telemetry};
+use orders_api::{config::Settings, startup};
+use service_kit::{config, http};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if let Some(code) = service_kit::http::healthcheck_command(3002) {
-        std::process::exit(code);
-    }
-    config::load_dotenv();
-    telemetry::init("orders-api");
+    http::start("orders-api", 3002);
     if std::env::args().nth(1).as_deref() == Some("seed") {
         let url = config::required("DATABASE_URL")?;
         let done = orders_api::seed::run(&url)
@@ -16,12 +12,5 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(outcome = ?done, "seed");
         return Ok(());
     }
-    let settings = Settings::from_env().inspect_err(|e| {
-        tracing::error!(error = %e, "invalid configuration");
-    })?;
-    let app = Application::build(settings).await.inspect_err(|e| {
-        tracing::error!(error = ?e, "start-up failed");
-    })?;
-    app.run_until_stopped().await?;
-    Ok(())
+    http::run_service(Settings::from_env(), startup::build).await
 }

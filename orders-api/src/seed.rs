@@ -4,8 +4,6 @@
 //! reachable: in AWS, as a one-shot ECS task of the service's own task
 //! definition (`make seed-aws`).
 
-use std::time::Duration;
-
 use anyhow::{anyhow, Context};
 use service_kit::db;
 
@@ -22,9 +20,7 @@ pub enum Seeded {
 /// Applies orders-api's migrations, checks that customers-api has created
 /// its table, and loads the seed if both tables are empty.
 pub async fn run(database_url: &str) -> anyhow::Result<Seeded> {
-    let pool = db::connect(database_url, 2, None).await?;
-    db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
-    db::migrate(&pool, &mut sqlx::migrate!("./migrations")).await?;
+    let pool = db::open(database_url, 2, None, sqlx::migrate!("./migrations")).await?;
     let customers_table: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'customers'",
     )

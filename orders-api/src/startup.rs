@@ -1,11 +1,11 @@
 //! Building and running the application.
 
-use std::{net::TcpListener, sync::Arc, time::Duration};
+use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{dev::Server, web};
 use service_kit::{
     db,
-    http::{serve, ServerParts},
+    http::{serve, Application, ServerParts},
     ops,
 };
 use sqlx::MySqlPool;
@@ -24,54 +24,36 @@ use crate::{
 /// Largest request body accepted: an order of 100 items is a few KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub struct Application {
-    port: u16,
-    server: Server,
-}
-
-impl Application {
-    /// Connects to the database (waiting for it a while), applies migrations,
-    /// starts the reservation sweeper, binds the listener (port 0 picks a free
-    /// one) and prepares the server.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let http = &settings.http;
-        let pool = db::connect(
-            &http.database_url,
-            http.db_max_connections,
-            Some(settings.idempotency_wait),
-        )
-        .await?;
-        db::wait_until_reachable(&pool, Duration::from_secs(30)).await?;
-        db::migrate(&pool, &mut sqlx::migrate!("./migrations")).await?;
-        let listener = TcpListener::bind((http.host.as_str(), http.port))?;
-        let port = listener.local_addr()?.port();
-        let metrics = ops::Metrics::new("orders-api")?;
-        let counters = Arc::new(OrderCounters::register(&metrics)?);
-        let health = Arc::new(SweeperHealth::register(&metrics, settings.sweep_interval)?);
-        let sweep = Sweeper {
-            pool: pool.clone(),
-            ttl: settings.reservation_ttl,
-            idempotency_ttl: settings.idempotency_ttl,
-            interval: settings.sweep_interval,
-            counters: counters.clone(),
-            health: health.clone(),
-        };
-        tokio::spawn(sweeper::supervise("reservation sweeper", move || {
-            sweep.clone().run()
-        }));
-        let server = run(listener, pool, &settings, metrics, counters, health)?;
-        tracing::info!(port, "orders-api listening");
-        Ok(Self { port, server })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
-    }
+/// Connects to the database (waiting for it a while), applies migrations,
+/// starts the reservation sweeper, binds the listener (port 0 picks a free
+/// one) and prepares the server.
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let http = &settings.http;
+    let pool = db::open(
+        &http.database_url,
+        http.db_max_connections,
+        Some(settings.idempotency_wait),
+        sqlx::migrate!("./migrations"),
+    )
+    .await?;
+    let (listener, port) = service_kit::http::bind(&http.host, http.port)?;
+    let metrics = ops::Metrics::new("orders-api")?;
+    let counters = Arc::new(OrderCounters::register(&metrics)?);
+    let health = Arc::new(SweeperHealth::register(&metrics, settings.sweep_interval)?);
+    let sweep = Sweeper {
+        pool: pool.clone(),
+        ttl: settings.reservation_ttl,
+        idempotency_ttl: settings.idempotency_ttl,
+        interval: settings.sweep_interval,
+        counters: counters.clone(),
+        health: health.clone(),
+    };
+    tokio::spawn(sweeper::supervise("reservation sweeper", move || {
+        sweep.clone().run()
+    }));
+    let server = run(listener, pool, &settings, metrics, counters, health)?;
+    tracing::info!(port, "orders-api listening");
+    Ok(Application::new(port, server))
 }
 
 pub fn run(

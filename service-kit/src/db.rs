@@ -23,6 +23,23 @@ pub async fn connect(
     Ok(pool)
 }
 
+/// How long a service waits for its database at start-up.
+pub const START_PATIENCE: Duration = Duration::from_secs(30);
+
+/// A service's pool, ready: connected (waiting up to [`START_PATIENCE`] for
+/// the database) and migrated.
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    lock_wait: Option<Duration>,
+    mut migrator: Migrator,
+) -> anyhow::Result<MySqlPool> {
+    let pool = connect(url, max_connections, lock_wait).await?;
+    wait_until_reachable(&pool, START_PATIENCE).await?;
+    migrate(&pool, &mut migrator).await?;
+    Ok(pool)
+}
+
 /// Now, at the precision of the services' `DATETIME(6)` columns
 /// (microseconds), so that what is answered is what is stored.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

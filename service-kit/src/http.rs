@@ -67,6 +67,63 @@ where
     Ok(server)
 }
 
+/// A service, built: the port it listens on and its server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn new(port: u16, server: Server) -> Self {
+        Self { port, server }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The listener on `host:port` (port 0 picks a free one), and its port.
+pub fn bind(host: &str, port: u16) -> anyhow::Result<(TcpListener, u16)> {
+    let listener = TcpListener::bind((host, port))?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}
+
+/// How every service's `main` begins: `<binary> healthcheck` answers and
+/// exits; otherwise `.env` is loaded (in development) and JSON logs start.
+pub fn start(name: &'static str, default_port: u16) {
+    if let Some(code) = healthcheck_command(default_port) {
+        std::process::exit(code);
+    }
+    crate::config::load_dotenv();
+    crate::telemetry::init(name);
+}
+
+/// Builds the service from its `settings` and serves until stopped; why it
+/// could not start is logged before it is returned.
+pub async fn run_service<S, F>(
+    settings: anyhow::Result<S>,
+    build: impl FnOnce(S) -> F,
+) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<Application>>,
+{
+    let settings = settings.inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let app = build(settings).await.inspect_err(|e| {
+        tracing::error!(error = ?e, "start-up failed");
+    })?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
 /// `<binary> healthcheck`: asks the service on this machine (`PORT`, or
 /// `default_port`) for `/health` and returns the exit code (0 healthy, 1
 /// not), so container images need no curl. `None` when not asked.

@@ -1,37 +1,24 @@
-use std::sync::Once;
+use std::ops::Deref;
 
-use customers_api::startup::Application;
+use customers_api::startup;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 use service_kit::{
     config::HttpSettings,
-    testing::{mint_token, TestDatabase},
+    testing::{app, TestDatabase},
 };
-use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
 
-pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
-pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+pub use service_kit::testing::app::{JWT_SECRET, SERVICE_TOKEN};
 
-static TRACING: Once = Once::new();
+/// customers-api under test: the shared harness and the helpers below.
+pub struct TestApp(app::TestApp);
 
-/// Logs of the apps under test, only when `TEST_LOG` is set.
-fn init_tracing() {
-    TRACING.call_once(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            service_kit::telemetry::init("customers-api");
-        }
-    });
-}
+impl Deref for TestApp {
+    type Target = app::TestApp;
 
-pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    /// A valid user token.
-    pub token: String,
-    /// A pool of the test's own, to look behind the API.
-    pub pool: MySqlPool,
-    /// Dropping it drops the test's database.
-    _db: TestDatabase,
+    fn deref(&self) -> &app::TestApp {
+        &self.0
+    }
 }
 
 pub fn settings(db: &TestDatabase) -> HttpSettings {
@@ -53,27 +40,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut HttpSettings)) -> TestApp {
 
 /// Spawns the app on a database prepared by the caller.
 pub async fn spawn_app_on(db: TestDatabase, tweak: impl FnOnce(&mut HttpSettings)) -> TestApp {
-    init_tracing();
     let mut settings = settings(&db);
     tweak(&mut settings);
-    let app = Application::build(settings).await.expect("the app starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let pool = MySqlPoolOptions::new()
-        .max_connections(2)
-        .connect(&db.url)
-        .await
-        .expect("test pool connects");
-    TestApp {
-        address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client builds"),
-        token: mint_token(JWT_SECRET, "tester", 600, json!({})),
-        pool,
-        _db: db,
-    }
+    let app = startup::build(settings).await.expect("the app starts");
+    TestApp(app::TestApp::serve("customers-api", app, db).await)
 }
 
 pub fn customer_body(name: &str, email: &str) -> Value {
@@ -81,17 +51,6 @@ pub fn customer_body(name: &str, email: &str) -> Value {
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    /// A request with the user token.
-    pub fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(&self.token)
-    }
-
     pub async fn post_customer(&self, body: &Value) -> Response {
         self.authed(Method::POST, "/customers")
             .json(body)
@@ -148,10 +107,7 @@ impl TestApp {
 
     /// Rows in the customers table, deleted ones included.
     pub async fn customer_rows(&self) -> i64 {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM customers")
-            .fetch_one(&self.pool)
-            .await
-            .expect("count")
+        self.rows("customers").await
     }
 }
 

@@ -1,26 +1,25 @@
-use std::{sync::Once, time::Duration};
+use std::{ops::Deref, time::Duration};
 
-use orders_api::{config::Settings, startup::Application};
+use orders_api::{config::Settings, startup};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 use service_kit::{
     config::HttpSettings,
-    testing::{mint_token, TestDatabase},
+    testing::{app, TestDatabase},
 };
-use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
+use sqlx::MySqlPool;
 
-pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
-pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+pub use service_kit::testing::app::{JWT_SECRET, SERVICE_TOKEN};
 
-static TRACING: Once = Once::new();
+/// orders-api under test: the shared harness and the helpers below.
+pub struct TestApp(app::TestApp);
 
-pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub token: String,
-    pub pool: MySqlPool,
-    pub db_url: String,
-    _db: TestDatabase,
+impl Deref for TestApp {
+    type Target = app::TestApp;
+
+    fn deref(&self) -> &app::TestApp {
+        &self.0
+    }
 }
 
 pub fn http_settings(db: &TestDatabase) -> HttpSettings {
@@ -34,7 +33,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::create().await;
-    let customers = customers_api::startup::Application::build(http_settings(&db))
+    let customers = customers_api::startup::build(http_settings(&db))
         .await
         .expect("customers-api starts");
     let customers_base = format!("http://127.0.0.1:{}", customers.port());
@@ -48,11 +47,6 @@ pub async fn spawn_orders(
     customers_base: &str,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    TRACING.call_once(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            service_kit::telemetry::init("orders-api");
-        }
-    });
     let mut settings = Settings {
         http: http_settings(&db),
         customers_api_base: customers_base.to_owned(),
@@ -63,60 +57,11 @@ pub async fn spawn_orders(
         idempotency_wait: Duration::from_secs(1),
     };
     tweak(&mut settings);
-    let app = Application::build(settings)
-        .await
-        .expect("orders-api starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let pool = MySqlPoolOptions::new()
-        .max_connections(4)
-        .connect(&db.url)
-        .await
-        .expect("test pool");
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        token: mint_token(JWT_SECRET, "tester", 600, json!({})),
-        pool,
-        db_url: db.url.clone(),
-        _db: db,
-    }
+    let app = startup::build(settings).await.expect("orders-api starts");
+    TestApp(app::TestApp::serve("orders-api", app, db).await)
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    pub fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(&self.token)
-    }
-
-    /// `GET path` with the user token, as JSON.
-    pub async fn get_json(&self, path: &str) -> Value {
-        self.authed(Method::GET, path)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json")
-    }
-
-    /// The `/metrics` text.
-    pub async fn metrics(&self) -> String {
-        self.client
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("text")
-    }
-
     /// A customer, created straight in the table customers-api owns.
     pub async fn customer(&self) -> u64 {
         let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
@@ -188,10 +133,7 @@ impl TestApp {
     }
 
     pub async fn order_rows(&self) -> i64 {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders")
-            .fetch_one(&self.pool)
-            .await
-            .expect("count")
+        self.rows("orders").await
     }
 
     pub async fn status_of(&self, order_id: u64) -> String {

@@ -15,7 +15,7 @@ async fn schema_sql_and_migrations_agree() {
 #[tokio::test]
 async fn the_seed_can_be_ordered_from() {
     let db = database_with(&[SCHEMA, SEED]).await;
-    let customers = customers_api::startup::Application::build(crate::helpers_settings(&db))
+    let customers = customers_api::startup::build(crate::helpers_settings(&db))
         .await
         .expect("starts");
     let base = format!("http://127.0.0.1:{}", customers.port());

@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection, Executor, MySqlConnection};
 
+pub mod app;
 pub mod process;
 
 /// Where tests find a server: `TEST_DATABASE_URL` (no database path), default

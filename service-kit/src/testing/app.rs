@@ -1,0 +1,106 @@
+//! One harness for the APIs' black-box tests: a service built on a test
+//! database, served from a background task, with a client, a user token and
+//! a pool of the test's own beside it.
+
+use std::sync::Once;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
+
+use super::{mint_token, TestDatabase};
+use crate::http::Application;
+
+/// The secret the test services verify user tokens with.
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
+/// The service token of the test services.
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+
+/// A service under test.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// Follows no redirect, so that tests see them.
+    pub client: reqwest::Client,
+    /// A valid user token (`sub` = `tester`).
+    pub token: String,
+    /// A pool of the test's own, to look behind the API.
+    pub pool: MySqlPool,
+    pub db_url: String,
+    /// Dropping it drops the test's database.
+    _db: TestDatabase,
+}
+
+static TRACING: Once = Once::new();
+
+impl TestApp {
+    /// Serves `app`, built on `db`, until the test's runtime ends. The
+    /// services' logs show only when `TEST_LOG` is set.
+    pub async fn serve(service: &'static str, app: Application, db: TestDatabase) -> Self {
+        TRACING.call_once(|| {
+            if std::env::var("TEST_LOG").is_ok() {
+                crate::telemetry::init(service);
+            }
+        });
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let pool = MySqlPoolOptions::new()
+            .max_connections(4)
+            .connect(&db.url)
+            .await
+            .expect("the test pool connects");
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client builds"),
+            token: mint_token(JWT_SECRET, "tester", 600, json!({})),
+            pool,
+            db_url: db.url.clone(),
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request with the user token.
+    pub fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+
+    /// `GET path` with the user token, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.authed(Method::GET, path)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// `GET path` without a token: its status and body.
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let res = self.client.get(self.url(path)).send().await.expect("sent");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("text"))
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.get_text("/metrics").await.1
+    }
+
+    /// Rows of `table`.
+    pub async fn rows(&self, table: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+}
