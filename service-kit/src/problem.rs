@@ -506,3 +506,46 @@ mod tests {
         assert_eq!(title_of(""), "");
     }
 }
+
+/// The problem answers every endpoint documents alike, for `responses(...)`
+/// of `#[utoipa::path]`.
+pub mod responses {
+    use utoipa::IntoResponses;
+
+    use super::Problem;
+
+    /// 401: no valid user token (or service token, where accepted).
+    #[derive(IntoResponses)]
+    #[response(
+        status = 401,
+        description = "Missing or bad token",
+        content_type = "application/problem+json"
+    )]
+    pub struct Unauthorized(#[allow(dead_code)] Problem);
+
+    /// 400: the id in the path is no positive integer.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 400,
+        description = "Malformed id",
+        content_type = "application/problem+json"
+    )]
+    pub struct MalformedId(#[allow(dead_code)] Problem);
+
+    /// 413 and 415: a body too large, or not JSON.
+    #[derive(IntoResponses)]
+    pub enum BodyRefused {
+        #[response(
+            status = 413,
+            description = "Body too large",
+            content_type = "application/problem+json"
+        )]
+        TooLarge(#[allow(dead_code)] Problem),
+        #[response(
+            status = 415,
+            description = "Body is not JSON",
+            content_type = "application/problem+json"
+        )]
+        NotJson(#[allow(dead_code)] Problem),
+    }
+}

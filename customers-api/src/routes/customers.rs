@@ -7,7 +7,10 @@ use serde::Serialize;
 use service_kit::{
     auth::User,
     pagination::{paginate, SearchParams},
-    problem::{ApiError, Json, Problem},
+    problem::{
+        responses::{BodyRefused, MalformedId, Unauthorized},
+        ApiError, Json, Problem,
+    },
 };
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
@@ -49,10 +52,9 @@ pub(crate) fn not_found(id: u64) -> ApiError {
         (status = 201, description = "Created", body = Customer,
             headers(("Location" = String, description = "URL of the new customer"))),
         (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
@@ -76,8 +78,8 @@ pub async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The customer", body = Customer),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        MalformedId,
+        Unauthorized,
         (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = *id))]
@@ -106,7 +108,7 @@ pub struct CustomerPage {
     responses(
         (status = 200, description = "A page of customers", body = CustomerPage),
         (status = 400, description = "Bad limit, cursor or search", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
@@ -128,11 +130,10 @@ pub async fn list(
     responses(
         (status = 200, description = "The customer as replaced", body = Customer),
         (status = 400, description = "Invalid body or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 404, description = "`customer_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = *id))]
 pub async fn replace(
@@ -157,8 +158,8 @@ pub async fn replace(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        MalformedId,
+        Unauthorized,
         (status = 404, description = "`customer_not_found`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = *id))]

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use service_kit::{
     auth::Service,
-    problem::{ApiError, Problem},
+    problem::{responses::MalformedId, ApiError, Problem},
 };
 use sqlx::MySqlPool;
 
@@ -15,7 +15,7 @@ use crate::{routes::customers::not_found, store};
     security(("service_token" = [])),
     responses(
         (status = 200, description = "The customer", body = crate::domain::Customer),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        MalformedId,
         (status = 401, description = "Missing or wrong service token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use service_kit::{
     auth::Caller,
     pagination::{paginate, PageParams},
-    problem::{ApiError, FieldError, Json, Problem},
+    problem::{
+        responses::{BodyRefused, MalformedId, Unauthorized},
+        ApiError, FieldError, Json, Problem,
+    },
 };
 use sqlx::MySqlPool;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use crate::{
     customers::{CustomerCheck, CustomersClient},
@@ -21,6 +24,33 @@ use crate::{
     metrics::OrderCounters,
     store::{self, orders, orders::Order, Tx, TxError},
 };
+
+/// 404 `order_not_found`.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "`order_not_found`",
+    content_type = "application/problem+json"
+)]
+struct OrderNotFound(#[allow(dead_code)] Problem);
+
+/// 503 `database_busy`.
+#[derive(IntoResponses)]
+#[response(
+    status = 503,
+    description = "`database_busy`: the order stayed locked by others",
+    content_type = "application/problem+json"
+)]
+struct OrderBusy(#[allow(dead_code)] Problem);
+
+/// 422 `idempotency_key_reused`.
+#[derive(IntoResponses)]
+#[response(
+    status = 422,
+    description = "`idempotency_key_reused`",
+    content_type = "application/problem+json"
+)]
+struct KeyReused(#[allow(dead_code)] Problem);
 
 /// What the order handlers share beyond the pool.
 pub struct OrdersContext {
@@ -69,10 +99,9 @@ async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiE
         (status = 201, description = "Created, stock reserved", body = Order,
             headers(("Location" = String), ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
         (status = 400, description = "Invalid body or key", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 409, description = "`insufficient_stock` (naming the product) or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
         (status = 422, description = "`customer_not_found`, `product_not_found` or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`customers_unavailable`, or `database_busy` (rows it needs stayed locked by others)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -172,11 +201,11 @@ async fn transition(
     responses(
         (status = 200, description = "The confirmed order", body = Order),
         (status = 400, description = "`idempotency_key_missing`, malformed id or key", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        OrderNotFound,
         (status = 409, description = "`invalid_state` or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`database_busy`: the order stayed locked by others", body = Problem, content_type = "application/problem+json"),
+        KeyReused,
+        OrderBusy,
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn confirm(
@@ -218,12 +247,12 @@ pub async fn confirm(
     responses(
         (status = 200, description = "The canceled order", body = Order, headers(("ETag" = String, description = "The order's status, quoted"))),
         (status = 400, description = "Malformed id, key or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        OrderNotFound,
         (status = 409, description = "`cancel_window_expired` or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: the order's ETag does not match If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`database_busy`: the order stayed locked by others", body = Problem, content_type = "application/problem+json"),
+        KeyReused,
+        OrderBusy,
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn cancel(
@@ -261,9 +290,9 @@ pub async fn cancel(
     security(("bearer" = []), ("service_token" = [])),
     responses(
         (status = 200, description = "The order", body = Order, headers(("ETag" = String, description = "The order's status, quoted: `\"CREATED\"`, `\"CONFIRMED\"` or `\"CANCELED\"`"))),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`order_not_found`", body = Problem, content_type = "application/problem+json"),
+        MalformedId,
+        Unauthorized,
+        OrderNotFound,
     ))]
 #[tracing::instrument(skip_all, fields(order_id = *id))]
 pub async fn get(
@@ -324,7 +353,7 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),
         (status = 400, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(

@@ -7,7 +7,10 @@ use service_kit::{
     auth::User,
     conditional::{if_match, precondition_required},
     pagination::{paginate, SearchParams},
-    problem::{ApiError, Json, Problem},
+    problem::{
+        responses::{BodyRefused, MalformedId, Unauthorized},
+        ApiError, Json, Problem,
+    },
 };
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
@@ -30,10 +33,9 @@ fn not_found(id: u64) -> ApiError {
     responses(
         (status = 201, description = "Created", body = Product, headers(("Location" = String), ("ETag" = String))),
         (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 409, description = "`sku_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
@@ -62,12 +64,11 @@ pub async fn create(
     responses(
         (status = 200, description = "The product as changed", body = Product, headers(("ETag" = String))),
         (status = 400, description = "Invalid body or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`insufficient_stock` (a `stock_delta` below zero) or `stock_out_of_range`", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: the product changed since it was read", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        BodyRefused,
         (status = 428, description = "`precondition_required`: setting `stock` needs If-Match", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(product_id = *id))]
@@ -100,8 +101,8 @@ pub async fn patch(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The product", body = Product, headers(("ETag" = String, description = "The product's version, quoted"))),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        MalformedId,
+        Unauthorized,
         (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(product_id = *id))]
@@ -132,7 +133,7 @@ pub struct ProductPage {
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
         (status = 400, description = "Bad limit, cursor or search", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad token", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
