@@ -6,6 +6,14 @@ use serde::Deserialize;
 use service_kit::problem::FieldError;
 use utoipa::ToSchema;
 
+/// Why a customer could not be written: the rules of customers, free of
+/// HTTP. The route layer turns each into a problem document.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CustomerError {
+    #[error("another active customer already uses this email")]
+    EmailTaken,
+}
+
 /// A display name: 1..=200 characters after trimming, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerName(String);

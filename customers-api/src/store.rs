@@ -4,11 +4,10 @@ use chrono::{DateTime, Utc};
 use service_kit::{
     db::now,
     pagination::{contains_pattern, PageRequest},
-    problem::{ApiError, FieldError},
 };
 use sqlx::MySqlPool;
 
-use crate::domain::{Customer, NewCustomer};
+use crate::domain::{Customer, CustomerError, NewCustomer};
 
 /// The customer `c`, as stored under `id`.
 fn stored(
@@ -27,13 +26,19 @@ fn stored(
     }
 }
 
-fn email_taken(e: sqlx::Error) -> ApiError {
+/// What can go wrong in a write: the database, or a rule of customers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
+}
+
+/// The unique key on active emails refused the write.
+fn email_taken(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::conflict(
-            "email_taken",
-            "another active customer already uses this email",
-        )
-        .with_errors(vec![FieldError::new("email", "is already taken")]),
+        sqlx::Error::Database(db) if db.is_unique_violation() => CustomerError::EmailTaken.into(),
         _ => e.into(),
     }
 }
@@ -41,7 +46,7 @@ fn email_taken(e: sqlx::Error) -> ApiError {
 /// Inserts a customer; a duplicate active email (in any letter case) is a 409.
 /// The unique key decides, so concurrent creates cannot both win.
 #[tracing::instrument(skip_all)]
-pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, ApiError> {
+pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, StoreError> {
     let at = now();
     let phone = c.phone.as_ref().map(AsRef::as_ref);
     let done = sqlx::query!(
@@ -79,7 +84,7 @@ pub async fn replace(
     pool: &MySqlPool,
     id: u64,
     c: &NewCustomer,
-) -> Result<Option<Customer>, ApiError> {
+) -> Result<Option<Customer>, StoreError> {
     let mut tx = pool.begin().await?;
     // Lock the row first: the answer must describe the row this update wrote,
     // not one a concurrent writer changed in between.

@@ -310,7 +310,7 @@ impl Client {
     {
         let p = self.policy;
         let backoff = FullJitter::new(p.backoff_base, p.backoff_cap, p.max_attempts);
-        let run = (|| self.attempt(target, req, deadline))
+        let run = (|| async { read_answer(req.name, self.attempt(target, req, deadline).await?).await })
             .retry(backoff)
             .when(CallError::is_transient)
             .adjust(|e, planned| {
@@ -334,16 +334,13 @@ impl Client {
         }
     }
 
-    async fn attempt<T, B>(
+    /// One attempt: the response, whatever its status.
+    async fn attempt<B: Serialize + ?Sized + Sync>(
         &self,
         target: &impl Target,
         req: &Request<'_, B>,
         deadline: Instant,
-    ) -> Result<Answer<T>, CallError>
-    where
-        T: DeserializeOwned,
-        B: Serialize + ?Sized + Sync,
-    {
+    ) -> Result<reqwest::Response, CallError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(CallError::Deadline);
@@ -353,12 +350,10 @@ impl Client {
             timed_out: false,
             message: format!("{e:#}"),
         })?;
-        let res = self
-            .request(&base, req, self.policy.attempt_timeout.min(remaining))
+        self.request(&base, req, self.policy.attempt_timeout.min(remaining))
             .send()
             .await
-            .map_err(|e| transport_error(target, req.name, e, deadline))?;
-        read_answer(req.name, res).await
+            .map_err(|e| transport_error(target, req.name, e, deadline))
     }
 
     fn request<B>(

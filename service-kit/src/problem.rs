@@ -507,30 +507,33 @@ mod tests {
     }
 }
 
-/// The problem answers every endpoint documents alike, for `responses(...)`
-/// of `#[utoipa::path]`.
+/// Declares a problem answer for `responses(...)` of `#[utoipa::path]`:
+/// `problem_response!(/// doc, Name, 404, "description")`.
+#[macro_export]
+macro_rules! problem_response {
+    ($(#[$meta:meta])* $vis:vis $name:ident, $status:tt, $description:tt) => {
+        $(#[$meta])*
+        #[derive(utoipa::IntoResponses)]
+        #[response(status = $status, description = $description, content_type = "application/problem+json")]
+        $vis struct $name(#[allow(dead_code)] $crate::problem::Problem);
+    };
+}
+
+/// The problem answers every endpoint documents alike.
 pub mod responses {
     use utoipa::IntoResponses;
 
     use super::Problem;
 
-    /// 401: no valid user token (or service token, where accepted).
-    #[derive(IntoResponses)]
-    #[response(
-        status = 401,
-        description = "Missing or bad token",
-        content_type = "application/problem+json"
-    )]
-    pub struct Unauthorized(#[allow(dead_code)] Problem);
+    crate::problem_response!(
+        /// 401: no valid user token (or service token, where accepted).
+        pub Unauthorized, 401, "Missing or bad token"
+    );
 
-    /// 400: the id in the path is no positive integer.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 400,
-        description = "Malformed id",
-        content_type = "application/problem+json"
-    )]
-    pub struct MalformedId(#[allow(dead_code)] Problem);
+    crate::problem_response!(
+        /// 400: the id in the path is no positive integer.
+        pub MalformedId, 400, "Malformed id"
+    );
 
     /// 413 and 415: a body too large, or not JSON.
     #[derive(IntoResponses)]

@@ -88,8 +88,12 @@ pub async fn get(
     pool: web::Data<MySqlPool>,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let customer = store::find(&pool, id).await?.ok_or_else(|| not_found(id))?;
+    found(&pool, id.into_inner()).await
+}
+
+/// 200 with the active customer `id`, or 404.
+pub async fn found(pool: &MySqlPool, id: u64) -> Result<HttpResponse, ApiError> {
+    let customer = store::find(pool, id).await?.ok_or_else(|| not_found(id))?;
     Ok(HttpResponse::Ok().json(customer))
 }
 

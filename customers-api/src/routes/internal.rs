@@ -7,7 +7,7 @@ use service_kit::{
 };
 use sqlx::MySqlPool;
 
-use crate::{routes::customers::not_found, store};
+use crate::routes::customers::found;
 
 /// The same as `GET /customers/{id}`, for services holding the service token.
 #[utoipa::path(get, path = "/internal/customers/{id}", operation_id = "get_customer_internal", tag = "internal",
@@ -25,7 +25,5 @@ pub async fn get(
     pool: web::Data<MySqlPool>,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let customer = store::find(&pool, id).await?.ok_or_else(|| not_found(id))?;
-    Ok(HttpResponse::Ok().json(customer))
+    found(&pool, id.into_inner()).await
 }

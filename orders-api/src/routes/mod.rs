@@ -174,4 +174,38 @@ mod tests {
             assert_eq!((e.status().as_u16(), e.code()), (status, code), "{detail}");
         }
     }
+
+    #[test]
+    fn each_product_refusal_has_its_status_and_code() {
+        let cases = [
+            (ProductError::SkuTaken { sku: "A".into() }, 409, "sku_taken"),
+            (
+                ProductError::Changed {
+                    id: 2,
+                    etag: "\"3\"".into(),
+                },
+                412,
+                "precondition_failed",
+            ),
+            (
+                ProductError::InsufficientStock {
+                    id: 2,
+                    available: 1,
+                    removed: 3,
+                },
+                409,
+                "insufficient_stock",
+            ),
+            (
+                ProductError::StockOutOfRange { id: 2 },
+                409,
+                "stock_out_of_range",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let detail = error.to_string();
+            let e = ApiError::from(TxError::from(error));
+            assert_eq!((e.status().as_u16(), e.code()), (status, code), "{detail}");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use service_kit::{
     },
 };
 use sqlx::MySqlPool;
-use utoipa::{IntoParams, IntoResponses, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     customers::{CustomerCheck, CustomersClient},
@@ -25,32 +25,13 @@ use crate::{
     store::{self, orders, orders::Order, Tx, TxError},
 };
 
-/// 404 `order_not_found`.
-#[derive(IntoResponses)]
-#[response(
-    status = 404,
-    description = "`order_not_found`",
-    content_type = "application/problem+json"
-)]
-struct OrderNotFound(#[allow(dead_code)] Problem);
-
-/// 503 `database_busy`.
-#[derive(IntoResponses)]
-#[response(
-    status = 503,
-    description = "`database_busy`: the order stayed locked by others",
-    content_type = "application/problem+json"
-)]
-struct OrderBusy(#[allow(dead_code)] Problem);
-
-/// 422 `idempotency_key_reused`.
-#[derive(IntoResponses)]
-#[response(
-    status = 422,
-    description = "`idempotency_key_reused`",
-    content_type = "application/problem+json"
-)]
-struct KeyReused(#[allow(dead_code)] Problem);
+service_kit::problem_response!(OrderNotFound, 404, "`order_not_found`");
+service_kit::problem_response!(
+    OrderBusy,
+    503,
+    "`database_busy`: the order stayed locked by others"
+);
+service_kit::problem_response!(KeyReused, 422, "`idempotency_key_reused`");
 
 /// What the order handlers share beyond the pool.
 pub struct OrdersContext {
