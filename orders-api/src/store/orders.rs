@@ -56,22 +56,47 @@ pub async fn create(
     created_by: &str,
     at: DateTime<Utc>,
 ) -> Result<Order, TxError> {
-    // Lock every product of the order, in id order.
+    let found = lock_products(tx, &new.items).await?;
+    let (items, total) = crate::domain::price(&new.items, &found)?;
+    reserve(tx, &items).await?;
+    let order = Order {
+        id: 0,
+        customer_id: new.customer_id,
+        status: OrderStatus::Created,
+        total_cents: total,
+        items,
+        created_by: created_by.to_owned(),
+        created_at: at,
+        updated_at: at,
+        confirmed_at: None,
+        canceled_at: None,
+    };
+    let id = insert(tx, &order).await?;
+    Ok(Order { id, ..order })
+}
+
+/// Locks every product of `items`, in id order: id → (price, stock).
+async fn lock_products(
+    tx: &mut Tx,
+    items: &[(u64, u32)],
+) -> Result<HashMap<u64, (u64, u32)>, sqlx::Error> {
     let mut q: QueryBuilder<MySql> =
         QueryBuilder::new("SELECT id, price_cents, stock FROM products WHERE id IN (");
     let mut ids = q.separated(", ");
-    for (product_id, _) in &new.items {
+    for (product_id, _) in items {
         ids.push_bind(*product_id);
     }
     q.push(") ORDER BY id FOR UPDATE");
     let rows: Vec<(u64, u64, u32)> = q.build_query_as().fetch_all(&mut **tx).await?;
-    let found: HashMap<u64, (u64, u32)> = rows
+    Ok(rows
         .into_iter()
         .map(|(id, price, stock)| (id, (price, stock)))
-        .collect();
+        .collect())
+}
 
-    let (items, total) = crate::domain::price(&new.items, &found)?;
-    for item in &items {
+/// Takes each item's quantity from its product's stock.
+async fn reserve(tx: &mut Tx, items: &[OrderItem]) -> Result<(), TxError> {
+    for item in items {
         // Conditional, though the row is locked and checked: stock can never
         // go below zero, whatever happens above.
         let done = sqlx::query!(
@@ -91,15 +116,20 @@ pub async fn create(
             .into());
         }
     }
-    let status = OrderStatus::Created.as_str();
+    Ok(())
+}
+
+/// Writes `order` and its items; returns the order's new id.
+async fn insert(tx: &mut Tx, order: &Order) -> Result<u64, sqlx::Error> {
+    let status = order.status.as_str();
     let order_id = sqlx::query!(
         "INSERT INTO orders (customer_id, status, total_cents, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        new.customer_id,
+        order.customer_id,
         status,
-        total,
-        created_by,
-        at,
-        at
+        order.total_cents,
+        order.created_by,
+        order.created_at,
+        order.updated_at
     )
     .execute(&mut **tx)
     .await?
@@ -107,7 +137,7 @@ pub async fn create(
     let mut q: QueryBuilder<MySql> = QueryBuilder::new(
         "INSERT INTO order_items (order_id, product_id, qty, unit_price_cents, subtotal_cents) ",
     );
-    q.push_values(&items, |mut row, item| {
+    q.push_values(&order.items, |mut row, item| {
         row.push_bind(order_id)
             .push_bind(item.product_id)
             .push_bind(item.qty)
@@ -115,18 +145,7 @@ pub async fn create(
             .push_bind(item.subtotal_cents);
     });
     q.build().execute(&mut **tx).await?;
-    Ok(Order {
-        id: order_id,
-        customer_id: new.customer_id,
-        status: OrderStatus::Created,
-        total_cents: total,
-        items,
-        created_by: created_by.to_owned(),
-        created_at: at,
-        updated_at: at,
-        confirmed_at: None,
-        canceled_at: None,
-    })
+    Ok(order_id)
 }
 
 /// An order's row joined with one of its items: `load` reads an order and
