@@ -97,18 +97,31 @@ where
             *errors.entry(k).or_default() += v;
         }
     }
-    latencies.sort_unstable();
-    let seconds = measure.as_secs_f64();
-    Summary {
-        concurrency,
-        seconds,
-        ok: latencies.len() as u64,
-        errors,
-        throughput: latencies.len() as f64 / seconds,
-        p50_ms: percentile(&latencies, 50.0),
-        p90_ms: percentile(&latencies, 90.0),
-        p99_ms: percentile(&latencies, 99.0),
-        max_ms: latencies.last().map_or(0.0, |v| f64::from(*v) / 1000.0),
+    Summary::of(concurrency, measure, latencies, errors)
+}
+
+impl Summary {
+    /// The summary of the answers measured over `measure`: the latencies of
+    /// the successes (in µs), the failures by label.
+    fn of(
+        concurrency: usize,
+        measure: Duration,
+        mut latencies: Vec<u32>,
+        errors: BTreeMap<String, u64>,
+    ) -> Self {
+        latencies.sort_unstable();
+        let seconds = measure.as_secs_f64();
+        Self {
+            concurrency,
+            seconds,
+            ok: latencies.len() as u64,
+            errors,
+            throughput: latencies.len() as f64 / seconds,
+            p50_ms: percentile(&latencies, 50.0),
+            p90_ms: percentile(&latencies, 90.0),
+            p99_ms: percentile(&latencies, 99.0),
+            max_ms: latencies.last().map_or(0.0, |v| f64::from(*v) / 1000.0),
+        }
     }
 }
 

@@ -114,6 +114,82 @@ struct Running {
 }
 
 impl Running {
+    /// Both APIs on a fresh database and the Lambda runtime emulator.
+    async fn start(settings: &Settings, db_url: &str) -> anyhow::Result<Self> {
+        let api = ApiOptions {
+            db_url: db_url.to_owned(),
+            db_max_connections: settings.db_max_connections,
+            reservation_ttl_secs: 900,
+            sweep_interval_secs: 30,
+        };
+        let rp = stack::free_port()?;
+        let client = reqwest::Client::builder()
+            .default_headers(stack::caller_headers()?)
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let apis = stack::start_apis(&client, &api).await?;
+        let emulator = stack::emulator(rp)?;
+        stack::wait_listening(rp, Duration::from_secs(60)).await?;
+        Ok(Self {
+            client,
+            saga_url: format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order"),
+            customers_base: apis.customers_base,
+            orders_base: apis.orders_base,
+            runtime_port: rp,
+            customers: apis.customers,
+            orders: apis.orders,
+            emulator,
+        })
+    }
+
+    /// Sagas at concurrency `c`: throughput and latency, peak memory, and
+    /// CPU per saga of every process.
+    async fn level(&self, settings: &Settings, l: &Load, c: usize) -> anyhow::Result<Level> {
+        let functions = self.start_functions(settings, c)?;
+        let health = format!("http://127.0.0.1:{}/orchestrator/health", self.runtime_port);
+        stack::wait_ready(&self.client, &health, Duration::from_secs(30))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display()))?;
+        eprintln!("saga: concurrency {c}");
+        let cpu_before = cpu(self, &functions);
+        let (client, url, products) = (
+            self.client.clone(),
+            self.saga_url.clone(),
+            Arc::clone(&l.products),
+        );
+        let (run, customer_id) = (format!("{}-{c}", l.run_id), l.customer_id);
+        let summary = load::run(c, settings.warmup, settings.measure, move |n| {
+            let client = client.clone();
+            let url = url.clone();
+            let body = saga_body(&run, n, customer_id, &products);
+            async move { send_saga(&client, &url, &body).await }
+        })
+        .await;
+        eprintln!(
+            "  {:.0} sagas/s, p50 {:.1} ms, p99 {:.1} ms, errors {:?}",
+            summary.throughput, summary.p50_ms, summary.p99_ms, summary.errors
+        );
+        let peak_rss_kib = rss(&[&self.customers, &self.orders, &self.emulator], &functions);
+        let cpu_after = cpu(self, &functions);
+        // Measured over warm-up and measurement alike: per saga answered in both.
+        let sagas = summary.ok as f64
+            * (1.0 + settings.warmup.as_secs_f64() / settings.measure.as_secs_f64());
+        let cpu_ms_per_saga = cpu_after
+            .iter()
+            .filter_map(|(k, after)| {
+                let before = cpu_before.get(k)?;
+                Some((k.clone(), (after - before) * 1000.0 / sagas.max(1.0)))
+            })
+            .collect();
+        Ok(Level {
+            summary,
+            peak_rss_kib,
+            cpu_ms_per_saga,
+        })
+    }
+
     fn start_functions(
         &self,
         settings: &Settings,
@@ -241,36 +317,11 @@ fn git_commit() -> String {
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
     let db = TestDatabase::create().await;
-    let api = ApiOptions {
-        db_url: db.url.clone(),
-        db_max_connections: settings.db_max_connections,
-        reservation_ttl_secs: 900,
-        sweep_interval_secs: 30,
-    };
-    let rp = stack::free_port()?;
-    let client = reqwest::Client::builder()
-        .default_headers(stack::caller_headers()?)
-        .pool_max_idle_per_host(256)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let apis = stack::start_apis(&client, &api).await?;
-    let emulator = stack::emulator(rp)?;
-    stack::wait_listening(rp, Duration::from_secs(60)).await?;
-    let running = Running {
-        client: client.clone(),
-        saga_url: format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order"),
-        customers_base: apis.customers_base,
-        orders_base: apis.orders_base,
-        runtime_port: rp,
-        customers: apis.customers,
-        orders: apis.orders,
-        emulator,
-    };
-    let customer_id = stack::create_customer(&client, &running.customers_base).await?;
+    let running = Running::start(&settings, &db.url).await?;
+    let customer_id = stack::create_customer(&running.client, &running.customers_base).await?;
     let products = Arc::new(
         stack::create_products(
-            &client,
+            &running.client,
             &running.orders_base,
             settings.products,
             2990,
@@ -278,142 +329,44 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?,
     );
+    let load = Load {
+        run_id: format!("bench-{}", fastrand::u64(..)),
+        customer_id,
+        products,
+    };
     eprintln!("cold start: {} runs", settings.cold_starts);
     let cold = running
-        .cold_starts(settings.cold_starts, customer_id, &products)
+        .cold_starts(settings.cold_starts, customer_id, &load.products)
         .await
         .context("measuring the cold start")?;
-
     let mut levels = Vec::new();
-    let run_id = format!("bench-{}", fastrand::u64(..));
     for &c in &settings.levels {
-        let functions = running.start_functions(&settings, c)?;
-        stack::wait_ready(
-            &client,
-            &format!("http://127.0.0.1:{rp}/orchestrator/health"),
-            Duration::from_secs(30),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display()))?;
-        eprintln!("saga: concurrency {c}");
-        let cpu_before = cpu(&running, &functions);
-        let (client2, url, products2) = (
-            client.clone(),
-            running.saga_url.clone(),
-            Arc::clone(&products),
-        );
-        let run = format!("{run_id}-{c}");
-        let summary = load::run(c, settings.warmup, settings.measure, move |n| {
-            let client = client2.clone();
-            let url = url.clone();
-            let body = saga_body(&run, n, customer_id, &products2);
-            async move { send_saga(&client, &url, &body).await }
-        })
-        .await;
-        eprintln!(
-            "  {:.0} sagas/s, p50 {:.1} ms, p99 {:.1} ms, errors {:?}",
-            summary.throughput, summary.p50_ms, summary.p99_ms, summary.errors
-        );
-        let peak = rss(
-            &[&running.customers, &running.orders, &running.emulator],
-            &functions,
-        );
-        let cpu_after = cpu(&running, &functions);
-        // Measured over warm-up and measurement alike: per saga answered in both.
-        let sagas = summary.ok as f64
-            * (1.0 + settings.warmup.as_secs_f64() / settings.measure.as_secs_f64());
-        let cpu_ms_per_saga = cpu_after
-            .iter()
-            .filter_map(|(k, after)| {
-                let before = cpu_before.get(k)?;
-                Some((k.clone(), (after - before) * 1000.0 / sagas.max(1.0)))
-            })
-            .collect();
-        levels.push(Level {
-            summary,
-            peak_rss_kib: peak,
-            cpu_ms_per_saga,
-        });
-        drop(functions);
+        levels.push(running.level(&settings, &load, c).await?);
     }
-
     let pool = service_kit::db::pool_options(
         u32::try_from(settings.levels.iter().copied().max().unwrap_or(1)).unwrap_or(64),
-        Some(std::time::Duration::from_secs(
+        Some(Duration::from_secs(
             orders_api::config::DEFAULT_IDEMPOTENCY_WAIT_SECS,
         )),
     )
     .connect(&db.url)
     .await?;
     let (database, flush) = database_facts(&pool).await;
-    let mut ceilings = Vec::new();
-    if !settings.skip_ceiling {
-        for &c in &settings.levels {
-            eprintln!("ceiling: concurrency {c}");
-            let (pool2, products2) = (pool.clone(), Arc::clone(&products));
-            let run = format!("{run_id}-ceiling-{c}");
-            let summary = load::run(c, settings.warmup, settings.measure, move |n| {
-                let pool = pool2.clone();
-                let product = products2[fastrand::usize(..products2.len())];
-                let key = format!("{run}-{n}");
-                async move {
-                    ceiling::saga_sql(&pool, customer_id, &[(product, 1)], &key)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-            })
-            .await;
-            eprintln!(
-                "  {:.0} sagas/s, p99 {:.1} ms",
-                summary.throughput, summary.p99_ms
-            );
-            ceilings.push(summary);
-        }
-    }
-
-    let targets = targets(&levels, &ceilings, &cold);
-    let mut s = BTreeMap::new();
-    s.insert(
-        "warm-up s".into(),
-        format!("{}", settings.warmup.as_secs_f64()),
-    );
-    s.insert(
-        "measured s per level".into(),
-        format!("{}", settings.measure.as_secs_f64()),
-    );
-    s.insert(
-        "products".into(),
-        format!(
-            "{} (one random product, qty 1, per saga)",
-            settings.products
-        ),
-    );
-    s.insert(
-        "orchestrator instances".into(),
-        settings.instances.as_str().into(),
-    );
-    s.insert(
-        "DB_MAX_CONNECTIONS per API".into(),
-        settings.db_max_connections.to_string(),
-    );
-    s.insert(
-        "profile".into(),
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-        .into(),
-    );
+    let ceilings = if settings.skip_ceiling {
+        Vec::new()
+    } else {
+        ceilings(&pool, &settings, &load).await
+    };
+    pool.close().await;
     let report = Report {
         date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         commit: git_commit(),
         machine: Machine::describe(database, flush),
-        settings: s,
+        settings: settings.table(),
+        targets: targets(&levels, &ceilings, &cold),
         saga: levels,
         ceiling: ceilings,
         cold_start_ms: cold,
-        targets,
     };
     let notes = std::fs::read_to_string(&settings.notes).unwrap_or_default();
     report.write(&settings.out, &notes)?;
@@ -423,87 +376,160 @@ async fn main() -> anyhow::Result<()> {
         median(&report.cold_start_ms),
         settings.out.display()
     );
-    pool.close().await;
     Ok(())
+}
+
+/// What every level's sagas share: the run's keys, the customer, the products.
+struct Load {
+    run_id: String,
+    customer_id: u64,
+    products: Arc<Vec<u64>>,
+}
+
+/// The same SQL as a saga's, straight against the database, at each level.
+async fn ceilings(pool: &MySqlPool, settings: &Settings, l: &Load) -> Vec<load::Summary> {
+    let mut out = Vec::new();
+    for &c in &settings.levels {
+        eprintln!("ceiling: concurrency {c}");
+        let (pool, products, customer_id) = (pool.clone(), Arc::clone(&l.products), l.customer_id);
+        let run = format!("{}-ceiling-{c}", l.run_id);
+        let summary = load::run(c, settings.warmup, settings.measure, move |n| {
+            let pool = pool.clone();
+            let product = products[fastrand::usize(..products.len())];
+            let key = format!("{run}-{n}");
+            async move {
+                ceiling::saga_sql(&pool, customer_id, &[(product, 1)], &key)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await;
+        eprintln!(
+            "  {:.0} sagas/s, p99 {:.1} ms",
+            summary.throughput, summary.p99_ms
+        );
+        out.push(summary);
+    }
+    out
+}
+
+impl Settings {
+    /// The settings, as the report lists them.
+    fn table(&self) -> BTreeMap<String, String> {
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        [
+            ("warm-up s", self.warmup.as_secs_f64().to_string()),
+            (
+                "measured s per level",
+                self.measure.as_secs_f64().to_string(),
+            ),
+            (
+                "products",
+                format!("{} (one random product, qty 1, per saga)", self.products),
+            ),
+            ("orchestrator instances", self.instances.as_str().into()),
+            (
+                "DB_MAX_CONNECTIONS per API",
+                self.db_max_connections.to_string(),
+            ),
+            ("profile", profile.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
 }
 
 /// The goals of the saga's cost, as measured by this run.
 fn targets(levels: &[Level], ceilings: &[load::Summary], cold: &[f64]) -> Vec<Target> {
     let mut targets = Vec::new();
-    let mut target = |name: &str, goal: &str, measured: String, met: bool| {
-        targets.push(Target {
-            name: name.into(),
-            goal: goal.into(),
-            measured,
-            met,
-        });
-    };
     if let Some(l) = levels.iter().find(|l| l.summary.concurrency == 32) {
-        let s = &l.summary;
-        let total: f64 = l.cpu_ms_per_saga.values().sum();
+        let ceiling = ceilings.iter().find(|c| c.concurrency == 32);
+        targets.extend(targets_at_32(l, ceiling));
+    }
+    let errors: u64 = levels.iter().flat_map(|l| l.summary.errors.values()).sum();
+    targets.push(target(
+        "errors, every level",
+        "none",
+        errors.to_string(),
+        errors == 0,
+    ));
+    let own_peak = levels
+        .iter()
+        .flat_map(|l| l.peak_rss_kib.iter())
+        .filter(|(name, _)| name.as_str() != "cargo-lambda")
+        .max_by_key(|(_, kib)| **kib);
+    if let Some((name, kib)) = own_peak {
+        targets.push(target(
+            "peak RSS of our own processes",
+            "≤ 30 MiB each",
+            format!("{:.1} MiB ({name})", *kib as f64 / 1024.0),
+            *kib <= 30 * 1024,
+        ));
+    }
+    if !cold.is_empty() {
+        let m = median(cold);
+        targets.push(target(
+            "cold start, median",
+            "≤ 15 ms",
+            format!("{m:.1} ms"),
+            m <= 15.0,
+        ));
+    }
+    targets
+}
+
+fn target(name: &str, goal: &str, measured: String, met: bool) -> Target {
+    Target {
+        name: name.into(),
+        goal: goal.into(),
+        measured,
+        met,
+    }
+}
+
+/// The goals measured at concurrency 32: CPU, p99, share of the ceiling.
+fn targets_at_32(l: &Level, ceiling: Option<&load::Summary>) -> Vec<Target> {
+    let s = &l.summary;
+    let total: f64 = l.cpu_ms_per_saga.values().sum();
+    let database = l.cpu_ms_per_saga.get("database").copied().unwrap_or(0.0);
+    let mut out = vec![
         target(
             "CPU per saga at concurrency 32, all processes",
             "≤ 3.0 ms",
             format!("{total:.2} ms"),
             total <= 3.0,
-        );
-        let database = l.cpu_ms_per_saga.get("database").copied().unwrap_or(0.0);
+        ),
         target(
             "CPU per saga at concurrency 32, database",
             "≤ 1.2 ms",
             format!("{database:.2} ms"),
             database <= 1.2,
-        );
+        ),
         target(
             "p99 at concurrency 32",
             "≤ 80 ms",
             format!("{:.1} ms", s.p99_ms),
             s.p99_ms <= 80.0,
-        );
-        if let Some(c) = ceilings.iter().find(|c| c.concurrency == 32) {
-            let share = s.throughput / c.throughput.max(1e-9);
-            target(
-                "share of the database ceiling at concurrency 32",
-                "≥ 60%",
-                format!(
-                    "{:.0}% ({:.0} of {:.0} sagas/s)",
-                    share * 100.0,
-                    s.throughput,
-                    c.throughput
-                ),
-                share >= 0.6,
-            );
-        }
+        ),
+    ];
+    if let Some(c) = ceiling {
+        let share = s.throughput / c.throughput.max(1e-9);
+        out.push(target(
+            "share of the database ceiling at concurrency 32",
+            "≥ 60%",
+            format!(
+                "{:.0}% ({:.0} of {:.0} sagas/s)",
+                share * 100.0,
+                s.throughput,
+                c.throughput
+            ),
+            share >= 0.6,
+        ));
     }
-    let errors: u64 = levels.iter().flat_map(|l| l.summary.errors.values()).sum();
-    target(
-        "errors, every level",
-        "none",
-        errors.to_string(),
-        errors == 0,
-    );
-    let own_peak = levels
-        .iter()
-        .flat_map(|l| l.peak_rss_kib.iter())
-        .filter(|(name, _)| name.as_str() != "cargo-lambda")
-        .map(|(name, kib)| (name.clone(), *kib))
-        .max_by_key(|(_, kib)| *kib);
-    if let Some((name, kib)) = own_peak {
-        target(
-            "peak RSS of our own processes",
-            "≤ 30 MiB each",
-            format!("{:.1} MiB ({name})", kib as f64 / 1024.0),
-            kib <= 30 * 1024,
-        );
-    }
-    if !cold.is_empty() {
-        let m = median(cold);
-        target(
-            "cold start, median",
-            "≤ 15 ms",
-            format!("{m:.1} ms"),
-            m <= 15.0,
-        );
-    }
-    targets
+    out
 }

@@ -12,7 +12,7 @@
 //! Exits non-zero when a check fails.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fmt::Write as _,
     path::PathBuf,
     sync::{
@@ -140,125 +140,147 @@ async fn send(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value)
     }
 }
 
-fn check(checks: &mut Vec<Check>, name: &str, passed: bool, detail: String) {
+fn check(name: &str, passed: bool, detail: String) -> Check {
     println!(
         "[{}] {name}: {detail}",
         if passed { "PASS" } else { "FAIL" }
     );
-    checks.push(Check {
+    Check {
         name: name.into(),
         passed,
         detail,
-    });
+    }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let Options {
-        sagas,
-        concurrency,
-        stock,
-        products: product_count,
-        fault_rate: rate,
-        kills,
-        twins: twin_every,
-        out,
-    } = Options::parse();
-    let reservation_ttl = 6;
-    let attempt_timeout_ms = 400;
+/// A status and body that is not final: a 5xx that does not say
+/// `retriable: false`, or a twin's `409 saga_in_progress` (another request
+/// owns the saga).
+fn retriable(status: u16, v: &Value) -> bool {
+    (status >= 500 && v["error"]["retriable"] != json!(false))
+        || (status == 409 && v["error"]["code"] == "saga_in_progress")
+}
 
-    let db = TestDatabase::create().await;
-    let api = ApiOptions {
-        db_url: db.url.clone(),
-        db_max_connections: 16,
-        reservation_ttl_secs: reservation_ttl,
-        sweep_interval_secs: 1,
-    };
-    let (pp, rp) = (stack::free_port()?, stack::free_port()?);
-    let client = reqwest::Client::builder()
-        .default_headers(stack::caller_headers()?)
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    let apis = stack::start_apis(&client, &api).await?;
-    let (customers_base, orders_base, op) = (
-        apis.customers_base.clone(),
-        apis.orders_base.clone(),
-        apis.orders_port,
-    );
-    let _customers = apis.customers;
-    let orders = Arc::new(Mutex::new(apis.orders));
+/// How long a reservation holds stock in this run.
+const RESERVATION_TTL_SECS: u64 = 6;
+/// The orchestrator's per-attempt timeout; the proxy's delays exceed it.
+const ATTEMPT_TIMEOUT_MS: u64 = 400;
 
-    let faults = Faults::new(
-        Rates {
-            error_before: rate,
-            error_after: rate,
-            delay: rate,
-            drop_before: rate,
-            drop_after: rate,
-        },
-        Duration::from_millis(attempt_timeout_ms * 3 / 2),
-    );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", pp)).await?;
-    tokio::spawn(proxy::serve(
-        listener,
-        orders_base.clone(),
-        Arc::clone(&faults),
-    ));
+/// Both APIs, the fault proxy in front of orders-api, and the Lambda
+/// emulator with one orchestrator per saga in flight.
+struct Stack {
+    client: reqwest::Client,
+    api: ApiOptions,
+    customers_base: String,
+    orders_base: String,
+    orders_port: u16,
+    /// Replaced when the killer restarts it.
+    orders: Arc<Mutex<Proc>>,
+    faults: Arc<Faults>,
+    saga_url: String,
+    _customers: Proc,
+    _emulator: Proc,
+    _functions: Vec<Proc>,
+}
 
-    let _emulator = stack::emulator(rp)?;
-    stack::wait_listening(rp, Duration::from_secs(60)).await?;
-    let env = [
-        ("DOWNSTREAM_TIMEOUT_MS", attempt_timeout_ms.to_string()),
-        ("RETRY_MAX_ATTEMPTS", "5".to_owned()),
-        ("SAGA_TIMEOUT_MS", "20000".to_owned()),
-    ];
-    let _functions: Vec<Proc> = (0..concurrency)
-        .map(|i| {
-            stack::function(
-                &format!("orchestrator-{i}"),
-                rp,
-                &customers_base,
-                &format!("http://127.0.0.1:{pp}"),
-                1,
-                &env,
-            )
+impl Stack {
+    async fn start(opts: &Options, db_url: &str) -> anyhow::Result<Self> {
+        let api = ApiOptions {
+            db_url: db_url.to_owned(),
+            db_max_connections: 16,
+            reservation_ttl_secs: RESERVATION_TTL_SECS,
+            sweep_interval_secs: 1,
+        };
+        let (pp, rp) = (stack::free_port()?, stack::free_port()?);
+        let client = reqwest::Client::builder()
+            .default_headers(stack::caller_headers()?)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let apis = stack::start_apis(&client, &api).await?;
+        let rate = opts.fault_rate;
+        let faults = Faults::new(
+            Rates {
+                error_before: rate,
+                error_after: rate,
+                delay: rate,
+                drop_before: rate,
+                drop_after: rate,
+            },
+            Duration::from_millis(ATTEMPT_TIMEOUT_MS * 3 / 2),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", pp)).await?;
+        tokio::spawn(proxy::serve(
+            listener,
+            apis.orders_base.clone(),
+            Arc::clone(&faults),
+        ));
+        let emulator = stack::emulator(rp)?;
+        stack::wait_listening(rp, Duration::from_secs(60)).await?;
+        let env = [
+            ("DOWNSTREAM_TIMEOUT_MS", ATTEMPT_TIMEOUT_MS.to_string()),
+            ("RETRY_MAX_ATTEMPTS", "5".to_owned()),
+            ("SAGA_TIMEOUT_MS", "20000".to_owned()),
+        ];
+        let proxied = format!("http://127.0.0.1:{pp}");
+        let functions: Vec<Proc> = (0..opts.concurrency)
+            .map(|i| {
+                let name = format!("orchestrator-{i}");
+                stack::function(&name, rp, &apis.customers_base, &proxied, 1, &env)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let health = format!("http://127.0.0.1:{rp}/orchestrator/health");
+        stack::wait_ready(&client, &health, Duration::from_secs(30))
+            .await
+            .map_err(with_logs)?;
+        Ok(Self {
+            client,
+            api,
+            customers_base: apis.customers_base,
+            orders_base: apis.orders_base,
+            orders_port: apis.orders_port,
+            orders: Arc::new(Mutex::new(apis.orders)),
+            faults,
+            saga_url: format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order"),
+            _customers: apis.customers,
+            _emulator: emulator,
+            _functions: functions,
         })
-        .collect::<anyhow::Result<_>>()?;
-    let saga_url = format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order");
-    stack::wait_ready(
-        &client,
-        &format!("http://127.0.0.1:{rp}/orchestrator/health"),
-        Duration::from_secs(30),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display()))?;
+    }
 
-    let customer_id = stack::create_customer(&client, &customers_base).await?;
-    let products =
-        stack::create_products(&client, &orders_base, product_count, 4990, stock).await?;
-    let run = format!("chaos-{}", fastrand::u64(..));
-    let bodies: Vec<Value> = (0..sagas)
-        .map(|i| {
-            let mut items = vec![json!({"product_id": products[i % products.len()], "qty": 1 + fastrand::u32(..2)})];
-            if fastrand::bool() {
+    /// The sagas' bodies: one key each, one or two products, 1-2 units.
+    async fn sagas(&self, opts: &Options) -> anyhow::Result<(Vec<u64>, Vec<Value>)> {
+        let customer_id = stack::create_customer(&self.client, &self.customers_base).await?;
+        let products = stack::create_products(
+            &self.client,
+            &self.orders_base,
+            opts.products,
+            4990,
+            opts.stock,
+        )
+        .await?;
+        let run = format!("chaos-{}", fastrand::u64(..));
+        let bodies = (0..opts.sagas)
+            .map(|i| {
+                let first = products[i % products.len()];
+                let mut items = vec![json!({"product_id": first, "qty": 1 + fastrand::u32(..2)})];
                 let other = products[(i + 1) % products.len()];
-                if other != products[i % products.len()] {
+                if fastrand::bool() && other != first {
                     items.push(json!({"product_id": other, "qty": 1}));
                 }
-            }
-            json!({"customer_id": customer_id, "items": items, "idempotency_key": format!("{run}-{i}")})
-        })
-        .collect();
+                json!({"customer_id": customer_id, "items": items, "idempotency_key": format!("{run}-{i}")})
+            })
+            .collect();
+        Ok((products, bodies))
+    }
 
-    // orders-api is killed and restarted at evenly spaced points of the run.
-    let done = Arc::new(AtomicUsize::new(0));
-    let killer = {
-        let (done, orders, customers_base, api) = (
-            Arc::clone(&done),
-            Arc::clone(&orders),
-            customers_base.clone(),
-            api.clone(),
+    /// Kills orders-api (SIGKILL) and restarts it at evenly spaced points of
+    /// the run, as `done` counts answered sagas.
+    fn killer(&self, opts: &Options, done: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
+        let (orders, customers_base, api) = (
+            Arc::clone(&self.orders),
+            self.customers_base.clone(),
+            self.api.clone(),
         );
+        let (sagas, kills, port) = (opts.sagas, opts.kills, self.orders_port);
         tokio::spawn(async move {
             for k in 1..=kills {
                 let at = sagas * k / (kills + 1);
@@ -269,78 +291,236 @@ async fn main() -> anyhow::Result<()> {
                 proc.kill();
                 println!("orders-api killed (SIGKILL) after {at} sagas; restarting in 1 s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                match stack::orders_api(op, &customers_base, &api) {
+                match stack::orders_api(port, &customers_base, &api) {
                     Ok(p) => *proc = p,
                     Err(e) => eprintln!("restarting orders-api: {e:#}"),
                 }
             }
         })
-    };
+    }
 
-    println!(
-        "{sagas} sagas at concurrency {concurrency} on {product_count} products of stock {stock}; \
-         each fault at {:.0}% of requests to orders-api; {kills} kills",
-        rate * 100.0
-    );
-    // Twins follow their original in the stream, so that both run at once.
-    let jobs: Vec<(Value, u64)> = bodies
+    /// Sends every job (a body, and a delay for twins), `concurrency` at a
+    /// time, while the killer works; then turns the faults off and waits for
+    /// orders-api to be ready.
+    async fn run(&self, opts: &Options, jobs: Vec<(Value, u64)>) -> anyhow::Result<Vec<Answer>> {
+        let done = Arc::new(AtomicUsize::new(0));
+        let killer = self.killer(opts, Arc::clone(&done));
+        let answers: Vec<Answer> = stream::iter(jobs)
+            .map(|(body, delay_ms)| {
+                let (client, url, done) = (&self.client, &self.saga_url, Arc::clone(&done));
+                async move {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    let (status, response) = send(client, url, &body).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                    let key = body["idempotency_key"].as_str().unwrap_or_default();
+                    Answer {
+                        key: key.to_owned(),
+                        body,
+                        status,
+                        response,
+                    }
+                }
+            })
+            .buffer_unordered(opts.concurrency)
+            .collect()
+            .await;
+        killer.await.context("the killer task")?;
+        self.faults.enabled.store(false, Ordering::Relaxed);
+        let ready = format!("{}/ready", self.orders_base);
+        stack::wait_ready(&self.client, &ready, Duration::from_secs(30))
+            .await
+            .map_err(with_logs)?;
+        Ok(answers)
+    }
+
+    /// Sends `bodies` again, `concurrency` at a time, in order.
+    async fn replay_all(&self, bodies: Vec<Value>, concurrency: usize) -> Vec<(u16, Value)> {
+        stream::iter(bodies)
+            .map(|body| async move { send(&self.client, &self.saga_url, &body).await })
+            .buffered(concurrency)
+            .collect()
+            .await
+    }
+}
+
+fn with_logs(e: anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display())
+}
+
+/// Twins follow their original in the stream, so that both run at once:
+/// every `every`-th body is sent again 50-500 ms after the first.
+fn with_twins(bodies: Vec<Value>, every: usize) -> Vec<(Value, u64)> {
+    bodies
         .into_iter()
         .enumerate()
         .flat_map(|(i, body)| {
-            let twin = (twin_every > 0 && i % twin_every == 0)
-                .then(|| (body.clone(), 50 + fastrand::u64(..450)));
+            let twin =
+                (every > 0 && i % every == 0).then(|| (body.clone(), 50 + fastrand::u64(..450)));
             std::iter::once((body, 0)).chain(twin)
         })
-        .collect();
-    let twins = jobs.iter().filter(|(_, delay)| *delay > 0).count();
-    println!("{twins} sagas also sent as twins");
-    let answers: Vec<Answer> = stream::iter(jobs.into_iter())
-        .map(|(body, delay_ms)| {
-            let (client, url, done) = (client.clone(), saga_url.clone(), Arc::clone(&done));
-            async move {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-                let (status, response) = send(&client, &url, &body).await;
-                done.fetch_add(1, Ordering::Relaxed);
-                Answer {
-                    key: body["idempotency_key"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    body,
-                    status,
-                    response,
+        .collect()
+}
+
+/// Every key sent again with the faults off. A final answer (201, 4xx, or a
+/// 5xx that says `retriable: false`) must come back as it was. A retriable
+/// failure (the outcome was unknown) is not an answer to keep but a request
+/// to send again: the replay must settle on a final answer, and a second
+/// replay must return exactly that.
+struct Replays {
+    /// Each key's replay, in the order of the first answers.
+    first: Vec<(u16, Value)>,
+    /// The indices of the keys first answered with a retriable failure.
+    unsettled: Vec<usize>,
+    /// What those settled on, as a client retrying each second for 60 s saw.
+    settled: BTreeMap<usize, (u16, Value)>,
+    /// Their replay once settled.
+    second: Vec<(u16, Value)>,
+    rounds: usize,
+}
+
+impl Replays {
+    async fn collect(stack: &Stack, answers: &[Answer], concurrency: usize) -> Self {
+        let bodies = |indices: &[usize]| indices.iter().map(|&i| answers[i].body.clone()).collect();
+        let first = stack
+            .replay_all(
+                answers.iter().map(|a| a.body.clone()).collect(),
+                concurrency,
+            )
+            .await;
+        let unsettled: Vec<usize> = (0..answers.len())
+            .filter(|&i| retriable(answers[i].status, &answers[i].response))
+            .collect();
+        // A replay that is final settles its key at once; the others are
+        // sent again each second until they are.
+        let mut settled: BTreeMap<usize, (u16, Value)> = unsettled
+            .iter()
+            .filter(|&&i| !retriable(first[i].0, &first[i].1))
+            .map(|&i| (i, first[i].clone()))
+            .collect();
+        let mut rounds = 0;
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let pending: Vec<usize> = unsettled
+                .iter()
+                .copied()
+                .filter(|i| !settled.contains_key(i))
+                .collect();
+            if pending.is_empty() || tokio::time::Instant::now() > give_up {
+                break;
+            }
+            rounds += 1;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let again = stack.replay_all(bodies(&pending), concurrency).await;
+            for (i, answer) in pending.into_iter().zip(again) {
+                if !retriable(answer.0, &answer.1) {
+                    settled.insert(i, answer);
                 }
             }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    killer.await.context("the killer task")?;
-    faults.enabled.store(false, Ordering::Relaxed);
-    let fault_counts = faults.counts();
-    stack::wait_ready(
-        &client,
-        &format!("{orders_base}/ready"),
-        Duration::from_secs(30),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:#} (logs in {})", stack::log_dir().display()))?;
-
-    let mut first_answers: BTreeMap<String, u64> = BTreeMap::new();
-    for a in &answers {
-        *first_answers
-            .entry(label(a.status, &a.response))
-            .or_default() += 1;
+        }
+        let second = stack.replay_all(bodies(&unsettled), concurrency).await;
+        Self {
+            first,
+            unsettled,
+            settled,
+            second,
+            rounds,
+        }
     }
+
+    /// Each key's last answer.
+    fn finals(&self) -> Vec<&(u16, Value)> {
+        let mut finals: Vec<&(u16, Value)> = self.first.iter().collect();
+        for (&i, answer) in self.unsettled.iter().zip(&self.second) {
+            finals[i] = answer;
+        }
+        finals
+    }
+
+    /// Every answer the replays gave.
+    fn all(&self) -> impl Iterator<Item = &(u16, Value)> {
+        self.first
+            .iter()
+            .chain(&self.second)
+            .chain(self.settled.values())
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let opts = Options::parse();
+    let db = TestDatabase::create().await;
+    let stack = Stack::start(&opts, &db.url).await?;
+    let (products, bodies) = stack.sagas(&opts).await?;
+    println!(
+        "{} sagas at concurrency {} on {} products of stock {}; \
+         each fault at {:.0}% of requests to orders-api; {} kills",
+        opts.sagas,
+        opts.concurrency,
+        opts.products,
+        opts.stock,
+        opts.fault_rate * 100.0,
+        opts.kills
+    );
+    let jobs = with_twins(bodies, opts.twins);
+    let twins = jobs.iter().filter(|(_, delay)| *delay > 0).count();
+    println!("{twins} sagas also sent as twins");
+    let answers = stack.run(&opts, jobs).await?;
+    let fault_counts = stack.faults.counts();
+    let first_answers = tally(&answers);
     println!("first answers: {first_answers:?}");
     println!("faults: {fault_counts:?}");
 
     // Stock still held by abandoned reservations goes back after the TTL.
-    let wait = reservation_ttl + 3;
+    let wait = RESERVATION_TTL_SECS + 3;
     println!("waiting {wait} s for the reservation TTL and the sweeper");
     tokio::time::sleep(Duration::from_secs(wait)).await;
 
-    let mut checks = Vec::new();
+    let pool = MySqlPool::connect(&db.url).await?;
+    let mut checks = vec![
+        check_clean(&answers),
+        check_none_created(&pool).await?,
+        check_stock(&pool, &products, opts.stock).await?,
+    ];
+    let replays = Replays::collect(&stack, &answers, opts.concurrency).await;
+    let (replay_check, replays_of_retriable) = check_replays(&answers, &replays);
+    checks.push(replay_check);
+    checks.push(check_one_order_per_key(&pool, &answers, &replays).await?);
+    checks.push(check_no_contradiction(&pool, &answers, &replays, twins).await?);
+    pool.close().await;
+
+    let report = ChaosReport {
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        sagas: opts.sagas,
+        concurrency: opts.concurrency,
+        products: opts.products,
+        stock_per_product: opts.stock,
+        fault_rate_per_kind: opts.fault_rate,
+        orders_api_kills: opts.kills,
+        twin_requests: twins,
+        faults: fault_counts,
+        first_answers,
+        replays_of_retriable_failures: replays_of_retriable,
+        checks,
+    };
+    write_report(&opts.out, &report)?;
+    if report.checks.iter().all(|c| c.passed) {
+        println!("chaos: all checks passed");
+        Ok(())
+    } else {
+        Err(with_logs(anyhow::anyhow!("chaos: some checks failed")))
+    }
+}
+
+/// How many first answers had each label.
+fn tally(answers: &[Answer]) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for a in answers {
+        *out.entry(label(a.status, &a.response)).or_default() += 1;
+    }
+    out
+}
+
+fn check_clean(answers: &[Answer]) -> Check {
     let unclean: Vec<&Answer> = answers
         .iter()
         .filter(|a| {
@@ -351,7 +531,6 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     check(
-        &mut checks,
         "every answer is a 201 or a clean error document",
         unclean.is_empty(),
         match unclean.first() {
@@ -363,32 +542,34 @@ async fn main() -> anyhow::Result<()> {
                 a.response
             ),
         },
-    );
+    )
+}
 
-    let pool = MySqlPool::connect(&db.url).await?;
+async fn check_none_created(pool: &MySqlPool) -> anyhow::Result<Check> {
     let created: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CREATED'")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
-    check(
-        &mut checks,
+    Ok(check(
         "no order is left CREATED",
         created == 0,
         format!("{created} CREATED"),
-    );
+    ))
+}
 
+async fn check_stock(pool: &MySqlPool, products: &[u64], stock: u64) -> anyhow::Result<Check> {
     let mut broken = Vec::new();
-    for &p in &products {
+    for &p in products {
         let current: i64 =
             sqlx::query_scalar("SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?")
                 .bind(p)
-                .fetch_one(&pool)
+                .fetch_one(pool)
                 .await?;
         let held: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(i.qty), 0) AS SIGNED) FROM order_items i JOIN orders o ON o.id = i.order_id
              WHERE i.product_id = ? AND o.status IN ('CREATED', 'CONFIRMED')",
         )
         .bind(p)
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
         if i64::try_from(stock).unwrap_or(i64::MAX) != current + held {
             broken.push(format!(
@@ -396,8 +577,7 @@ async fn main() -> anyhow::Result<()> {
             ));
         }
     }
-    check(
-        &mut checks,
+    Ok(check(
         "stock invariant: initial + restocks = stock + held by CREATED/CONFIRMED orders",
         broken.is_empty(),
         if broken.is_empty() {
@@ -405,75 +585,15 @@ async fn main() -> anyhow::Result<()> {
         } else {
             broken.join("; ")
         },
-    );
+    ))
+}
 
-    // Replays, with the faults off. A final answer (201, 4xx, or a 5xx that
-    // says `retriable: false`) must come back as it was. A retriable failure
-    // (5xx, `retriable: true`: the outcome was unknown) is not an answer to
-    // keep but a request to send again: the replay must settle on a final
-    // answer, and a second replay must return exactly that.
-    let replay_all = |list: Vec<Value>| {
-        let (client, url) = (client.clone(), saga_url.clone());
-        async move {
-            stream::iter(list)
-                .map(|body| {
-                    let (client, url) = (client.clone(), url.clone());
-                    async move { send(&client, &url, &body).await }
-                })
-                .buffered(concurrency)
-                .collect::<Vec<(u16, Value)>>()
-                .await
-        }
-    };
-    let replays = replay_all(answers.iter().map(|a| a.body.clone()).collect()).await;
-    // Not final: a 5xx that does not say `retriable: false`, or a twin's
-    // `409 saga_in_progress` (another request owns the saga).
-    let retriable = |status: u16, v: &Value| {
-        (status >= 500 && v["error"]["retriable"] != json!(false))
-            || (status == 409 && v["error"]["code"] == "saga_in_progress")
-    };
-    let unsettled: Vec<usize> = (0..answers.len())
-        .filter(|&i| retriable(answers[i].status, &answers[i].response))
-        .collect();
-    // As a client would: send the retriable ones again until they settle
-    // (a claim left by the killed orders-api holds its key for the lease,
-    // 10 s, and answers 409 in-progress until then), then once more.
-    let mut settled: BTreeMap<usize, (u16, Value)> = BTreeMap::new();
-    let mut rounds = 0;
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let pending: Vec<usize> = unsettled
-            .iter()
-            .copied()
-            .filter(|i| !settled.contains_key(i))
-            .filter(|&i| rounds > 0 || retriable(replays[i].0, &replays[i].1))
-            .collect();
-        if rounds == 0 {
-            for &i in &unsettled {
-                if !pending.contains(&i) {
-                    settled.insert(i, replays[i].clone());
-                }
-            }
-        }
-        if pending.is_empty() || tokio::time::Instant::now() > give_up {
-            break;
-        }
-        rounds += 1;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let again = replay_all(pending.iter().map(|&i| answers[i].body.clone()).collect()).await;
-        for (i, answer) in pending.into_iter().zip(again) {
-            if !retriable(answer.0, &answer.1) {
-                settled.insert(i, answer);
-            }
-        }
-    }
-    let second = replay_all(unsettled.iter().map(|&i| answers[i].body.clone()).collect()).await;
+/// Final first answers came back as they were; retriable ones settled and
+/// stayed settled. Also tallies how the retriable ones settled.
+fn check_replays(answers: &[Answer], r: &Replays) -> (Check, BTreeMap<String, u64>) {
     let mut differ = Vec::new();
-    let mut replays_of_retriable: BTreeMap<String, u64> = BTreeMap::new();
-    for (a, (status, res)) in answers.iter().zip(&replays) {
-        if retriable(a.status, &a.response) {
-            continue;
-        } else if !same_answer(a.status, &a.response, *status, res) {
+    for (a, (status, res)) in answers.iter().zip(&r.first) {
+        if !retriable(a.status, &a.response) && !same_answer(a.status, &a.response, *status, res) {
             differ.push(format!(
                 "{}: first {} then {}",
                 a.key,
@@ -482,86 +602,76 @@ async fn main() -> anyhow::Result<()> {
             ));
         }
     }
-    for (&i, (status, res)) in unsettled.iter().zip(&second) {
-        if let Some((s, v)) = settled.get(&i) {
-            *replays_of_retriable
-                .entry(format!(
-                    "{} → {}",
-                    label(answers[i].status, &answers[i].response),
-                    label(*s, v)
-                ))
-                .or_default() += 1;
-        }
-        match settled.get(&i) {
-            Some((first_status, first)) if same_answer(*first_status, first, *status, res) => {}
-            Some((first_status, first)) => differ.push(format!(
-                "{}: first {}, settled on {}, then {}",
-                answers[i].key,
-                label(answers[i].status, &answers[i].response),
-                label(*first_status, first),
-                label(*status, res)
-            )),
-            None => differ.push(format!(
-                "{}: first {}, never settled in 60 s (last {})",
-                answers[i].key,
-                label(answers[i].status, &answers[i].response),
-                label(*status, res)
-            )),
-        }
-    }
-    check(
-        &mut checks,
-        "a replay of every key returns its first final answer",
-        differ.is_empty(),
-        if differ.is_empty() {
-            format!(
-                "{} keys replayed; the {} first answered with a retriable 5xx settled ({} rounds of retries) and stayed there",
-                answers.len(),
-                unsettled.len(),
-                rounds
-            )
-        } else {
-            format!(
-                "{} differ, e.g. {}",
-                differ.len(),
-                differ
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )
-        },
-    );
-
-    // Each key's last answer.
-    let mut finals: Vec<&(u16, Value)> = replays.iter().collect();
-    for (&i, answer) in unsettled.iter().zip(&second) {
-        finals[i] = answer;
-    }
-    // Twins share a key: one order per key, not per answer.
-    let mut by_key: BTreeMap<&str, std::collections::BTreeSet<u64>> = BTreeMap::new();
-    for (a, (s, v)) in answers.iter().zip(&finals) {
-        if *s == 201 {
-            if let Some(id) = v["data"]["order"]["id"].as_u64() {
-                by_key.entry(a.key.as_str()).or_default().insert(id);
+    let mut tally: BTreeMap<String, u64> = BTreeMap::new();
+    for (&i, (status, res)) in r.unsettled.iter().zip(&r.second) {
+        let (key, first) = (
+            &answers[i].key,
+            label(answers[i].status, &answers[i].response),
+        );
+        match r.settled.get(&i) {
+            Some((s, v)) => {
+                *tally
+                    .entry(format!("{first} → {}", label(*s, v)))
+                    .or_default() += 1;
+                if !same_answer(*s, v, *status, res) {
+                    differ.push(format!(
+                        "{key}: first {first}, settled on {}, then {}",
+                        label(*s, v),
+                        label(*status, res)
+                    ));
+                }
             }
+            None => differ.push(format!(
+                "{key}: first {first}, never settled in 60 s (last {})",
+                label(*status, res)
+            )),
+        }
+    }
+    let detail = if differ.is_empty() {
+        format!(
+            "{} keys replayed; the {} first answered with a retriable 5xx settled ({} rounds of retries) and stayed there",
+            answers.len(),
+            r.unsettled.len(),
+            r.rounds
+        )
+    } else {
+        let some: Vec<String> = differ.iter().take(5).cloned().collect();
+        format!("{} differ, e.g. {}", differ.len(), some.join("; "))
+    };
+    let passed = differ.is_empty();
+    (
+        check(
+            "a replay of every key returns its first final answer",
+            passed,
+            detail,
+        ),
+        tally,
+    )
+}
+
+async fn check_one_order_per_key(
+    pool: &MySqlPool,
+    answers: &[Answer],
+    r: &Replays,
+) -> anyhow::Result<Check> {
+    // Twins share a key: one order per key, not per answer.
+    let mut by_key: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    for (a, (s, v)) in answers.iter().zip(r.finals()) {
+        if let (201, Some(id)) = (*s, v["data"]["order"]["id"].as_u64()) {
+            by_key.entry(a.key.as_str()).or_default().insert(id);
         }
     }
     let answered_201 = by_key.len();
     let one_each = by_key.values().all(|ids| ids.len() == 1);
-    let mut order_ids: Vec<u64> = by_key.values().flatten().copied().collect();
-    order_ids.sort_unstable();
-    order_ids.dedup();
+    let order_ids: BTreeSet<u64> = by_key.values().flatten().copied().collect();
     let confirmed: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CONFIRMED'")
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await?;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
-    check(
-        &mut checks,
+    Ok(check(
         "one order per key: every 201 names its own order, and the CONFIRMED orders are exactly those",
         one_each
             && order_ids.len() == answered_201
@@ -570,33 +680,35 @@ async fn main() -> anyhow::Result<()> {
             "{answered_201} keys answered 201 with {} distinct orders; {confirmed} CONFIRMED of {total} orders",
             order_ids.len()
         ),
-    );
+    ))
+}
 
-    // Every 201 ever given (first answers, twins, replays) names an order
-    // that is CONFIRMED now that all work has finished.
-    let mut told: Vec<u64> = answers
+/// Every 201 ever given (first answers, twins, replays) names an order that
+/// is CONFIRMED now that all work has finished.
+async fn check_no_contradiction(
+    pool: &MySqlPool,
+    answers: &[Answer],
+    r: &Replays,
+    twins: usize,
+) -> anyhow::Result<Check> {
+    let told: BTreeSet<u64> = answers
         .iter()
         .map(|a| (a.status, &a.response))
-        .chain(replays.iter().map(|(s, v)| (*s, v)))
-        .chain(second.iter().map(|(s, v)| (*s, v)))
-        .chain(settled.values().map(|(s, v)| (*s, v)))
+        .chain(r.all().map(|(s, v)| (*s, v)))
         .filter(|(s, _)| *s == 201)
         .filter_map(|(_, v)| v["data"]["order"]["id"].as_u64())
         .collect();
-    told.sort_unstable();
-    told.dedup();
     let mut contradicted = Vec::new();
     for id in &told {
         let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = ?")
             .bind(id)
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await?;
         if status != "CONFIRMED" {
             contradicted.push(format!("order {id} answered 201, now {status}"));
         }
     }
-    check(
-        &mut checks,
+    Ok(check(
         "no answer contradicts the data: every order ever answered 201 is CONFIRMED",
         contradicted.is_empty(),
         if contradicted.is_empty() {
@@ -604,33 +716,7 @@ async fn main() -> anyhow::Result<()> {
         } else {
             contradicted.join("; ")
         },
-    );
-    pool.close().await;
-
-    let report = ChaosReport {
-        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        sagas,
-        concurrency,
-        products: product_count,
-        stock_per_product: stock,
-        fault_rate_per_kind: rate,
-        orders_api_kills: kills,
-        twin_requests: twins,
-        faults: fault_counts,
-        first_answers,
-        replays_of_retriable_failures: replays_of_retriable,
-        checks,
-    };
-    write_report(&out, &report)?;
-    if report.checks.iter().all(|c| c.passed) {
-        println!("chaos: all checks passed");
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "chaos: some checks failed (logs in {})",
-            stack::log_dir().display()
-        )
-    }
+    ))
 }
 
 fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
