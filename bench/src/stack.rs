@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail};
 pub const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
 
+use service_kit::testing::process::{as_lambda_function, lambda_runtime_api};
 pub use service_kit::testing::process::{cpu_seconds_of, free_port, wait_ready, Proc};
 
 /// The pid of the database server on this machine, if it runs here.
@@ -125,21 +126,8 @@ pub async fn start_apis(client: &reqwest::Client, opts: &ApiOptions) -> anyhow::
 /// The Lambda runtime API (and the invoke endpoint) of `cargo lambda watch`,
 /// without a function of its own: the function instances are started here.
 pub fn emulator(port: u16) -> anyhow::Result<Proc> {
-    let mut cmd = Command::new("cargo");
-    cmd.current_dir(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../orchestrator-lambda"
-    ))
-    .args([
-        "lambda",
-        "watch",
-        "--only-lambda-apis",
-        "-A",
-        "127.0.0.1",
-        "-P",
-        &port.to_string(),
-    ]);
-    Proc::spawn("cargo-lambda", cmd, &log_dir())
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator-lambda");
+    Proc::spawn("cargo-lambda", lambda_runtime_api(&dir, port), &log_dir())
 }
 
 /// One orchestrator instance: the function binary polling the runtime API
@@ -153,15 +141,8 @@ pub fn function(
     extra_env: &[(&str, String)],
 ) -> anyhow::Result<Proc> {
     let mut cmd = base_command("orchestrator-lambda")?;
-    cmd.env("AWS_LAMBDA_FUNCTION_NAME", "orchestrator-lambda")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("http://127.0.0.1:{runtime_port}/.rt"),
-        )
-        .env("AWS_LAMBDA_MAX_CONCURRENCY", max_concurrency.to_string())
-        .env("CUSTOMERS_API_BASE", customers_base)
+    as_lambda_function(&mut cmd, runtime_port, max_concurrency);
+    cmd.env("CUSTOMERS_API_BASE", customers_base)
         .env("ORDERS_API_BASE", orders_base);
     for (k, v) in extra_env {
         cmd.env(k, v);

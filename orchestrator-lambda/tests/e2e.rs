@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 use service_kit::testing::{
     mint_token,
-    process::{free_port, wait_ready, Proc},
+    process::{as_lambda_function, free_port, lambda_runtime_api, wait_ready, Proc},
     TestDatabase,
 };
 use sqlx::MySqlPool;
@@ -83,33 +83,17 @@ fn lambda(
     orders_port: u16,
     secrets: (&common::Moto, &str),
 ) -> (Proc, Proc) {
-    let mut emulator = Command::new("cargo");
-    emulator.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "lambda",
-        "watch",
-        "--only-lambda-apis",
-        "-A",
-        "127.0.0.1",
-        "-P",
-        &port.to_string(),
-    ]);
+    let emulator = lambda_runtime_api(Path::new(env!("CARGO_MANIFEST_DIR")), port);
     let emulator = Proc::spawn("cargo-lambda", emulator, logs)
         .expect("`cargo lambda` is installed (make setup puts it in .venv/)");
     let mut function = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"));
     for (k, v) in common::aws_env(secrets.0) {
         function.env(k, v);
     }
+    as_lambda_function(&mut function, port, 8);
     function
         .env("APP_SECRET_ARN", secrets.1)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("http://127.0.0.1:{port}/.rt"),
-        )
-        .env("AWS_LAMBDA_MAX_CONCURRENCY", "8")
         .env(
             "CUSTOMERS_API_BASE",
             format!("http://127.0.0.1:{customers_port}"),

@@ -155,10 +155,21 @@ pub fn bearer_token(value: &str) -> Result<&str, &'static str> {
     Ok(token.trim())
 }
 
+/// `claims` signed with `alg` and `secret`, exactly as given: the one token
+/// minter of the tests, for good tokens and for every kind of bad one.
+#[cfg(any(test, feature = "test-util"))]
+pub fn sign_claims(claims: &serde_json::Value, alg: Algorithm, secret: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(alg),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
     const SECRET: &[u8] = b"a-secret-of-sufficient-length";
@@ -168,23 +179,14 @@ mod tests {
         chrono::Utc::now().timestamp()
     }
 
-    fn sign(claims: serde_json::Value, alg: Algorithm, secret: &[u8]) -> String {
-        encode(
-            &Header::new(alg),
-            &claims,
-            &EncodingKey::from_secret(secret),
-        )
-        .expect("signs")
-    }
-
     fn verifier() -> JwtVerifier {
         JwtVerifier::new(SECRET, None, None, DAY)
     }
 
     #[test]
     fn accepts_a_good_token_and_returns_its_subject() {
-        let t = sign(
-            json!({"sub": "ops", "exp": now() + 60}),
+        let t = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 60}),
             Algorithm::HS256,
             SECRET,
         );
@@ -194,27 +196,27 @@ mod tests {
     #[test]
     fn refuses_expired_unsigned_wrongly_signed_and_other_algorithms() {
         let v = verifier();
-        let expired = sign(
-            json!({"sub": "ops", "exp": now() - 60}),
+        let expired = sign_claims(
+            &json!({"sub": "ops", "exp": now() - 60}),
             Algorithm::HS256,
             SECRET,
         );
         assert_eq!(v.verify(&expired), Err("the token has expired"));
-        let forged = sign(
-            json!({"sub": "ops", "exp": now() + 60}),
+        let forged = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 60}),
             Algorithm::HS256,
             b"another-secret-entirely",
         );
         assert_eq!(v.verify(&forged), Err("the token signature is invalid"));
-        let hs512 = sign(
-            json!({"sub": "ops", "exp": now() + 60}),
+        let hs512 = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 60}),
             Algorithm::HS512,
             SECRET,
         );
         assert!(v.verify(&hs512).is_err());
-        let no_exp = sign(json!({"sub": "ops"}), Algorithm::HS256, SECRET);
+        let no_exp = sign_claims(&json!({"sub": "ops"}), Algorithm::HS256, SECRET);
         assert!(v.verify(&no_exp).is_err());
-        let no_sub = sign(json!({"exp": now() + 60}), Algorithm::HS256, SECRET);
+        let no_sub = sign_claims(&json!({"exp": now() + 60}), Algorithm::HS256, SECRET);
         assert!(v.verify(&no_sub).is_err());
         // alg: none, with and without a trailing signature segment.
         use base64::Engine;
@@ -229,8 +231,8 @@ mod tests {
     #[test]
     fn refuses_tokens_that_live_longer_than_the_maximum() {
         let v = verifier();
-        let two_years = sign(
-            json!({"sub": "ops", "exp": now() + 2 * 365 * 86_400}),
+        let two_years = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 2 * 365 * 86_400}),
             Algorithm::HS256,
             SECRET,
         );
@@ -238,8 +240,8 @@ mod tests {
             v.verify(&two_years),
             Err("the token lives longer than this service accepts")
         );
-        let just_under = sign(
-            json!({"sub": "ops", "exp": now() + 86_400 - 60}),
+        let just_under = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 86_400 - 60}),
             Algorithm::HS256,
             SECRET,
         );
@@ -252,15 +254,15 @@ mod tests {
     fn refuses_subjects_that_cannot_be_stored_or_forwarded() {
         let v = verifier();
         for sub in ["", " ops", "ops\n", "jos\u{e9}", &"x".repeat(256)] {
-            let t = sign(
-                json!({"sub": sub, "exp": now() + 60}),
+            let t = sign_claims(
+                &json!({"sub": sub, "exp": now() + 60}),
                 Algorithm::HS256,
                 SECRET,
             );
             assert!(v.verify(&t).is_err(), "{sub:?}");
         }
-        let t = sign(
-            json!({"sub": "auth0|5f7c8ec7c33c6c004bbafe82", "exp": now() + 60}),
+        let t = sign_claims(
+            &json!({"sub": "auth0|5f7c8ec7c33c6c004bbafe82", "exp": now() + 60}),
             Algorithm::HS256,
             SECRET,
         );
@@ -270,14 +272,14 @@ mod tests {
     #[test]
     fn checks_issuer_and_audience_when_configured() {
         let v = JwtVerifier::new(SECRET, Some("back-office"), Some("orders"), DAY);
-        let good = sign(
-            json!({"sub": "ops", "exp": now() + 60, "iss": "back-office", "aud": "orders"}),
+        let good = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 60, "iss": "back-office", "aud": "orders"}),
             Algorithm::HS256,
             SECRET,
         );
         assert!(v.verify(&good).is_ok());
-        let wrong_iss = sign(
-            json!({"sub": "ops", "exp": now() + 60, "iss": "elsewhere", "aud": "orders"}),
+        let wrong_iss = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 60, "iss": "elsewhere", "aud": "orders"}),
             Algorithm::HS256,
             SECRET,
         );
@@ -285,8 +287,8 @@ mod tests {
             v.verify(&wrong_iss),
             Err("the token issuer is not accepted")
         );
-        let no_aud = sign(
-            json!({"sub": "ops", "exp": now() + 60, "iss": "back-office"}),
+        let no_aud = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 60, "iss": "back-office"}),
             Algorithm::HS256,
             SECRET,
         );

@@ -99,20 +99,7 @@ pub fn mint_token(secret: &str, sub: &str, ttl_secs: i64, extra: serde_json::Val
     sign_claims(&claims, jsonwebtoken::Algorithm::HS256, secret.as_bytes())
 }
 
-/// `claims` signed with `alg` and `secret`, exactly as given: the one token
-/// minter of the tests, for good tokens and for every kind of bad one.
-pub fn sign_claims(
-    claims: &serde_json::Value,
-    alg: jsonwebtoken::Algorithm,
-    secret: &[u8],
-) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(alg),
-        claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret),
-    )
-    .unwrap_or_default()
-}
+pub use crate::token::sign_claims;
 
 async fn one_connection(db: &TestDatabase) -> sqlx::MySqlPool {
     sqlx::mysql::MySqlPoolOptions::new()

@@ -106,3 +106,33 @@ pub async fn wait_ready(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `cargo lambda watch` serving only the Lambda runtime API on
+/// `127.0.0.1:port`, run in `crate_dir` (the function's crate).
+pub fn lambda_runtime_api(crate_dir: &Path, port: u16) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(crate_dir).args([
+        "lambda",
+        "watch",
+        "--only-lambda-apis",
+        "-A",
+        "127.0.0.1",
+        "-P",
+        &port.to_string(),
+    ]);
+    cmd
+}
+
+/// Makes `cmd` (the orchestrator's binary) a function instance that polls
+/// the runtime API on `runtime_port` with `max_concurrency` workers, as
+/// Lambda runs it (1: one invocation at a time).
+pub fn as_lambda_function(cmd: &mut Command, runtime_port: u16, max_concurrency: u32) {
+    cmd.env("AWS_LAMBDA_FUNCTION_NAME", "orchestrator-lambda")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{runtime_port}/.rt"),
+        )
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", max_concurrency.to_string());
+}
