@@ -1,25 +1,11 @@
-use std::ops::Deref;
-
 use customers_api::startup;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use service_kit::{
-    config::HttpSettings,
-    testing::{app, TestDatabase},
-};
+use service_kit::{config::HttpSettings, testing::TestDatabase};
 
 pub use service_kit::testing::app::{JWT_SECRET, SERVICE_TOKEN};
 
-/// customers-api under test: the shared harness and the helpers below.
-pub struct TestApp(app::TestApp);
-
-impl Deref for TestApp {
-    type Target = app::TestApp;
-
-    fn deref(&self) -> &app::TestApp {
-        &self.0
-    }
-}
+service_kit::api_test_app!("customers-api");
 
 pub fn settings(db: &TestDatabase) -> HttpSettings {
     HttpSettings {
@@ -43,7 +29,7 @@ pub async fn spawn_app_on(db: TestDatabase, tweak: impl FnOnce(&mut HttpSettings
     let mut settings = settings(&db);
     tweak(&mut settings);
     let app = startup::build(settings).await.expect("the app starts");
-    TestApp(app::TestApp::serve("customers-api", app, db).await)
+    TestApp::serve(app, db).await
 }
 
 pub fn customer_body(name: &str, email: &str) -> Value {

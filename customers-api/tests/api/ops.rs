@@ -75,15 +75,7 @@ async fn metrics_count_requests_by_route_and_status_and_domain_events() {
         .await;
     app.get_customer(id).await;
     app.delete_customer(id).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     for expected in [
         r#"http_requests_total{method="POST",route="/customers",status="201",service="customers-api"} 1"#,
         r#"http_requests_total{method="POST",route="/customers",status="409",service="customers-api"} 1"#,

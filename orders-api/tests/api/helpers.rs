@@ -1,26 +1,14 @@
-use std::{ops::Deref, time::Duration};
+use std::time::Duration;
 
 use orders_api::{config::Settings, startup};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use service_kit::{
-    config::HttpSettings,
-    testing::{app, TestDatabase},
-};
+use service_kit::{config::HttpSettings, testing::TestDatabase};
 use sqlx::MySqlPool;
 
 pub use service_kit::testing::app::{JWT_SECRET, SERVICE_TOKEN};
 
-/// orders-api under test: the shared harness and the helpers below.
-pub struct TestApp(app::TestApp);
-
-impl Deref for TestApp {
-    type Target = app::TestApp;
-
-    fn deref(&self) -> &app::TestApp {
-        &self.0
-    }
-}
+service_kit::api_test_app!("orders-api");
 
 pub fn http_settings(db: &TestDatabase) -> HttpSettings {
     service_kit::testing::http_settings(db, JWT_SECRET, SERVICE_TOKEN)
@@ -58,7 +46,7 @@ pub async fn spawn_orders(
     };
     tweak(&mut settings);
     let app = startup::build(settings).await.expect("orders-api starts");
-    TestApp(app::TestApp::serve("orders-api", app, db).await)
+    TestApp::serve(app, db).await
 }
 
 impl TestApp {

@@ -64,15 +64,7 @@ async fn the_background_sweeper_releases_stock_after_the_ttl() {
     }
     assert!(released, "the sweeper released the reservation");
     assert_eq!(app.stock(p).await, 10);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("orders_expired_total{service=\"orders-api\"} 1"),
         "{metrics}"

@@ -104,3 +104,31 @@ impl TestApp {
             .expect("count")
     }
 }
+
+/// Declares an API's own `TestApp` in its tests: the shared [`TestApp`],
+/// reached through `Deref`, to which the API's tests add their helpers
+/// (`impl TestApp { ... }`). `TestApp::serve` serves a built service.
+#[macro_export]
+macro_rules! api_test_app {
+    ($service:literal) => {
+        #[doc = concat!($service, " under test: the shared harness and this API's helpers.")]
+        pub struct TestApp($crate::testing::app::TestApp);
+
+        impl TestApp {
+            pub async fn serve(
+                app: $crate::http::Application,
+                db: $crate::testing::TestDatabase,
+            ) -> Self {
+                Self($crate::testing::app::TestApp::serve($service, app, db).await)
+            }
+        }
+
+        impl ::std::ops::Deref for TestApp {
+            type Target = $crate::testing::app::TestApp;
+
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+    };
+}
