@@ -130,20 +130,41 @@ pub async fn create(
     }
 }
 
+/// A state transition of an order: the scope of its idempotency keys, and
+/// whether it needs one.
+struct Transition {
+    scope: &'static str,
+    key: KeyRule,
+}
+
+#[derive(PartialEq, Eq)]
+enum KeyRule {
+    Required,
+    Optional,
+}
+
+const CONFIRM: Transition = Transition {
+    scope: "confirm_order",
+    key: KeyRule::Required,
+};
+
+const CANCEL: Transition = Transition {
+    scope: "cancel_order",
+    key: KeyRule::Optional,
+};
+
 /// Runs a state transition of one order, idempotently when a key is given.
-#[allow(clippy::too_many_arguments)]
 async fn transition(
     caller: &Caller,
     req: &HttpRequest,
     pool: &MySqlPool,
     ctx: &OrdersContext,
-    scope: &'static str,
+    Transition { scope, key: rule }: Transition,
     id: u64,
-    key_required: bool,
     mut work: impl AsyncFnMut(&mut Tx) -> Result<(Order, bool), TxError>,
 ) -> Result<(HttpResponse, bool), ApiError> {
     let key = idempotency::key_of(req.headers())?;
-    if key.is_none() && key_required {
+    if key.is_none() && rule == KeyRule::Required {
         return Err(ApiError::bad_request(
             "idempotency_key_missing",
             "this endpoint needs an Idempotency-Key (or X-Idempotency-Key) header",
@@ -203,9 +224,8 @@ pub async fn confirm(
         &req,
         &pool,
         &ctx,
-        "confirm_order",
+        CONFIRM,
         id,
-        true,
         async |tx: &mut Tx| orders::confirm(tx, id, at).await,
     )
     .await?;
@@ -252,9 +272,8 @@ pub async fn cancel(
         &req,
         &pool,
         &ctx,
-        "cancel_order",
+        CANCEL,
         id,
-        false,
         async |tx: &mut Tx| orders::cancel(tx, id, at, window, if_match.as_ref()).await,
     )
     .await?;
