@@ -258,6 +258,24 @@ impl Stack {
             .await
             .expect("scalar")
     }
+
+    /// Orders of `customer`, whatever their status.
+    async fn orders_of(&self, customer: u64) -> i64 {
+        self.scalar(
+            "SELECT COUNT(*) FROM orders WHERE customer_id = ?",
+            customer,
+        )
+        .await
+    }
+
+    /// Units of `product` in stock.
+    async fn stock_of(&self, product: u64) -> i64 {
+        self.scalar(
+            "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
+            product,
+        )
+        .await
+    }
 }
 
 #[tokio::test]
@@ -289,21 +307,8 @@ async fn the_saga_end_to_end() {
     // The same request again: the same answer, still one order.
     let (status, again) = stack.saga(&request).await;
     assert_eq!((status, &again), (201, &first));
-    assert_eq!(
-        stack
-            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
-            .await,
-        1
-    );
-    assert_eq!(
-        stack
-            .scalar(
-                "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
-                mouse
-            )
-            .await,
-        97
-    );
+    assert_eq!(stack.orders_of(acme).await, 1);
+    assert_eq!(stack.stock_of(mouse).await, 97);
 
     // The same key with another body is refused.
     let other = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 4}], "idempotency_key": "abc-124"});
@@ -322,21 +327,8 @@ async fn the_saga_end_to_end() {
             (status0, body0["data"]["order"].clone())
         );
     }
-    assert_eq!(
-        stack
-            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
-            .await,
-        2
-    );
-    assert_eq!(
-        stack
-            .scalar(
-                "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
-                mouse
-            )
-            .await,
-        96
-    );
+    assert_eq!(stack.orders_of(acme).await, 2);
+    assert_eq!(stack.stock_of(mouse).await, 96);
 
     // No token, or a bad one: 401, and nothing happens.
     let stranger = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 1}], "idempotency_key": "stranger"});
@@ -348,12 +340,7 @@ async fn the_saga_end_to_end() {
             (401, &json!("unauthorized"))
         );
     }
-    assert_eq!(
-        stack
-            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
-            .await,
-        2
-    );
+    assert_eq!(stack.orders_of(acme).await, 2);
 
     // Keys belong to their caller: bob's "abc-124" is bob's own order.
     let bob = mint_token(JWT_SECRET, "bob", 600, json!({}));
@@ -363,12 +350,7 @@ async fn the_saga_end_to_end() {
     assert_eq!(bobs["data"]["order"]["created_by"], "bob");
     let (_, bobs_again) = stack.saga_as(Some(&bob), &request).await;
     assert_eq!(bobs_again["data"]["order"], bobs["data"]["order"]);
-    assert_eq!(
-        stack
-            .scalar("SELECT COUNT(*) FROM orders WHERE customer_id = ?", acme)
-            .await,
-        3
-    );
+    assert_eq!(stack.orders_of(acme).await, 3);
 
     // Unknown customer; insufficient stock.
     let (status, body) = stack.saga(&json!({"customer_id": 999_999, "items": [{"product_id": mouse, "qty": 1}], "idempotency_key": "nobody"})).await;
@@ -386,15 +368,7 @@ async fn the_saga_end_to_end() {
         (status, body["error"]["code"].clone()),
         (409, json!("insufficient_stock"))
     );
-    assert_eq!(
-        stack
-            .scalar(
-                "SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?",
-                scarce
-            )
-            .await,
-        2
-    );
+    assert_eq!(stack.stock_of(scarce).await, 2);
 
     // orders-api dies while sagas run: every answer is a 201 or a clean error,
     // and once the reservation TTL has passed no stock is held by an
