@@ -56,7 +56,7 @@ bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64), DB ceiling, cold 
 	$(CARGO) build --release --workspace --bins
 	$(RELEASE_BIN)/bench $(ARGS)
 
-bench-compare: ## This tree against BASE=<git ref> (default HEAD~1), built in a worktree, benchmarked one after the other: ratios in bench/results/<date>-vs-<base>.md
+bench-compare: ## This tree against BASE=<git ref> (default HEAD~1), built in a worktree, benchmarked base, head, head, base: ratios of the means in bench/results/<date>-vs-<base>.md
 	scripts/bench-compare.sh $${BASE:-HEAD~1} $(ARGS)
 
 chaos: ## 1000 sagas through a fault proxy with orders-api killed twice; checks the invariants: bench/results/<date>-chaos.{md,json}

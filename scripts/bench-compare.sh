@@ -3,10 +3,11 @@
 #   scripts/bench-compare.sh <git ref> [bench options]
 # The base is checked out in a separate worktree and built with its own
 # target directory (kept in the build cache, so the next comparison is
-# incremental); its `bench` and this tree's run one after the other with the
-# same options, and `compare` prints the ratios (sagas/s, p99, CPU per saga,
-# the database ceiling). Writes bench/results/<date>-vs-<base commit>.md and
-# keeps both reports beside it (...-base.json, ...-head.json).
+# incremental); its `bench` and this tree's run with the same options in the
+# order base, head, head, base, and `compare` prints the ratios of the means
+# (sagas/s, p99, CPU per saga, the database ceiling). Writes
+# bench/results/<date>-vs-<base commit>.md and keeps the four reports beside
+# it (...-base-1.json, ...-head-1.json, ...-head-2.json, ...-base-2.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${1:?usage: scripts/bench-compare.sh <git ref> [bench options]}"
@@ -37,13 +38,19 @@ bench_in() {
     && "$2/release/bench" "${opts[@]}" --out "$3" --notes /dev/null >/dev/null)
 }
 
-mkdir -p "$scratch/base" "$scratch/head" "$results"
-bench_in "$worktree" "$base_target" "$scratch/base"
+# Base, head, head, base: on a shared machine the run that goes first is
+# measured faster (by about 10%); in this order that drift cancels out.
+mkdir -p "$results"
 dirty=$(git diff --quiet HEAD && echo "" || echo ", uncommitted changes")
-bench_in "$PWD" "$head_target" "$scratch/head"
 name="$results/$date-vs-$(git rev-parse --short "$rev")"
-cp "$scratch/base/$date.json" "$name-base.json"
-cp "$scratch/head/$date.json" "$name-head.json"
-"$head_target/release/compare" "$name-base.json" "$name-head.json" \
+bench_in "$worktree" "$base_target" "$scratch/base-1"
+bench_in "$PWD" "$head_target" "$scratch/head-1"
+bench_in "$PWD" "$head_target" "$scratch/head-2"
+bench_in "$worktree" "$base_target" "$scratch/base-2"
+for run in base-1 head-1 head-2 base-2; do
+  cp "$scratch/$run/$date.json" "$name-$run.json"
+done
+"$head_target/release/compare" --base "$name-base-1.json" --base "$name-base-2.json" \
+  --head "$name-head-1.json" --head "$name-head-2.json" \
   --base-name "$base" --head-name "HEAD$dirty" --out "$name.md"
 echo "=== written: $name.md" >&2

@@ -1,5 +1,8 @@
-//! Two benchmark reports side by side: the ratios a change to the hot path
-//! is judged by (sagas/s, p99, CPU per saga, the ceiling), level by level.
+//! Two sides' benchmark reports side by side: the ratios a change to the hot
+//! path is judged by (sagas/s, p99, CPU per saga, the ceiling), level by
+//! level. Each side may have several runs, averaged: `make bench-compare`
+//! runs base, head, head, base, because on a shared machine whichever runs
+//! first is measured faster (by about 10% here), and that order cancels out.
 
 use std::fmt::Write;
 
@@ -54,6 +57,35 @@ pub fn figures(report: &Value) -> Vec<Figures> {
         .unwrap_or_default()
 }
 
+/// The mean of each figure over `runs`, at each level every run measured.
+pub fn mean(runs: &[Vec<Figures>]) -> Vec<Figures> {
+    let Some((first, rest)) = runs.split_first() else {
+        return Vec::new();
+    };
+    let n = runs.len() as f64;
+    first
+        .iter()
+        .filter_map(|level| {
+            let same: Vec<&Figures> = std::iter::once(Some(level))
+                .chain(
+                    rest.iter()
+                        .map(|r| r.iter().find(|f| f.concurrency == level.concurrency)),
+                )
+                .collect::<Option<_>>()?;
+            let avg = |field: fn(&Figures) -> f64| same.iter().map(|f| field(f)).sum::<f64>() / n;
+            let ceilings: Option<Vec<f64>> = same.iter().map(|f| f.ceiling_per_s).collect();
+            Some(Figures {
+                concurrency: level.concurrency,
+                sagas_per_s: avg(|f| f.sagas_per_s),
+                p99_ms: avg(|f| f.p99_ms),
+                cpu_ms_per_saga: avg(|f| f.cpu_ms_per_saga),
+                database_cpu_ms_per_saga: avg(|f| f.database_cpu_ms_per_saga),
+                ceiling_per_s: ceilings.map(|c| c.iter().sum::<f64>() / n),
+            })
+        })
+        .collect()
+}
+
 fn ratio(new: f64, old: f64) -> String {
     if old <= 0.0 {
         return "-".into();
@@ -63,16 +95,25 @@ fn ratio(new: f64, old: f64) -> String {
 
 /// A Markdown table: each level both reports measured, base → head, and the
 /// ratio head / base.
-pub fn markdown(base_name: &str, base: &Value, head_name: &str, head: &Value) -> String {
-    let old = figures(base);
-    let new = figures(head);
+pub fn markdown(base_name: &str, base: &[Value], head_name: &str, head: &[Value]) -> String {
+    let side = |runs: &[Value]| mean(&runs.iter().map(figures).collect::<Vec<_>>());
+    let (old, new) = (side(base), side(head));
+    let commit = |runs: &[Value]| {
+        runs.first()
+            .and_then(|r| r["commit"].as_str())
+            .unwrap_or("?")
+            .to_owned()
+    };
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Base `{base_name}` ({}), head `{head_name}` ({}), one after the other on this machine. \
-         Ratios are head / base: above 1 is better for sagas/s, below 1 is better for p99 and CPU.\n",
-        base["commit"].as_str().unwrap_or("?"),
-        head["commit"].as_str().unwrap_or("?"),
+        "Base `{base_name}` ({}), head `{head_name}` ({}), on this machine: {} run(s) of the base and {} of \
+         the head, each side's figures the mean of its runs. Ratios are head / base: above 1 is better \
+         for sagas/s, below 1 is better for p99 and CPU.\n",
+        commit(base),
+        commit(head),
+        base.len(),
+        head.len(),
     );
     let _ = writeln!(
         md,
@@ -133,7 +174,7 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert!((f[0].cpu_ms_per_saga - 2.0).abs() < 1e-9);
         assert_eq!(f[0].ceiling_per_s, Some(1200.0));
-        let md = markdown("HEAD~1", &base, "HEAD", &head);
+        let md = markdown("HEAD~1", &[base], "HEAD", &[head]);
         assert!(md.contains("| 32 | 400 → 600 | 1.50× | 100.0 → 50.0 | 0.50× | 3.00 → 2.00 | 0.67× | 2.00 → 1.00 | 0.50× | 800 → 1200 | 1.50× |"), "{md}");
         assert!(md.contains("`HEAD~1` (aaa)"));
     }
@@ -143,6 +184,21 @@ mod tests {
         let base = report("a", 400.0, 100.0, 2.0, 800.0);
         let mut head = report("b", 600.0, 50.0, 1.0, 1200.0);
         head["saga"][0]["concurrency"] = json!(8);
-        assert!(!markdown("a", &base, "b", &head).contains("| 8 |"));
+        assert!(!markdown("a", &[base], "b", &[head]).contains("| 8 |"));
+    }
+
+    #[test]
+    fn runs_of_one_side_are_averaged_level_by_level() {
+        let first = figures(&report("a", 600.0, 80.0, 1.0, 1000.0));
+        let second = figures(&report("a", 400.0, 120.0, 2.0, 800.0));
+        let m = mean(&[first, second]);
+        assert_eq!(m.len(), 1);
+        assert_eq!((m[0].sagas_per_s, m[0].p99_ms), (500.0, 100.0));
+        assert_eq!(m[0].ceiling_per_s, Some(900.0));
+        assert!((m[0].database_cpu_ms_per_saga - 1.5).abs() < 1e-9);
+        let mut other = report("b", 1.0, 1.0, 1.0, 1.0);
+        other["saga"][0]["concurrency"] = json!(8);
+        let m = mean(&[figures(&report("a", 1.0, 1.0, 1.0, 1.0)), figures(&other)]);
+        assert!(m.is_empty(), "a level one run lacks is left out");
     }
 }

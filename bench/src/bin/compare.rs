@@ -5,16 +5,18 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 
-/// Prints (and writes, with `--out`) the ratios between two `bench` reports:
-/// sagas/s, p99, CPU per saga and the database ceiling at each concurrency
-/// both measured.
+/// Prints (and writes, with `--out`) the ratios between two sides' `bench`
+/// reports: sagas/s, p99, CPU per saga and the database ceiling at each
+/// concurrency both measured, each side the mean of its runs.
 #[derive(Parser)]
 #[command(name = "compare")]
 struct Options {
-    /// The base report (JSON written by `bench`).
-    base: PathBuf,
-    /// The report to judge against it.
-    head: PathBuf,
+    /// A report of the base (JSON written by `bench`); repeat for more runs.
+    #[arg(long = "base", required = true)]
+    base: Vec<PathBuf>,
+    /// A report of the head, judged against the base; repeat for more runs.
+    #[arg(long = "head", required = true)]
+    head: Vec<PathBuf>,
     /// What the base is called in the table (a git ref).
     #[arg(long, default_value = "base")]
     base_name: String,
@@ -34,7 +36,17 @@ fn read(path: &PathBuf) -> anyhow::Result<serde_json::Value> {
 
 fn main() -> anyhow::Result<()> {
     let o = Options::parse();
-    let md = bench::compare::markdown(&o.base_name, &read(&o.base)?, &o.head_name, &read(&o.head)?);
+    let base = o
+        .base
+        .iter()
+        .map(read)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let head = o
+        .head
+        .iter()
+        .map(read)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let md = bench::compare::markdown(&o.base_name, &base, &o.head_name, &head);
     print!("{md}");
     if let Some(out) = &o.out {
         std::fs::write(out, &md).with_context(|| format!("writing {}", out.display()))?;

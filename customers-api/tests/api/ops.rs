@@ -9,24 +9,12 @@ use crate::helpers::{assert_problem, customer_body, settings, spawn_app};
 #[tokio::test]
 async fn health_and_ready() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.expect("json");
-    assert_eq!(body["status"], "ok");
-    let res = app
-        .client
-        .get(app.url("/ready"))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.expect("json");
-    assert_eq!(body["status"], "ready");
+    for (path, expected) in [("/health", "ok"), ("/ready", "ready")] {
+        let (status, text) = app.get_text(path).await;
+        assert_eq!(status, 200, "{path}");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(body["status"], expected, "{path}");
+    }
 }
 
 #[tokio::test]

@@ -37,14 +37,7 @@ async fn an_order_reserves_stock_sums_repeated_products_and_prices_items() {
     assert_eq!(order["confirmed_at"], Value::Null);
     assert_eq!((app.stock(mouse).await, app.stock(pad).await), (97, 9));
 
-    let fetched: Value = app
-        .authed(Method::GET, &location)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let fetched: Value = app.get_json(&location).await;
     assert_eq!(fetched, order);
 }
 
@@ -183,14 +176,7 @@ async fn orders_are_listed_newest_first_with_filters_and_cursors() {
             Some(c) => format!("/orders?limit=7&cursor={c}"),
             None => "/orders?limit=7".to_owned(),
         };
-        let page: Value = app
-            .authed(Method::GET, &path)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        let page: Value = app.get_json(&path).await;
         seen.extend(
             page["data"]
                 .as_array()

@@ -39,35 +39,14 @@ async fn products_are_created_patched_read_and_searched() {
         ),
         (json!("Laptop"), json!(119900), json!(12))
     );
-    let fetched: Value = app
-        .authed(Method::GET, &location)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let fetched: Value = app.get_json(&location).await;
     assert_eq!(fetched, patched);
 
     app.product(100, 1).await;
-    let page: Value = app
-        .authed(Method::GET, "/products?search=sku001")
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = app.get_json("/products?search=sku001").await;
     assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(page["next_cursor"], Value::Null);
-    let page: Value = app
-        .authed(Method::GET, "/products?limit=1")
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = app.get_json("/products?limit=1").await;
     assert!(page["next_cursor"].is_string());
 }
 
