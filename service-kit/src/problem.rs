@@ -535,6 +535,11 @@ pub mod responses {
         pub MalformedId, 400, "Malformed id"
     );
 
+    crate::problem_response!(
+        /// 400: a list's `search`, `limit` or `cursor` is invalid.
+        pub BadSearch, 400, "Bad limit, cursor or search"
+    );
+
     /// 413 and 415: a body too large, or not JSON.
     #[derive(IntoResponses)]
     pub enum BodyRefused {

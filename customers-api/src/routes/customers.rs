@@ -8,7 +8,7 @@ use service_kit::{
     auth::User,
     pagination::{paginate, SearchParams},
     problem::{
-        responses::{BodyRefused, MalformedId, Unauthorized},
+        responses::{BadSearch, BodyRefused, MalformedId, Unauthorized},
         ApiError, Json, Problem,
     },
 };
@@ -111,7 +111,7 @@ pub struct CustomerPage {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of customers", body = CustomerPage),
-        (status = 400, description = "Bad limit, cursor or search", body = Problem, content_type = "application/problem+json"),
+        BadSearch,
         Unauthorized,
     ))]
 #[tracing::instrument(skip_all)]

@@ -8,7 +8,7 @@ use service_kit::{
     conditional::{if_match, precondition_required},
     pagination::{paginate, SearchParams},
     problem::{
-        responses::{BodyRefused, MalformedId, Unauthorized},
+        responses::{BadSearch, BodyRefused, MalformedId, Unauthorized},
         ApiError, Json, Problem,
     },
 };
@@ -132,7 +132,7 @@ pub struct ProductPage {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
-        (status = 400, description = "Bad limit, cursor or search", body = Problem, content_type = "application/problem+json"),
+        BadSearch,
         Unauthorized,
     ))]
 #[tracing::instrument(skip_all)]
