@@ -68,6 +68,11 @@ async fn call(req: Request, deps: &Deps) -> (u16, Value) {
     (status, body)
 }
 
+/// The sample saga event, with the default dependencies in front of `f`.
+async fn saga(f: &Fakes) -> (u16, Value) {
+    call(request(&event("create-and-confirm-order.json")), &deps(f)).await
+}
+
 fn customer() -> Value {
     json!({"id": 1, "name": "ACME", "email": "ops@acme.com", "phone": "+51987654321",
            "created_at": "2026-11-28T00:00:00Z", "updated_at": "2026-11-28T00:00:00Z"})
@@ -113,6 +118,16 @@ async fn confirm_answers(f: &Fakes, answer: ResponseTemplate) {
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/confirm"))
         .respond_with(answer)
+        .mount(&f.orders)
+        .await;
+}
+
+/// `answer` to the cancel of order 8, which must be asked exactly `times`.
+async fn cancel_answers(f: &Fakes, answer: ResponseTemplate, times: u64) {
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/orders/8/cancel"))
+        .respond_with(answer)
+        .expect(times)
         .mount(&f.orders)
         .await;
 }
@@ -278,7 +293,7 @@ async fn downstream_refusals_map_to_the_callers_fault() {
             .expect(1) // a refusal is not retried
             .mount(&f.orders)
             .await;
-        let (got, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+        let (got, body) = saga(&f).await;
         assert_eq!(got, expected_status, "{code}: {body}");
         assert_eq!(body["error"]["code"], expected_code);
         assert_eq!(body["error"]["step"], "create_order");
@@ -314,7 +329,7 @@ async fn transient_failures_are_retried_and_retry_after_is_honoured() {
     confirm_ok(&f).await;
     fetch_ok(&f, "CONFIRMED").await;
     let started = Instant::now();
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 201, "{body}");
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -374,7 +389,7 @@ async fn attempts_that_all_time_out_are_a_504_too() {
         .expect(3)
         .mount(&f.customers)
         .await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["code"], "downstream_timeout");
     assert_eq!(body["error"]["step"], "validate_customer");
@@ -427,7 +442,7 @@ async fn a_failed_confirm_is_compensated_by_exactly_one_cancel() {
         .expect(1)
         .mount(&f.orders)
         .await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["step"], "confirm_order");
     assert_eq!(body["error"]["code"], "confirm_failed_order_canceled");
@@ -450,13 +465,13 @@ async fn a_replay_of_a_compensated_saga_answers_the_same() {
         .expect(1) // a 4xx is not retried
         .mount(&f.orders)
         .await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/cancel"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(order("CANCELED")))
-        .expect(1)
-        .mount(&f.orders)
-        .await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    cancel_answers(
+        &f,
+        ResponseTemplate::new(200).set_body_json(order("CANCELED")),
+        1,
+    )
+    .await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(
         body["error"],
@@ -471,13 +486,8 @@ async fn a_failed_compensation_is_reported_pending() {
     customer_ok(&f).await;
     create_ok(&f).await;
     confirm_answers(&f, ResponseTemplate::new(503)).await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/cancel"))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(3)
-        .mount(&f.orders)
-        .await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    cancel_answers(&f, ResponseTemplate::new(503), 3).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["compensation"], "pending");
     assert_eq!(body["error"]["retriable"], true);
@@ -496,7 +506,7 @@ async fn a_fresh_confirmation_is_the_answer_without_a_read_back() {
         .expect(0)
         .mount(&f.orders)
         .await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["data"]["order"]["status"], "CONFIRMED");
 }
@@ -516,7 +526,7 @@ async fn an_confirm_failed_order_canceled_since_is_not_reported_as_confirmed() {
     )
     .await;
     fetch_ok(&f, "CANCELED").await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["step"], "fetch_order");
 }
@@ -786,12 +796,12 @@ async fn a_confirm_owned_elsewhere_is_never_compensated() {
         .expect(3) // retried, then left to its owner
         .mount(&f.orders)
         .await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/orders/8/cancel"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(order("CANCELED")))
-        .expect(0)
-        .mount(&f.orders)
-        .await;
+    cancel_answers(
+        &f,
+        ResponseTemplate::new(200).set_body_json(order("CANCELED")),
+        0,
+    )
+    .await;
     let res = handler(request(&event("create-and-confirm-order.json")), &deps(&f))
         .await
         .expect("answers");
@@ -821,7 +831,7 @@ async fn a_create_owned_elsewhere_answers_saga_in_progress() {
         .respond_with(problem(409, "idempotency_key_in_progress"))
         .mount(&f.orders)
         .await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "saga_in_progress");
     assert_eq!(body["error"]["step"], "create_order");
@@ -845,7 +855,7 @@ async fn compensation_never_cancels_a_confirmed_order() {
         .mount(&f.orders)
         .await;
     fetch_ok(&f, "CONFIRMED").await;
-    let (status, body) = call(request(&event("create-and-confirm-order.json")), &deps(&f)).await;
+    let (status, body) = saga(&f).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["data"]["order"]["status"], "CONFIRMED");
 }
