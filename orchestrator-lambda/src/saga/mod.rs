@@ -285,20 +285,21 @@ enum Settled {
 
 impl Settled {
     fn of(order: Order) -> Self {
+        let id = order.id;
         match order.status {
+            OrderStatus::Confirmed => Self::Confirmed(Box::new(order)),
             OrderStatus::Canceled => {
                 tracing::info!(
                     step = "compensate",
-                    order_id = order.id,
+                    order_id = id,
                     "order canceled; stock restored"
                 );
                 Self::Canceled
             }
-            OrderStatus::Confirmed => Self::Confirmed(Box::new(order)),
             OrderStatus::Created => {
                 tracing::error!(
                     step = "compensate",
-                    order_id = order.id,
+                    order_id = id,
                     "the order is neither canceled nor confirmed"
                 );
                 Self::Unknown
