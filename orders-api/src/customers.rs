@@ -18,7 +18,7 @@ pub struct CustomersClient {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum CustomerCheck {
-    Exists(Box<Customer>),
+    Exists,
     NotFound,
 }
 
@@ -42,7 +42,8 @@ impl CustomersClient {
         })
     }
 
-    /// Whether the customer exists (and is not deleted).
+    /// Whether the customer exists (and is not deleted). The answer is read
+    /// as a [`Customer`]: one that does not fit the contract is an error.
     pub async fn check(&self, id: u64) -> Result<CustomerCheck, CallError> {
         let req = Request::new(
             "customers.get",
@@ -51,8 +52,12 @@ impl CustomersClient {
             &self.service_token,
         );
         let deadline = Instant::now() + BUDGET;
-        match self.client.send(&self.base, &req, deadline).await {
-            Ok(answer) => Ok(CustomerCheck::Exists(Box::new(answer.body))),
+        match self
+            .client
+            .send::<Customer, _>(&self.base, &req, deadline)
+            .await
+        {
+            Ok(_) => Ok(CustomerCheck::Exists),
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(CustomerCheck::NotFound),
             Err(e) => Err(e),
         }

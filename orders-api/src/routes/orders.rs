@@ -50,7 +50,7 @@ fn replayed(ctx: &OrdersContext, scope: &'static str, reply: Reply) -> HttpRespo
 /// Whether customers-api knows the customer: a refusal or a 503 if not.
 async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiError> {
     match customers.check(id).await {
-        Ok(CustomerCheck::Exists(_)) => Ok(()),
+        Ok(CustomerCheck::Exists) => Ok(()),
         Ok(CustomerCheck::NotFound) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             Code::CustomerNotFound.as_str(),
@@ -102,9 +102,14 @@ pub async fn create(
         .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
     let at = store::now();
     // The key first, then the customer, then the stock: a twin request waits
-    // on the key instead of doing any of it.
+    // on the key instead of doing any of it. A transaction run again after a
+    // deadlock does not ask customers-api again.
+    let mut customer_checked = false;
     let outcome = idempotency::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
-        check_customer(&ctx.customers, new.customer_id).await?;
+        if !customer_checked {
+            check_customer(&ctx.customers, new.customer_id).await?;
+            customer_checked = true;
+        }
         let created = orders::create(tx, &new, &caller.subject, at).await;
         if let Err(TxError::Order(OrderError::InsufficientStock { .. })) = &created {
             ctx.counters.stock_conflicts.inc();

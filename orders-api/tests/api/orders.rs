@@ -390,3 +390,37 @@ async fn listing_orders_uses_an_index_in_its_order() {
     let page = app.get_json("/orders?status=CONFIRMED&limit=5").await;
     assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
 }
+
+/// A create that runs again after a lock conflict asks customers-api once:
+/// its product stays locked through every attempt, and customers-api is
+/// asked exactly once before the 503.
+#[tokio::test]
+async fn a_create_run_again_after_lock_conflicts_checks_the_customer_once() {
+    let customers = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 1, "name": "ACME", "email": "ops@acme.com", "phone": null,
+            "created_at": "2026-11-29T00:00:00Z", "updated_at": "2026-11-29T00:00:00Z",
+        })))
+        .expect(1)
+        .mount(&customers)
+        .await;
+    let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |_| {}).await;
+    let p = app.product(100, 5).await;
+    let mut lock = app.pool.begin().await.expect("tx");
+    sqlx::query("SELECT stock FROM products WHERE id = ? FOR UPDATE")
+        .bind(p)
+        .execute(&mut *lock)
+        .await
+        .expect("lock the product");
+    let res = app
+        .post_order(
+            &json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]}),
+            Some("locked"),
+        )
+        .await;
+    assert_problem(res, 503, "database_busy").await;
+    lock.rollback().await.expect("release");
+    assert_eq!(app.stock(p).await, 5);
+}
