@@ -15,7 +15,7 @@
 use actix_web::http::StatusCode;
 use anyhow::anyhow;
 use orders_api::{
-    domain::{NewOrder, OrderInput},
+    domain::{NewOrder, OrderInput, OrderItemInput},
     idempotency::{self, Idem, Outcome, Reply},
     store::{self, orders, Tx, TxError},
 };
@@ -40,10 +40,13 @@ pub async fn saga_sql(
         .await
         .map_err(|e| api(e.into()))?;
 
-    let input: OrderInput = serde_json::from_value(serde_json::json!({
-        "customer_id": customer_id,
-        "items": items.iter().map(|(p, q)| serde_json::json!({"product_id": p, "qty": q})).collect::<Vec<_>>(),
-    }))?;
+    let input = OrderInput {
+        customer_id,
+        items: items
+            .iter()
+            .map(|&(product_id, qty)| OrderItemInput { product_id, qty })
+            .collect(),
+    };
     let canonical = serde_json::to_vec(&input)?;
     let new = NewOrder::try_from(input).map_err(|e| anyhow!("invalid order: {e:?}"))?;
     let idem = Idem::new(
