@@ -144,21 +144,19 @@ pub async fn assert_schema_matches_migrations(
     crate::db::migrate(&b, &mut migrator)
         .await
         .unwrap_or_else(|e| panic!("migrations apply: {e:#}"));
-    for table in tables {
-        assert_eq!(
-            table_ddl(&a, table).await,
-            table_ddl(&b, table).await,
-            "table {table}"
-        );
-    }
+    assert_same_tables(&a, &b, tables, "").await;
     crate::db::migrate(&a, &mut migrator)
         .await
         .unwrap_or_else(|e| panic!("migrations apply over schema.sql: {e:#}"));
+    assert_same_tables(&a, &b, tables, " after migrating").await;
+}
+
+async fn assert_same_tables(a: &sqlx::MySqlPool, b: &sqlx::MySqlPool, tables: &[&str], when: &str) {
     for table in tables {
         assert_eq!(
-            table_ddl(&a, table).await,
-            table_ddl(&b, table).await,
-            "table {table} after migrating"
+            table_ddl(a, table).await,
+            table_ddl(b, table).await,
+            "table {table}{when}"
         );
     }
 }
