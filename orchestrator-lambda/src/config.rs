@@ -25,14 +25,12 @@ pub struct Config {
     /// `SERVICE_TOKEN`: how the saga authenticates to both APIs. To
     /// orders-api it names the caller in `X-On-Behalf-Of`.
     pub service_token: String,
-    /// Longest wait for one downstream attempt (`DOWNSTREAM_TIMEOUT_MS`, 2000).
-    pub attempt_timeout: Duration,
-    /// Attempts per downstream call, first included (`RETRY_MAX_ATTEMPTS`, 4).
-    pub max_attempts: u32,
-    /// First backoff ceiling (`RETRY_BASE_MS`, 50); doubles per attempt.
-    pub backoff_base: Duration,
-    /// Backoff cap (`RETRY_MAX_DELAY_MS`, 1000).
-    pub backoff_cap: Duration,
+    /// How downstream calls are timed and retried: the longest wait for one
+    /// attempt (`DOWNSTREAM_TIMEOUT_MS`, 2000), attempts per call, the first
+    /// included (`RETRY_MAX_ATTEMPTS`, 4), the first backoff ceiling
+    /// (`RETRY_BASE_MS`, 50, doubling per attempt) and its cap
+    /// (`RETRY_MAX_DELAY_MS`, 1000).
+    pub retry: RetryPolicy,
     /// Kept free before the invocation's deadline (`DEADLINE_MARGIN_MS`, 500).
     pub deadline_margin: Duration,
     /// Budget when the invocation carries no deadline, and cap otherwise (`SAGA_TIMEOUT_MS`, 25000).
@@ -45,16 +43,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// How downstream calls are timed and retried.
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            attempt_timeout: self.attempt_timeout,
-            max_attempts: self.max_attempts,
-            backoff_base: self.backoff_base,
-            backoff_cap: self.backoff_cap,
-        }
-    }
-
     /// Reads the environment, and the secrets from Secrets Manager when
     /// `APP_SECRET_ARN` is set.
     pub async fn load() -> anyhow::Result<Self> {
@@ -85,16 +73,18 @@ impl Config {
             orders: required("ORDERS_API_BASE")?.parse()?,
             users,
             service_token: auth.service_token,
-            attempt_timeout: millis_in("DOWNSTREAM_TIMEOUT_MS", 2000, 10..=60_000)?,
-            max_attempts: parsed_in("RETRY_MAX_ATTEMPTS", 4, 1..=20)?,
-            backoff_base: millis_in("RETRY_BASE_MS", 50, 1..=60_000)?,
-            backoff_cap: millis_in("RETRY_MAX_DELAY_MS", 1000, 1..=60_000)?,
+            retry: RetryPolicy {
+                attempt_timeout: millis_in("DOWNSTREAM_TIMEOUT_MS", 2000, 10..=60_000)?,
+                max_attempts: parsed_in("RETRY_MAX_ATTEMPTS", 4, 1..=20)?,
+                backoff_base: millis_in("RETRY_BASE_MS", 50, 1..=60_000)?,
+                backoff_cap: millis_in("RETRY_MAX_DELAY_MS", 1000, 1..=60_000)?,
+            },
             deadline_margin: millis_in("DEADLINE_MARGIN_MS", 500, 0..=60_000)?,
             saga_timeout: millis_in("SAGA_TIMEOUT_MS", 25_000, 100..=900_000)?,
             compensation_reserve: millis_in("COMPENSATION_RESERVE_MS", 2000, 0..=900_000)?,
             aws,
         };
-        if config.backoff_cap < config.backoff_base {
+        if config.retry.backoff_cap < config.retry.backoff_base {
             return Err(anyhow!("RETRY_MAX_DELAY_MS must be at least RETRY_BASE_MS"));
         }
         if config.compensation_reserve >= config.saga_timeout {

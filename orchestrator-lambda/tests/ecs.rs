@@ -2,6 +2,7 @@
 //! standing in for ECS. Only addresses are resolved here: nothing connects
 //! to the (private, fictitious) task addresses moto hands out.
 
+use service_kit::client::RetryPolicy;
 use std::{process::Command, time::Duration};
 
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
@@ -110,10 +111,12 @@ async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
         orders: "ecs://prod/orders-api:3002".parse().expect("spec"),
         users: common::users(),
         service_token: common::SERVICE_TOKEN.into(),
-        attempt_timeout: Duration::from_millis(500),
-        max_attempts: 2,
-        backoff_base: Duration::from_millis(10),
-        backoff_cap: Duration::from_millis(20),
+        retry: RetryPolicy {
+            attempt_timeout: Duration::from_millis(500),
+            max_attempts: 2,
+            backoff_base: Duration::from_millis(10),
+            backoff_cap: Duration::from_millis(20),
+        },
         deadline_margin: Duration::from_millis(100),
         saga_timeout: Duration::from_secs(5),
         compensation_reserve: Duration::from_millis(500),

@@ -1,6 +1,7 @@
 //! Handler tests: API Gateway HTTP API events in, downstreams faked with
 //! wiremock (this suite is about their failures), the real handler between.
 
+use service_kit::client::RetryPolicy;
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Context, Request, RequestExt};
@@ -33,10 +34,12 @@ fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Deps {
         orders: f.orders.uri().parse().expect("url"),
         users: common::users(),
         service_token: SERVICE_TOKEN.into(),
-        attempt_timeout: Duration::from_millis(500),
-        max_attempts: 3,
-        backoff_base: Duration::from_millis(10),
-        backoff_cap: Duration::from_millis(50),
+        retry: RetryPolicy {
+            attempt_timeout: Duration::from_millis(500),
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(10),
+            backoff_cap: Duration::from_millis(50),
+        },
         deadline_margin: Duration::from_millis(200),
         saga_timeout: Duration::from_secs(10),
         compensation_reserve: Duration::from_millis(1500),
@@ -357,7 +360,7 @@ async fn a_hanging_downstream_makes_a_504_before_the_lambda_deadline() {
     // Attempts long enough that the invocation's deadline is what runs out.
     let (status, body) = call(
         req,
-        &deps_with(&f, |c| c.attempt_timeout = Duration::from_secs(20)),
+        &deps_with(&f, |c| c.retry.attempt_timeout = Duration::from_secs(20)),
     )
     .await;
     let answered_at = chrono::Utc::now().timestamp_millis();

@@ -6,6 +6,7 @@
 //! the data once all work has finished: a 201 means the order is CONFIRMED,
 //! a CANCELED order means nobody was told 201.
 
+use service_kit::client::RetryPolicy;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -69,10 +70,12 @@ fn deps(apis: &Apis) -> Deps {
             orders: apis.orders.parse().expect("url"),
             users: common::users(),
             service_token: SERVICE_TOKEN.into(),
-            attempt_timeout: Duration::from_millis(1500),
-            max_attempts: 4,
-            backoff_base: Duration::from_millis(50),
-            backoff_cap: Duration::from_millis(500),
+            retry: RetryPolicy {
+                attempt_timeout: Duration::from_millis(1500),
+                max_attempts: 4,
+                backoff_base: Duration::from_millis(50),
+                backoff_cap: Duration::from_millis(500),
+            },
             deadline_margin: Duration::from_millis(200),
             saga_timeout: Duration::from_secs(10),
             compensation_reserve: Duration::from_secs(3),

@@ -55,7 +55,7 @@ impl Deps {
 
     pub fn with_ecs(config: Config, ecs: Option<aws_sdk_ecs::Client>) -> anyhow::Result<Self> {
         Ok(Self {
-            client: Client::new(config.retry_policy())?,
+            client: Client::new(config.retry)?,
             customers: Endpoint::new(config.customers.clone(), ecs.clone()),
             orders: Endpoint::new(config.orders.clone(), ecs),
             config,
