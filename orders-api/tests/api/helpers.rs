@@ -74,6 +74,18 @@ impl TestApp {
         body["id"].as_u64().expect("id")
     }
 
+    /// Holds product `p`'s row lock, as a running transaction would, until
+    /// the returned transaction ends.
+    pub async fn lock_product(&self, p: u64) -> sqlx::Transaction<'static, sqlx::MySql> {
+        let mut lock = self.pool.begin().await.expect("tx");
+        sqlx::query("SELECT stock FROM products WHERE id = ? FOR UPDATE")
+            .bind(p)
+            .execute(&mut *lock)
+            .await
+            .expect("lock the product");
+        lock
+    }
+
     pub async fn stock(&self, product_id: u64) -> u32 {
         sqlx::query_scalar::<_, u32>("SELECT stock FROM products WHERE id = ?")
             .bind(product_id)

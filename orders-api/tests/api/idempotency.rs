@@ -3,19 +3,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app, TestApp};
-
-/// Holds product `p`'s row lock, as a running transaction would, until the
-/// returned transaction ends.
-async fn lock_product(app: &TestApp, p: u64) -> sqlx::Transaction<'static, sqlx::MySql> {
-    let mut lock = app.pool.begin().await.expect("tx");
-    sqlx::query("SELECT stock FROM products WHERE id = ? FOR UPDATE")
-        .bind(p)
-        .execute(&mut *lock)
-        .await
-        .expect("lock the product");
-    lock
-}
+use crate::helpers::{assert_problem, spawn_app};
 
 #[tokio::test]
 async fn a_replayed_create_answers_the_same_bytes_and_makes_no_second_order() {
@@ -145,7 +133,7 @@ async fn a_twin_waits_for_the_request_holding_its_key_and_replays_the_answer() {
     let customer = app.customer().await;
     let p = app.product(250, 10).await;
     let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 2}]});
-    let lock = lock_product(&app, p).await;
+    let lock = app.lock_product(p).await;
     let first = app.post_order(&body, Some("twin"));
     let twin = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
@@ -285,7 +273,7 @@ async fn a_row_locked_through_every_attempt_is_a_503_database_busy() {
     let app = spawn_app().await;
     let customer = app.customer().await;
     let p = app.product(250, 10).await;
-    let lock = lock_product(&app, p).await;
+    let lock = app.lock_product(p).await;
     let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
     let res = app.post_order(&body, Some("busy")).await;
     assert!(res.headers().contains_key("retry-after"));

@@ -408,12 +408,7 @@ async fn a_create_run_again_after_lock_conflicts_checks_the_customer_once() {
         .await;
     let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |_| {}).await;
     let p = app.product(100, 5).await;
-    let mut lock = app.pool.begin().await.expect("tx");
-    sqlx::query("SELECT stock FROM products WHERE id = ? FOR UPDATE")
-        .bind(p)
-        .execute(&mut *lock)
-        .await
-        .expect("lock the product");
+    let lock = app.lock_product(p).await;
     let res = app
         .post_order(
             &json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]}),
