@@ -1,9 +1,11 @@
-# syntax=docker/dockerfile:1
-# Either API, built from the repository root; SERVICE picks the binary and
-# PORT its default port:
-#   docker build --build-arg SERVICE=customers-api --build-arg PORT=3001 -t customers-api .
-#   docker build --build-arg SERVICE=orders-api --build-arg PORT=3002 -t orders-api .
-ARG SERVICE=orders-api
+# Either API, built from the repository root with the classic builder or
+# BuildKit (no BuildKit-only syntax). SERVICE picks the binary, PORT its port;
+# RDS_CA_URL and RDS_CA_SHA256 the Amazon RDS CA bundle (images for AWS):
+#   docker build --network host --build-arg SERVICE=orders-api --build-arg PORT=3002 \
+#     --build-arg RDS_CA_SHA256=<pinned checksum> -t orders-api .
+#   docker build ... --build-arg RDS_CA_URL= ...   (local use: no bundle)
+# Both images share every layer up to the runtime stage: the dependencies are
+# cooked, and both binaries built, once.
 
 # 1. Toolchain and cargo-chef, shared by the stages below.
 FROM rust:1.95-slim-bookworm AS chef
@@ -15,34 +17,53 @@ FROM chef AS planner
 COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
-# 3. Dependencies first (a cached layer), then the service. Queries are
-#    checked against the committed .sqlx/ metadata: no database needed.
+# 3. Dependencies of both APIs first (a cached layer, the same for both
+#    images), then both binaries. Queries are checked against the committed
+#    .sqlx/ metadata: no database needed.
 FROM chef AS builder
-ARG SERVICE
 ENV SQLX_OFFLINE=true
 COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --recipe-path recipe.json --package "${SERVICE}" --bin "${SERVICE}"
+RUN cargo chef cook --release --locked --recipe-path recipe.json \
+      --package customers-api --package orders-api
 COPY . .
-RUN cargo build --release --locked --package "${SERVICE}" --bin "${SERVICE}" \
-    && cp "target/release/${SERVICE}" /app/service
+RUN cargo build --release --locked --package customers-api --package orders-api \
+      --bin customers-api --bin orders-api
 
-# 4. The runtime: the binary, CA certificates, a non-root user.
+# 4. Amazon RDS's CA bundle, verified against its pinned checksum: DATABASE_URL
+#    in AWS verifies the database's certificate and host name against it
+#    (ssl-mode=VERIFY_IDENTITY). An empty RDS_CA_URL leaves it out (local use).
+FROM debian:bookworm-slim AS rds-ca
+ARG RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+ARG RDS_CA_SHA256=
+# hadolint ignore=DL3008,DL4006
+RUN set -eu; mkdir /out; \
+    if [ -n "$RDS_CA_URL" ]; then \
+      if [ -z "$RDS_CA_SHA256" ]; then \
+        echo "RDS_CA_SHA256 is not set: pin the bundle's checksum (docs/deploy.md, 'The RDS CA bundle'), or build with RDS_CA_URL= for local use" >&2; \
+        exit 1; \
+      fi; \
+      apt-get update -qq; \
+      apt-get install -y -qq --no-install-recommends ca-certificates curl >/dev/null; \
+      curl -fsSL --retry 3 -o /out/rds-global-bundle.pem "$RDS_CA_URL"; \
+      echo "$RDS_CA_SHA256  /out/rds-global-bundle.pem" | sha256sum -c -; \
+      chmod 0444 /out/rds-global-bundle.pem; \
+    fi
+
+# 5. The runtime: one binary, CA certificates, a non-root user.
 FROM debian:bookworm-slim AS runtime
-ARG SERVICE
+ARG SERVICE=orders-api
 ARG PORT=3002
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
+    && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
-# Amazon RDS's CA bundle: DATABASE_URL in AWS verifies the database's
-# certificate and host name against it (ssl-mode=VERIFY_IDENTITY).
-ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
-COPY --from=builder /app/service /usr/local/bin/service
+COPY --from=rds-ca /out/ /etc/ssl/certs/
+COPY --from=builder /app/target/release/${SERVICE} /usr/local/bin/service
 USER 10001:10001
 ENV HOST=0.0.0.0 PORT=${PORT} LOG_FORMAT=json RUST_LOG=info
 LABEL org.opencontainers.image.title="${SERVICE}"
 EXPOSE ${PORT}
-# The binary probes its own /health: no curl in the image.
+# The binary probes its own /health: no shell, no curl in the image.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["/usr/local/bin/service", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/service"]

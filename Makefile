@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local up down images deploy deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases ecs-local docker-check up down images deploy deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -96,7 +96,7 @@ sqlx-check: ## Fail if .sqlx/ does not match the queries
 # The Compose plugin (`docker compose`) when there is one, else docker-compose v1.
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-up: ## docker compose: MySQL 8 (schema + seed, on 127.0.0.1:3307) and both APIs, built from the Dockerfile
+up: ## docker compose: MySQL 8 (schema + seed, on 127.0.0.1:3307) and both APIs (127.0.0.1:3001, :3002), built from the Dockerfile
 	$(COMPOSE) up --build -d
 
 down: ## Stop the compose stack (add -v to drop the database: make down ARGS=-v)
@@ -109,10 +109,32 @@ deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: docs/deploy.md
 	scripts/deploy.sh
 
 sam-local: ## sam build, then sam local start-api on :3003 (needs Docker; the APIs on the host: make apis)
+	scripts/arm64-emulation.sh
 	sam build --beta-features
 	python3 scripts/sam-local-env.py render .aws-sam/sam-local-env.json
 	sam local start-api --port 3003 --env-vars .aws-sam/sam-local-env.json \
-	  --add-host host.docker.internal:host-gateway
+	  --add-host host.docker.internal:host-gateway $(SAM_LOCAL_ARGS)
+
+sam-invoke: ## sam build, then one saga through sam local invoke with a fresh dev token (needs Docker and make apis)
+	scripts/arm64-emulation.sh
+	sam build --beta-features
+	python3 scripts/sam-local-env.py render .aws-sam/sam-local-env.json
+	@token=$$(scripts/mint-token.sh sam-invoke 600) && \
+	  sed "s|\$${TOKEN}|$$token|" orchestrator-lambda/events/create-and-confirm-order.json > .aws-sam/saga-event.json
+	sam local invoke OrchestratorFunction --event .aws-sam/saga-event.json --env-vars .aws-sam/sam-local-env.json \
+	  --add-host host.docker.internal:host-gateway $(SAM_LOCAL_ARGS)
+
+docker-engine: ## Start Debian's dockerd (iptables off) when no Docker engine answers; a no-op when one does
+	scripts/docker-engine.sh
+
+docker-bases: ## Offline machines only: local stand-ins for the base images, where a tag is missing (docs/testing.md)
+	scripts/docker-bases.sh
+
+ecs-local: ## Run template.yaml's ECS task definitions as containers (images of make up): healthy, /ready, seed, an order
+	python3 scripts/ecs-local.py
+
+docker-check: ## What CI runs of the container paths: make up, the quick start, ECS tasks, sam local, sam invoke, make down
+	scripts/docker-check.sh
 
 seed-aws: ## Load the sample data into the deployed database (a one-shot ECS task running `orders-api seed`; DEPLOY_SUBNET_IDS)
 	scripts/seed-aws.sh

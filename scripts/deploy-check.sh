@@ -13,7 +13,7 @@ sam validate --lint --region us-east-1
 echo "--- sam local's env file against the template"
 python3 scripts/sam-local-env.py check
 echo "--- hadolint"
-hadolint Dockerfile
+hadolint Dockerfile docker/stand-ins/*.Dockerfile
 if command -v docker-compose >/dev/null 2>&1; then
   echo "--- docker-compose config"
   docker-compose config -q
