@@ -108,21 +108,11 @@ images: ## Build both API images and push them to ECR (AWS_ACCOUNT_ID, AWS_REGIO
 deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: docs/deploy.md, "Deploy to AWS")
 	scripts/deploy.sh
 
-sam-local: ## sam build, then sam local start-api on :3003 (needs Docker; the APIs on the host: make apis)
-	scripts/arm64-emulation.sh
-	sam build --beta-features
-	python3 scripts/sam-local-env.py render .aws-sam/sam-local-env.json
-	sam local start-api --port 3003 --env-vars .aws-sam/sam-local-env.json \
-	  --add-host host.docker.internal:host-gateway $(SAM_LOCAL_ARGS)
+sam-local: ## sam local start-api on :3003: the function built for this machine's architecture, in SAM's container (needs Docker and make apis)
+	scripts/sam-local.sh start-api $(SAM_LOCAL_ARGS)
 
-sam-invoke: ## sam build, then one saga through sam local invoke with a fresh dev token (needs Docker and make apis)
-	scripts/arm64-emulation.sh
-	sam build --beta-features
-	python3 scripts/sam-local-env.py render .aws-sam/sam-local-env.json
-	@token=$$(scripts/mint-token.sh sam-invoke 600) && \
-	  sed "s|\$${TOKEN}|$$token|" orchestrator-lambda/events/create-and-confirm-order.json > .aws-sam/saga-event.json
-	sam local invoke OrchestratorFunction --event .aws-sam/saga-event.json --env-vars .aws-sam/sam-local-env.json \
-	  --add-host host.docker.internal:host-gateway $(SAM_LOCAL_ARGS)
+sam-invoke: ## One saga through sam local invoke, with a fresh dev token (needs Docker and make apis)
+	scripts/sam-local.sh invoke $(SAM_LOCAL_ARGS)
 
 docker-engine: ## Start Debian's dockerd (iptables off) when no Docker engine answers; a no-op when one does
 	scripts/docker-engine.sh

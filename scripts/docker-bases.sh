@@ -6,8 +6,9 @@
 #   debian:bookworm-slim                       debootstrap --variant=minbase, trimmed like -slim
 #   rust:<version>-slim-bookworm               the above + gcc + this machine's Rust toolchain
 #   mysql:8.4                                  the above + Debian's MariaDB behind the official entrypoint contract
-#   public.ecr.aws/lambda/provided:al2023-arm64  an arm64 Debian (not Amazon Linux) with the
-#                                              Lambda image's layout, for `sam local`
+#   public.ecr.aws/lambda/provided:al2023-<arch> a Debian (not Amazon Linux) with the Lambda
+#                                              image's layout, for `sam local`: the template's
+#                                              architecture (arm64) and the host's
 # They are not the upstream images (docs/testing.md says what they do not
 # prove), are never pushed, and a machine with a registry never needs them.
 #   scripts/docker-bases.sh            build the missing ones
@@ -32,17 +33,24 @@ for svc in doc["services"].values():
 PY
 )
 lambda_base=$(python3 - <<'PY'
+import platform
 from samcli.yamlhelper import yaml_parse
 t = yaml_parse(open("template.yaml").read())
+params = {k: v.get("Default") for k, v in t.get("Parameters", {}).items()}
 glob = t.get("Globals", {}).get("Function", {})
+# `make sam-local` runs the host's architecture; deployments use the default.
+host = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
 for r in t["Resources"].values():
     if r["Type"] != "AWS::Serverless::Function":
         continue
     p = r.get("Properties", {})
     runtime = p.get("Runtime", glob.get("Runtime"))
     arch = (p.get("Architectures") or glob.get("Architectures") or ["x86_64"])[0]
+    if isinstance(arch, dict) and "Ref" in arch:
+        arch = params[arch["Ref"]]
     if runtime.startswith("provided."):
-        print(f"public.ecr.aws/lambda/provided:{runtime.split('.', 1)[1]}-{arch}")
+        for a in sorted({arch, host}):
+            print(f"public.ecr.aws/lambda/provided:{runtime.split('.', 1)[1]}-{a}")
 PY
 )
 tags=$(printf '%s\n' $dockerfile_bases $compose_bases $lambda_base | sort -u)
@@ -134,7 +142,9 @@ build_mysql() { # tag
 
 build_lambda() { # tag
   local arch=${1##*-}
-  [ "$arch" = arm64 ] && scripts/arm64-emulation.sh
+  [ "$arch" = x86_64 ] && arch=amd64
+  [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && scripts/arm64-emulation.sh
+  as_root rm -rf "$work/lambda"
   rootfs "$arch" "$work/lambda"
   as_root mkdir -p "$work/lambda/var/task" "$work/lambda/var/runtime" "$work/lambda/opt"
   as_root sh -c "cat > '$work/lambda/lambda-entrypoint.sh'" <<'SH'

@@ -4,17 +4,19 @@
 #   1. make up: both images from the Dockerfile, MySQL initialised from
 #      db/schema.sql and db/seed.sql, both APIs healthy by the image's own
 #      HEALTHCHECK, published on 127.0.0.1 only;
-#   2. the quick start against the containers: the saga (201 CONFIRMED) with
+#   2. the RDS CA bundle is verified against its pinned checksum (a wrong pin
+#      or none fails the build);
+#   3. the quick start against the containers: the saga (201 CONFIRMED) with
 #      the orchestrator running natively (make lambda), a customer, make invoke;
-#   3. a one-line change in orders-api/src rebuilds the binaries, not the
+#   4. a one-line change in orders-api/src rebuilds the binaries, not the
 #      dependencies (the cooked layer comes from the cache);
-#   4. template.yaml's ECS task definitions run as containers (make ecs-local);
-#   5. make down -v leaves no container and no volume;
-#   6. sam local start-api answers the saga with a token (201) and without
+#   5. template.yaml's ECS task definitions run as containers (make ecs-local);
+#   6. make down -v leaves no container and no volume;
+#   7. sam local start-api answers the saga with a token (201) and without
 #      one (401), and sam local invoke answers it (201), against make apis.
 # Needs the engine and the base images: make docker-engine docker-bases (this
 # script runs both; each is a no-op when there is nothing to do).
-#   DOCKER_CHECK_REBUILD=0 skips step 3.
+#   DOCKER_CHECK_REBUILD=0 skips step 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -73,6 +75,31 @@ project=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"
 for svc in customers-api orders-api; do
   echo "image $svc:local: $(docker image inspect -f '{{.Size}}' "$svc:local" | awk '{printf "%.1f MB", $1/1e6}'), user $(docker image inspect -f '{{.Config.User}}' "$svc:local")"
 done
+
+step "the RDS CA bundle is checked against its pin (a local file stands in for AWS's URL)"
+mkdir "$work/rds"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /CN=stand-in-rds-ca -days 1 \
+  -out "$work/rds/bundle.pem" 2>/dev/null
+pin=$(sha256sum "$work/rds/bundle.pem" | awk '{print $1}')
+rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+background "$work/http.log" python3 -m http.server --bind 127.0.0.1 --directory "$work/rds" "$rport"
+wait_for "http://127.0.0.1:$rport/bundle.pem" 20 "$work/http.log"
+url="http://127.0.0.1:$rport/bundle.pem"
+rds_build() { docker build -q --network host --build-arg SERVICE=orders-api --build-arg PORT=3002 --build-arg "RDS_CA_URL=$url" "$@" . ; }
+rds_build --build-arg RDS_CA_SHA256="$pin" -t order-back-office-rds-check >/dev/null 2>"$work/rds.log" \
+  || { cat "$work/rds.log" >&2; fail "the image did not build with the right pin"; }
+cid=$(docker create order-back-office-rds-check)
+docker cp "$cid:/etc/ssl/certs/rds-global-bundle.pem" - | tar -xO | cmp - "$work/rds/bundle.pem" \
+  || fail "the image does not carry the pinned bundle"
+docker rm "$cid" >/dev/null; docker rmi order-back-office-rds-check >/dev/null
+echo "right pin: the image carries the bundle at /etc/ssl/certs/rds-global-bundle.pem"
+if rds_build --target rds-ca --build-arg RDS_CA_SHA256="$(printf '0%.0s' $(seq 64))" >/dev/null 2>&1; then
+  fail "a bundle that does not match the pin was accepted"
+fi
+echo "wrong pin: the build fails"
+if rds_build --target rds-ca >/dev/null 2>&1; then fail "a bundle without a pin was accepted"; fi
+echo "no pin: the build fails"
+stop_background
 
 step "the quick start against the containers (make lambda, the README's curls, make invoke)"
 background "$work/lambda.log" make -s lambda
