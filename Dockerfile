@@ -29,36 +29,35 @@ COPY . .
 RUN cargo build --release --locked --package customers-api --package orders-api \
       --bin customers-api --bin orders-api
 
-# 4. Amazon RDS's CA bundle, verified against its pinned checksum: DATABASE_URL
-#    in AWS verifies the database's certificate and host name against it
-#    (ssl-mode=VERIFY_IDENTITY). An empty RDS_CA_URL leaves it out (local use).
-FROM debian:bookworm-slim AS rds-ca
+# 4. CA certificates, and Amazon RDS's CA bundle verified against its pinned
+#    checksum: DATABASE_URL in AWS verifies the database's certificate and
+#    host name against it (ssl-mode=VERIFY_IDENTITY). An empty RDS_CA_URL
+#    leaves it out (local use).
+FROM debian:bookworm-slim AS certs
+# hadolint ignore=DL3008
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends ca-certificates curl >/dev/null \
+    && mkdir /out && cp /etc/ssl/certs/ca-certificates.crt /out/
 ARG RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 ARG RDS_CA_SHA256=
-# hadolint ignore=DL3008,DL4006
-RUN set -eu; mkdir /out; \
+# hadolint ignore=DL4006
+RUN set -eu; \
     if [ -n "$RDS_CA_URL" ]; then \
       if [ -z "$RDS_CA_SHA256" ]; then \
         echo "RDS_CA_SHA256 is not set: pin the bundle's checksum (docs/deploy.md, 'The RDS CA bundle'), or build with RDS_CA_URL= for local use" >&2; \
         exit 1; \
       fi; \
-      apt-get update -qq; \
-      apt-get install -y -qq --no-install-recommends ca-certificates curl >/dev/null; \
       curl -fsSL --retry 3 -o /out/rds-global-bundle.pem "$RDS_CA_URL"; \
       echo "$RDS_CA_SHA256  /out/rds-global-bundle.pem" | sha256sum -c -; \
-      chmod 0444 /out/rds-global-bundle.pem; \
-    fi
+    fi; \
+    chmod 0444 /out/*
 
-# 5. The runtime: one binary, CA certificates, a non-root user.
+# 5. The runtime: the base image, CA certificates, one binary, an
+#    unprivileged user (no RUN step: nothing but these files is added).
 FROM debian:bookworm-slim AS runtime
 ARG SERVICE=orders-api
 ARG PORT=3002
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/* \
-    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
-COPY --from=rds-ca /out/ /etc/ssl/certs/
+COPY --from=certs /out/ /etc/ssl/certs/
 COPY --from=builder /app/target/release/${SERVICE} /usr/local/bin/service
 USER 10001:10001
 ENV HOST=0.0.0.0 PORT=${PORT} LOG_FORMAT=json RUST_LOG=info

@@ -7,8 +7,8 @@
 #   rust:<version>-slim-bookworm               the above + gcc + this machine's Rust toolchain
 #   mysql:8.4                                  the above + Debian's MariaDB behind the official entrypoint contract
 #   public.ecr.aws/lambda/provided:al2023-<arch> a Debian (not Amazon Linux) with the Lambda
-#                                              image's layout, for `sam local`: the template's
-#                                              architecture (arm64) and the host's
+#                                              image's layout, for `sam local` (this machine's
+#                                              architecture, or SAM_LOCAL_ARCH's)
 # They are not the upstream images (docs/testing.md says what they do not
 # prove), are never pushed, and a machine with a registry never needs them.
 #   scripts/docker-bases.sh            build the missing ones
@@ -21,7 +21,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # The tags, read from the files that name them, so that a new base cannot be
 # missed: every FROM of the Dockerfile that is not a stage, compose's images
-# that it does not build, and the Lambda base of template.yaml's function.
+# that it does not build, and the Lambda base `sam local` runs template.yaml's
+# function on.
 stages=$(sed -n 's/^FROM .* AS \([a-z0-9_-]*\).*/\1/ip' Dockerfile)
 dockerfile_bases=$(awk 'toupper($1) == "FROM" { print $2 }' Dockerfile | grep -vxF "$stages" | sort -u)
 compose_bases=$(python3 - <<'PY'
@@ -33,24 +34,22 @@ for svc in doc["services"].values():
 PY
 )
 lambda_base=$(python3 - <<'PY'
+import os
 import platform
 from samcli.yamlhelper import yaml_parse
 t = yaml_parse(open("template.yaml").read())
-params = {k: v.get("Default") for k, v in t.get("Parameters", {}).items()}
 glob = t.get("Globals", {}).get("Function", {})
-# `make sam-local` runs the host's architecture; deployments use the default.
+# Only `sam local` runs the image: for this machine's architecture, unless
+# SAM_LOCAL_ARCH asks for another (scripts/sam-local.sh). A deployment
+# uploads a zip and needs no image.
 host = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+arch = os.environ.get("SAM_LOCAL_ARCH") or host
 for r in t["Resources"].values():
     if r["Type"] != "AWS::Serverless::Function":
         continue
-    p = r.get("Properties", {})
-    runtime = p.get("Runtime", glob.get("Runtime"))
-    arch = (p.get("Architectures") or glob.get("Architectures") or ["x86_64"])[0]
-    if isinstance(arch, dict) and "Ref" in arch:
-        arch = params[arch["Ref"]]
+    runtime = r.get("Properties", {}).get("Runtime", glob.get("Runtime"))
     if runtime.startswith("provided."):
-        for a in sorted({arch, host}):
-            print(f"public.ecr.aws/lambda/provided:{runtime.split('.', 1)[1]}-{a}")
+        print(f"public.ecr.aws/lambda/provided:{runtime.split('.', 1)[1]}-{arch}")
 PY
 )
 tags=$(printf '%s\n' $dockerfile_bases $compose_bases $lambda_base | sort -u)
