@@ -84,7 +84,7 @@ rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 background "$work/http.log" python3 -m http.server --bind 127.0.0.1 --directory "$work/rds" "$rport"
 wait_for "http://127.0.0.1:$rport/bundle.pem" 20 "$work/http.log"
 url="http://127.0.0.1:$rport/bundle.pem"
-rds_build() { docker build -q --network host --build-arg SERVICE=orders-api --build-arg PORT=3002 --build-arg "RDS_CA_URL=$url" "$@" . ; }
+rds_build() { docker build -q --force-rm --network host --build-arg SERVICE=orders-api --build-arg PORT=3002 --build-arg "RDS_CA_URL=$url" "$@" . ; }
 rds_build --build-arg RDS_CA_SHA256="$pin" -t order-back-office-rds-check >/dev/null 2>"$work/rds.log" \
   || { cat "$work/rds.log" >&2; fail "the image did not build with the right pin"; }
 cid=$(docker create order-back-office-rds-check)
