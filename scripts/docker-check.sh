@@ -27,8 +27,15 @@ fail() { echo "docker-check FAILED: $*" >&2; exit 1; }
 COMPOSE=$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 # The quick start reads .env (make setup creates it); a fresh clone has none.
+# Then `make apis` (step 7) gets a database of its own, dropped at the end,
+# so that repeated runs never drain the stock of a shared one.
 created_env=false
-if [ ! -f .env ]; then cp .env.example .env; created_env=true; fi
+check_db=""
+if [ ! -f .env ]; then
+  check_db="docker_check_$$"
+  sed "s|^DATABASE_URL=.*|DATABASE_URL=mysql://root@127.0.0.1:3306/$check_db|" .env.example > .env
+  created_env=true
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -37,6 +44,7 @@ cleanup() {
   $COMPOSE down -v --remove-orphans >/dev/null 2>&1 || true
   git -C "$root" checkout -q -- orders-api/src/lib.rs 2>/dev/null || true
   $created_env && rm -f "$root/.env"
+  [ -z "$check_db" ] || mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS \`$check_db\`" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -156,13 +164,19 @@ vols=$(docker volume ls -q --filter "label=com.docker.compose.project=$project")
 [ -z "$vols" ] || fail "volumes left after make down -v: $vols"
 echo "no container and no volume left"
 
-step "sam local start-api and sam local invoke (arm64 function, make apis on the host)"
+step "sam local start-api and sam local invoke (make apis on the host)"
 scripts/setup-db.sh >/dev/null
 background "$work/apis.log" make -s apis
 wait_for http://127.0.0.1:3001/ready 180 "$work/apis.log"
 wait_for http://127.0.0.1:3002/ready 60 "$work/apis.log"
 background "$work/sam-local.log" make -s sam-local SAM_LOCAL_ARGS=--skip-pull-image
-for _ in $(seq 1 600); do grep -q "Running on http" "$work/sam-local.log" && break; sleep 0.5; done
+# It builds the function first (the first time: minutes); it is up once SAM
+# prints its address, and has failed if it exits before.
+for _ in $(seq 1 3600); do
+  grep -q "Running on http" "$work/sam-local.log" && break
+  kill -0 "${pids[-1]}" 2>/dev/null || break
+  sleep 0.5
+done
 grep -q "Running on http" "$work/sam-local.log" || { tail -n 30 "$work/sam-local.log" >&2; fail "sam local start-api did not start"; }
 TOKEN=$(make -s token)
 body='{"customer_id": 1, "items": [{"product_id": 2, "qty": 1}], "idempotency_key": "sam-local-'"$started"'"}'
