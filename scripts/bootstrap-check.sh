@@ -37,10 +37,6 @@ export SERVICE_TOKEN="bootstrap-service-token-$(openssl rand -hex 16)"
 . scripts/lib/apis.sh
 start_apis bootstrap "${CARGO_TARGET_DIR:-$root/target}/debug" warn
 rport=$(free_port)
-wait_ok() {
-  for _ in $(seq 1 240); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.25; done
-  echo "$1 did not answer" >&2; tail -n 20 "$work"/*.log >&2; return 1
-}
 
 (cd orchestrator-lambda && exec cargo lambda watch --only-lambda-apis \
    --invoke-address 127.0.0.1 --invoke-port "$rport") >"$work/cargo-lambda.log" 2>&1 & pids+=($!)
@@ -51,7 +47,7 @@ env -i PATH="$PATH" AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNC
   CUSTOMERS_API_BASE="http://127.0.0.1:$cport" ORDERS_API_BASE="http://127.0.0.1:$oport" \
   JWT_SECRET="$JWT_SECRET" SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG=info \
   qemu-aarch64-static -L /usr/aarch64-linux-gnu "$bootstrap" >"$work/bootstrap.log" 2>&1 & pids+=($!)
-wait_ok "http://127.0.0.1:$rport/orchestrator/health"
+wait_http "http://127.0.0.1:$rport/orchestrator/health" 60 "$work"/*.log
 
 token=$(scripts/mint-token.sh bootstrap-check 600)
 answer=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$rport/orchestrator/create-and-confirm-order" \

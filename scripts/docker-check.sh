@@ -51,11 +51,10 @@ trap cleanup EXIT
 # A background command in its own process group, so that cleanup stops its children too.
 background() { local log=$1; shift; setsid "$@" >"$log" 2>&1 & pids+=($!); }
 stop_background() { for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
-wait_for() { # url seconds [log]
-  for _ in $(seq 1 $(( $2 * 4 ))); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.25; done
-  [ -n "${3:-}" ] && tail -n 30 "$3" >&2
-  fail "$1 did not answer within $2 s"
-}
+# free_port and wait_http
+# shellcheck source=lib/apis.sh
+. scripts/lib/apis.sh
+wait_for() { wait_http "$@" || fail "$1 did not answer"; }
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1"; }
 container_of() { $COMPOSE ps -q "$1"; }
 
@@ -88,7 +87,7 @@ mkdir "$work/rds"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /CN=stand-in-rds-ca -days 1 \
   -out "$work/rds/bundle.pem" 2>/dev/null
 pin=$(sha256sum "$work/rds/bundle.pem" | awk '{print $1}')
-rport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rport=$(free_port)
 background "$work/http.log" python3 -m http.server --bind 127.0.0.1 --directory "$work/rds" "$rport"
 wait_for "http://127.0.0.1:$rport/bundle.pem" 20 "$work/http.log"
 url="http://127.0.0.1:$rport/bundle.pem"

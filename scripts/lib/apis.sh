@@ -1,5 +1,6 @@
 # Sourced by scripts that need customers-api and orders-api running as
-# processes on a fresh, seeded database of their own (fuzz, bootstrap-check).
+# processes on a fresh, seeded database of their own (fuzz, bootstrap-check),
+# or one of its helpers (free_port, wait_http: docker-check too).
 #
 #   start_apis NAME BIN_DIR LOG_LEVEL
 #
@@ -10,6 +11,19 @@
 
 mysql_() { mysql -h 127.0.0.1 -P 3306 -u root "$@"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_http URL SECONDS [LOG...]: until URL answers 2xx; otherwise says so,
+# shows the logs' last lines and fails.
+wait_http() {
+  local url=$1 seconds=$2 _
+  shift 2
+  for _ in $(seq 1 $(( seconds * 4 ))); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.25
+  done
+  echo "$url did not answer within $seconds s" >&2
+  [ $# -eq 0 ] || tail -n 30 "$@" >&2
+  return 1
+}
 
 start_apis() {
   local name=$1 bin=$2 level=$3
@@ -32,11 +46,7 @@ start_apis() {
   pids+=($!)
   local port
   for port in "$cport" "$oport"; do
-    for _ in $(seq 1 120); do
-      curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-      sleep 0.5
-    done
-    curl -fsS "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work"/*.log >&2; exit 1; }
+    wait_http "http://127.0.0.1:$port/ready" 60 "$work"/*.log || exit 1
   done
   mysql_ "$db" < db/seed.sql
 }
