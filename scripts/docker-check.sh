@@ -64,8 +64,7 @@ scripts/docker-bases.sh
 
 step "make up (build both images, start MySQL and both APIs)"
 t0=$(date +%s)
-make -s up 2>&1 | tee "$work/up.log" | grep -E '^(Step|Successfully|Creating|Starting)' || true
-grep -q "Successfully tagged orders-api:local" "$work/up.log" || { tail -n 40 "$work/up.log" >&2; fail "make up did not build orders-api"; }
+make -s up >"$work/up.log" 2>&1 || { tail -n 40 "$work/up.log" >&2; fail "make up"; }
 echo "make up: $(( $(date +%s) - t0 )) s"
 for svc in mysql customers-api orders-api; do
   for _ in $(seq 1 90); do [ "$(health "$(container_of $svc)")" = healthy ] && break; sleep 2; done
@@ -131,7 +130,9 @@ for name, status in want.items():
 PY
 stop_background
 
-if [ "${DOCKER_CHECK_REBUILD:-1}" = 1 ]; then
+if [ "${DOCKER_CHECK_REBUILD:-1}" = 1 ] && [ "$COMPOSE" != docker-compose ]; then
+  step "the rebuild after a one-line change: skipped (it reads the step log of docker-compose v1's classic builder)"
+elif [ "${DOCKER_CHECK_REBUILD:-1}" = 1 ]; then
   step "a one-line change in orders-api/src rebuilds the binaries only"
   # A line of its own each run: the same line twice would come from the cache.
   echo "// docker-check: a one-line change, $(date +%s%N)" >> orders-api/src/lib.rs

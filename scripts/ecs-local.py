@@ -119,7 +119,6 @@ def container_spec(template, container, image, secret_values):
         "ports": {f"{p['ContainerPort']}/{p.get('Protocol', 'tcp')}": ("127.0.0.1", None)
                   for p in c.get("PortMappings", [])},
         "read_only": bool(c.get("ReadonlyRootFilesystem", False)),
-        "detach": True,
     }
     if "User" in c:
         spec["user"] = c["User"]
@@ -167,7 +166,6 @@ def wait_healthy(container, limit_s):
 def start(client, network, name, aliases, **spec):
     """Creates the container on the network under its aliases, then starts it
     (so that names resolve from its first instruction on)."""
-    spec.pop("detach", None)
     c = client.containers.create(name=name, network=network.name, **spec)
     network.disconnect(c)
     network.connect(c, aliases=aliases)
@@ -245,7 +243,7 @@ def main():
 
         # The seed as `make seed-aws` runs it: orders-api's task, command ["seed"].
         orders_c, orders_spec, _ = tasks["orders-api"]
-        seed_spec = {**orders_spec, "command": ["seed"], "ports": {}, "detach": True}
+        seed_spec = {**orders_spec, "command": ["seed"], "ports": {}}
         seed_spec.pop("healthcheck", None)
         seed = start(client, network, f"ecs-local-{run_id}-seed", [], **seed_spec)
         started.append(seed)
