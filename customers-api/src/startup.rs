@@ -17,10 +17,13 @@ use crate::{openapi::ApiDoc, routes, routes::customers::CustomerCounters};
 /// Largest request body accepted (a customer is far smaller).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Connects to the database (waiting for it a while), applies migrations,
+/// Connects to the database (waiting for it a while), applies migrations
+/// (unless `MIGRATE_ON_START` is off),
 /// binds the listener (port 0 picks a free one) and prepares the server.
 pub async fn build(settings: HttpSettings) -> anyhow::Result<Application> {
-    let migrations = sqlx::migrate!("./migrations");
+    let migrations = settings
+        .migrate_on_start
+        .then(|| sqlx::migrate!("./migrations"));
     let pool = db::open(
         &settings.database_url,
         settings.db_max_connections,

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod domain;
 pub mod idempotency;
 pub mod metrics;
+pub mod migrate;
 pub mod openapi;
 pub mod routes;
 pub mod seed;

@@ -1,16 +1,26 @@
-use orders_api::{config::Settings, startup};
+use orders_api::{config::Settings, migrate, startup};
 use service_kit::{config, http};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     http::start("orders-api", 3002);
-    if std::env::args().nth(1).as_deref() == Some("seed") {
-        let url = config::required("DATABASE_URL")?;
-        let done = orders_api::seed::run(&url)
-            .await
-            .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "seeding failed"))?;
-        tracing::info!(outcome = ?done, "seed");
-        return Ok(());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("seed") => {
+            let url = config::database_url()?;
+            let done = orders_api::seed::run(&url)
+                .await
+                .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "seeding failed"))?;
+            tracing::info!(outcome = ?done, "seed");
+            Ok(())
+        }
+        Some("migrate") => {
+            let report = async { migrate::run(&migrate::Plan::from_env(&args[1..])?).await }
+                .await
+                .inspect_err(|e| tracing::error!(error = %format!("{e:#}"), "migrate failed"))?;
+            tracing::info!(users = ?report.users, seeded = ?report.seeded, "migrate done");
+            Ok(())
+        }
+        _ => http::run_service(Settings::from_env(), startup::build).await,
     }
-    http::run_service(Settings::from_env(), startup::build).await
 }

@@ -20,7 +20,7 @@ pub enum Seeded {
 /// Applies orders-api's migrations, checks that customers-api has created
 /// its table, and loads the seed if both tables are empty.
 pub async fn run(database_url: &str) -> anyhow::Result<Seeded> {
-    let pool = db::open(database_url, 2, None, sqlx::migrate!("./migrations")).await?;
+    let pool = db::open(database_url, 2, None, Some(sqlx::migrate!("./migrations"))).await?;
     let customers_table: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'customers'",
     )

@@ -33,7 +33,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         &http.database_url,
         http.db_max_connections,
         Some(settings.idempotency_wait),
-        sqlx::migrate!("./migrations"),
+        http.migrate_on_start
+            .then(|| sqlx::migrate!("./migrations")),
     )
     .await?;
     let (listener, port) = service_kit::http::bind(&http.host, http.port)?;

@@ -84,8 +84,13 @@ pub struct HttpSettings {
     pub host: String,
     /// Port to bind (`PORT`); `0` picks a free one.
     pub port: u16,
-    /// `DATABASE_URL`.
+    /// `DATABASE_URL`, or one made of `DB_HOST`, `DB_PORT`, `DB_NAME`,
+    /// `DB_USER`, `DB_PASSWORD` and `DB_SSL_CA` ([`database_url`]).
     pub database_url: String,
+    /// `MIGRATE_ON_START` (default true): apply the migrations at start.
+    /// Off in AWS, where `orders-api migrate` applies them as the admin and
+    /// the services' own users have no DDL rights.
+    pub migrate_on_start: bool,
     /// `DB_MAX_CONNECTIONS` (default 10).
     pub db_max_connections: u32,
     /// Token verification settings.
@@ -152,9 +157,172 @@ impl HttpSettings {
         Ok(Self {
             host: optional("HOST").unwrap_or_else(|| "0.0.0.0".to_owned()),
             port: parsed_or("PORT", default_port)?,
-            database_url: required("DATABASE_URL").context("the database is not configured")?,
+            database_url: database_url()?,
+            migrate_on_start: parsed_or("MIGRATE_ON_START", true)?,
             db_max_connections,
             auth: AuthSettings::from_env()?,
         })
+    }
+}
+
+/// The database's URL: `DATABASE_URL` when set, else one made of its parts
+/// ([`DbParts::from_env`]), as ECS passes them: the password alone comes
+/// from a secret, the rest from the task definition.
+pub fn database_url() -> anyhow::Result<String> {
+    match optional("DATABASE_URL") {
+        Some(url) => Ok(url),
+        None => Ok(DbParts::from_env()
+            .context("the database is not configured (DATABASE_URL, or DB_HOST and the other DB_* variables)")?
+            .url()),
+    }
+}
+
+/// A database given by parts: `DB_HOST`, `DB_PORT` (3306), `DB_NAME`,
+/// `DB_USER`, `DB_PASSWORD`, and `DB_SSL_CA`, a CA bundle that turns on TLS
+/// with the server's certificate and host name verified.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbParts {
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    pub user: String,
+    pub password: String,
+    pub ssl_ca: Option<String>,
+}
+
+impl std::fmt::Debug for DbParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbParts")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("ssl_ca", &self.ssl_ca)
+            .finish()
+    }
+}
+
+impl DbParts {
+    /// Reads the `DB_*` variables; the host, the name and the user are
+    /// checked to be plain names (they go into a URL and into SQL).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let parts = Self {
+            host: required("DB_HOST")?,
+            port: parsed_or("DB_PORT", 3306)?,
+            name: required("DB_NAME")?,
+            user: required("DB_USER")?,
+            password: required("DB_PASSWORD")?,
+            ssl_ca: optional("DB_SSL_CA"),
+        };
+        if !parts
+            .host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return Err(anyhow!("DB_HOST must be a host name or an IPv4 address"));
+        }
+        for (var, value) in [("DB_NAME", &parts.name), ("DB_USER", &parts.user)] {
+            if !is_identifier(value) {
+                return Err(anyhow!("{var} must be 1 to 64 of A-Z a-z 0-9 _"));
+            }
+        }
+        Ok(parts)
+    }
+
+    /// The URL of the database (its password percent-encoded).
+    pub fn url(&self) -> String {
+        let tls = match &self.ssl_ca {
+            Some(ca) => format!("?ssl-mode=VERIFY_IDENTITY&ssl-ca={}", encode(ca)),
+            None => String::new(),
+        };
+        format!(
+            "mysql://{}:{}@{}:{}/{}{tls}",
+            encode(&self.user),
+            encode(&self.password),
+            self.host,
+            self.port,
+            self.name
+        )
+    }
+
+    /// The same server with no database selected (to create it).
+    pub fn server_url(&self) -> String {
+        let url = self.url();
+        let at = format!("/{}", self.name);
+        url.replacen(&at, "/", 1)
+    }
+}
+
+/// A MySQL identifier the project accepts for databases and users: 1 to 64 of
+/// `A-Z a-z 0-9 _` (nothing to quote or escape).
+pub fn is_identifier(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(password: &str, ssl_ca: Option<&str>) -> DbParts {
+        DbParts {
+            host: "db.example.internal".into(),
+            port: 3306,
+            name: "backoffice".into(),
+            user: "orders_api".into(),
+            password: password.into(),
+            ssl_ca: ssl_ca.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_url_from_parts_survives_any_password() {
+        use std::str::FromStr;
+        let password = "p@ss:w/rd#?%&= x";
+        let url = parts(password, Some("/etc/ssl/certs/rds-global-bundle.pem")).url();
+        assert_eq!(
+            url,
+            "mysql://orders_api:p%40ss%3Aw%2Frd%23%3F%25%26%3D%20x@db.example.internal:3306/backoffice?ssl-mode=VERIFY_IDENTITY&ssl-ca=%2Fetc%2Fssl%2Fcerts%2Frds-global-bundle.pem"
+        );
+        let options = sqlx::mysql::MySqlConnectOptions::from_str(&url).expect("parses");
+        assert_eq!(options.get_username(), "orders_api");
+        assert_eq!(options.get_database(), Some("backoffice"));
+        assert_eq!(options.get_host(), "db.example.internal");
+    }
+
+    #[test]
+    fn the_server_url_selects_no_database() {
+        assert_eq!(
+            parts("secretsecret", None).server_url(),
+            "mysql://orders_api:secretsecret@db.example.internal:3306/"
+        );
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug() {
+        let shown = format!("{:?}", parts("hunter2hunter2", None));
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn identifiers_are_plain_names() {
+        assert!(is_identifier("orders_api"));
+        assert!(!is_identifier(""));
+        assert!(!is_identifier("a'b"));
+        assert!(!is_identifier("a`b"));
+        assert!(!is_identifier(&"x".repeat(65)));
     }
 }

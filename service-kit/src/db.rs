@@ -27,16 +27,18 @@ pub async fn connect(
 pub const START_PATIENCE: Duration = Duration::from_secs(30);
 
 /// A service's pool, ready: connected (waiting up to [`START_PATIENCE`] for
-/// the database) and migrated.
+/// the database) and, given a migrator, migrated.
 pub async fn open(
     url: &str,
     max_connections: u32,
     lock_wait: Option<Duration>,
-    mut migrator: Migrator,
+    migrator: Option<Migrator>,
 ) -> anyhow::Result<MySqlPool> {
     let pool = connect(url, max_connections, lock_wait).await?;
     wait_until_reachable(&pool, START_PATIENCE).await?;
-    migrate(&pool, &mut migrator).await?;
+    if let Some(mut migrator) = migrator {
+        migrate(&pool, &mut migrator).await?;
+    }
     Ok(pool)
 }
 

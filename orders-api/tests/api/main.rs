@@ -9,6 +9,7 @@ mod config;
 mod helpers;
 mod idempotency;
 mod invariant;
+mod migrate;
 mod ops;
 mod orders;
 mod pool;

@@ -172,6 +172,7 @@ pub fn http_settings(
         host: "127.0.0.1".into(),
         port: 0,
         database_url: db.url.clone(),
+        migrate_on_start: true,
         db_max_connections: 20,
         auth: crate::config::AuthSettings {
             jwt_secret: jwt_secret.into(),
