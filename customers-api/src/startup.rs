@@ -23,7 +23,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub async fn build(settings: HttpSettings) -> anyhow::Result<Application> {
     let migrations = settings
         .migrate_on_start
-        .then(|| sqlx::migrate!("./migrations"));
+        .then_some(sqlx::migrate!("./migrations"));
     let pool = db::open(
         &settings.database_url,
         settings.db_max_connections,

@@ -34,7 +34,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         http.db_max_connections,
         Some(settings.idempotency_wait),
         http.migrate_on_start
-            .then(|| sqlx::migrate!("./migrations")),
+            .then_some(sqlx::migrate!("./migrations")),
     )
     .await?;
     let (listener, port) = service_kit::http::bind(&http.host, http.port)?;
