@@ -1,7 +1,8 @@
 //! Logging: one JSON object per line (`timestamp`, `level`, `service`,
 //! `message`, `target`, the fields of every enclosing span, among them
 //! `correlation_id`, then the event's own fields), or a human format with
-//! `LOG_FORMAT=pretty`. `RUST_LOG` filters (default `info`).
+//! `LOG_FORMAT=pretty`. `RUST_LOG` filters; without it, Lambda's
+//! `AWS_LAMBDA_LOG_LEVEL` (the function's `LoggingConfig`) does; else `info`.
 
 use std::io::Write;
 
@@ -30,7 +31,10 @@ use crate::correlation::CorrelationId;
 /// Installs the global subscriber for `service`. Safe to call more than once
 /// (later calls do nothing), which tests rely on.
 pub fn init(service: &'static str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let lambda = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
+        EnvFilter::new(default_level(lambda.as_deref()))
+    });
     let pretty = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("pretty"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = if pretty {
@@ -40,6 +44,19 @@ pub fn init(service: &'static str) {
             .with(JsonLayer::new(service, std::io::stdout))
             .try_init()
     };
+}
+
+/// The filter when `RUST_LOG` is unset: Lambda's application log level
+/// (`TRACE` .. `FATAL`, from the function's `LoggingConfig`) if given, else
+/// `info`.
+pub fn default_level(lambda_log_level: Option<&str>) -> &'static str {
+    match lambda_log_level.map(|l| l.trim().to_ascii_uppercase()).as_deref() {
+        Some("TRACE") => "trace",
+        Some("DEBUG") => "debug",
+        Some("WARN") => "warn",
+        Some("ERROR") | Some("FATAL") => "error",
+        _ => "info",
+    }
 }
 
 /// Writes events as flat JSON lines.
@@ -184,6 +201,15 @@ impl RootSpanBuilder for RequestSpan {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn lambdas_log_level_is_the_default_filter() {
+        assert_eq!(default_level(None), "info");
+        assert_eq!(default_level(Some("WARN")), "warn");
+        assert_eq!(default_level(Some("debug")), "debug");
+        assert_eq!(default_level(Some("FATAL")), "error");
+        assert_eq!(default_level(Some("nonsense")), "info");
+    }
 
     #[derive(Clone, Default)]
     struct Buf(Arc<Mutex<Vec<u8>>>);
