@@ -1,0 +1,415 @@
+#!/usr/bin/env python3
+"""Deploys the order back office (template.yaml) into an AWS account, empty or
+not, in one command (`make deploy`):
+
+  1. preflight: the ECS service-linked role (created when missing), the
+     region's quotas the stack depends on, the account's Lambda concurrency
+     against OrchestratorReservedConcurrency;
+  2. `sam build` (the arm64 Lambda);
+  3. `sam deploy`, pass 1: everything but the services' new images (a new
+     stack gets the network, the database, the secrets, the cluster, the
+     migrate task and the Lambda, and no services yet);
+  4. the migrate task (`orders-api migrate`, of the new orders-api image), as
+     the database's admin: both services' migrations and their users
+     (`--seed`, or DEPLOY_SEED=1, also loads the sample data);
+  5. `sam deploy`, pass 2: the services on the new images;
+  6. waits until both services are stable, prints the URL.
+
+Nothing secret passes through here: the stack generates its secrets. Settings
+come from the environment (docs/deploy.md has the list):
+  required: CUSTOMERS_IMAGE, ORDERS_IMAGE (make images prints them)
+  optional: AWS_REGION (us-east-1), DEPLOY_STAGE (dev), and the DEPLOY_*
+            variables of PARAMETERS below, each a template parameter.
+
+  deploy.py [--dry-run] [--seed]
+      --dry-run  reads the account, prints what it would create and pass,
+                 changes nothing (no role, no build, no deploy, no task)
+
+SAM (the `sam` command, or $SAM) does the deploys; the AWS calls here use
+boto3 (AWS_ENDPOINT_URL points them elsewhere, as the tests do with moto).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Environment variable -> template parameter. Only the variables that are set
+# are passed; on an existing stack SAM keeps the previous value of the others.
+PARAMETERS = {
+    "DEPLOY_VPC_ID": "VpcId",
+    "DEPLOY_SUBNET_IDS": "SubnetIds",
+    "DEPLOY_NAT": "CreateNatGateway",
+    "DEPLOY_VPC_ENDPOINTS": "CreateVpcEndpoints",
+    "DEPLOY_ROUTE_TABLE_IDS": "RouteTableIds",
+    "DEPLOY_DB_HOST": "DatabaseHost",
+    "DEPLOY_DB_SECURITY_GROUP": "DatabaseSecurityGroupId",
+    "DEPLOY_DB_ADMIN_SECRET_ARN": "DatabaseAdminSecretArn",
+    "DEPLOY_DB_NAME": "DatabaseName",
+    "DEPLOY_DB_MIN_ACU": "DatabaseMinCapacity",
+    "DEPLOY_DB_MAX_ACU": "DatabaseMaxCapacity",
+    "DEPLOY_DB_DELETION_PROTECTION": "DatabaseDeletionProtection",
+    "DEPLOY_TASK_ARCH": "TaskArchitecture",
+    "DEPLOY_MIN_TASKS": "MinTasks",
+    "DEPLOY_MAX_TASKS": "MaxTasks",
+    "DEPLOY_RESERVED_CONCURRENCY": "OrchestratorReservedConcurrency",
+    "DEPLOY_DEPLOYMENT_TYPE": "DeploymentType",
+    "DEPLOY_ALARM_EMAIL": "AlarmEmail",
+    "DEPLOY_JWT_ISSUER": "JwtIssuer",
+    "DEPLOY_JWT_AUDIENCE": "JwtAudience",
+}
+# Set by this script itself.
+OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage")
+
+# Quotas read before deploying: (service code, quota code, AWS default, what).
+VPCS = ("vpc", "L-F678F1CE", 5, "VPCs per region")
+ELASTIC_IPS = ("ec2", "L-0263D0A3", 5, "EC2-VPC Elastic IPs")
+FARGATE_VCPUS = ("fargate", "L-3032A538", 6, "Fargate On-Demand vCPUs")
+TASK_VCPU = 0.25  # each task definition asks for 256 CPU units
+LAMBDA_UNRESERVED_FLOOR = 100  # Lambda keeps this much unreserved, always
+
+
+class DeployError(Exception):
+    """A reason to stop, said in one line."""
+
+
+@dataclass
+class Settings:
+    region: str
+    stage: str
+    customers_image: str
+    orders_image: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    seed: bool = False
+
+    @property
+    def stack(self) -> str:
+        return f"order-back-office-{self.stage}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], seed: bool) -> "Settings":
+        missing = [v for v in ("CUSTOMERS_IMAGE", "ORDERS_IMAGE") if not env.get(v)]
+        if missing:
+            raise DeployError(f"set {', '.join(missing)} (make images prints them; docs/deploy.md)")
+        parameters = {p: env[v].strip() for v, p in PARAMETERS.items() if env.get(v, "").strip()}
+        return cls(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            stage=env.get("DEPLOY_STAGE") or "dev",
+            customers_image=env["CUSTOMERS_IMAGE"],
+            orders_image=env["ORDERS_IMAGE"],
+            parameters=parameters,
+            seed=seed or env.get("DEPLOY_SEED", "") in ("1", "true", "yes"),
+        )
+
+    def int_parameter(self, name: str, default: int) -> int:
+        raw = self.parameters.get(name)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError as e:
+            raise DeployError(f"{name}={raw!r} is not a whole number") from e
+
+
+class Aws:
+    """The boto3 clients the deploy uses, in one region."""
+
+    def __init__(self, region: str):
+        session = boto3.session.Session(region_name=region)
+        self.region = region
+        self.cfn = session.client("cloudformation")
+        self.ec2 = session.client("ec2")
+        self.ecs = session.client("ecs")
+        self.iam = session.client("iam")
+        self.awslambda = session.client("lambda")
+        self.quotas = session.client("service-quotas")
+        self.sts = session.client("sts")
+
+
+def say(message: str) -> None:
+    print(f"deploy: {message}", flush=True)
+
+
+# --- preflight ----------------------------------------------------------------
+
+
+def ensure_ecs_service_linked_role(aws: Aws, dry_run: bool) -> str:
+    """ECS needs its service-linked role before CloudFormation's first
+    cluster; a new account often has none. Returns what was found or done."""
+    # By its path: IAM matches role names without regard to case, not
+    # every stand-in does.
+    roles = aws.iam.list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
+    if roles:
+        return "present"
+    if dry_run:
+        return "missing (would be created)"
+    aws.iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    return "created"
+
+
+def quota(aws: Aws, spec: tuple[str, str, int, str]) -> tuple[float, str]:
+    """The account's value of a quota, where it came from."""
+    service, code, default, _ = spec
+    try:
+        value = aws.quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
+        return float(value), "account"
+    except (ClientError, BotoCoreError):
+        pass
+    try:
+        value = aws.quotas.get_aws_default_service_quota(ServiceCode=service, QuotaCode=code)
+        return float(value["Quota"]["Value"]), "AWS default"
+    except (ClientError, BotoCoreError):
+        return float(default), "assumed default (Service Quotas did not answer)"
+
+
+def stack_exists(aws: Aws, stack: str) -> bool:
+    try:
+        stacks = aws.cfn.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as e:
+        if "does not exist" in str(e):
+            return False
+        raise
+    return any(s.get("StackStatus") != "DELETE_COMPLETE" for s in stacks)
+
+
+def reserved_concurrency_problem(wanted: int, limit: int, unreserved: int, held: int) -> str | None:
+    """Why `wanted` reserved executions cannot be set, or None. `held` is what
+    the function reserves now (it goes back to the pool when changed)."""
+    if wanted <= 0:
+        return None
+    can = unreserved + held - LAMBDA_UNRESERVED_FLOOR
+    if wanted <= can:
+        return None
+    fit = max(can, 0)
+    advice = (
+        f"set DEPLOY_RESERVED_CONCURRENCY to at most {fit}"
+        if fit > 0
+        else "set DEPLOY_RESERVED_CONCURRENCY=0 (none)"
+    )
+    return (
+        f"the account's Lambda concurrency is {limit} with {unreserved} unreserved, and Lambda keeps "
+        f"{LAMBDA_UNRESERVED_FLOOR} unreserved: {wanted} cannot be reserved; {advice}, "
+        "or ask for a higher 'Concurrent executions' quota (Service Quotas, L-B99A9384)"
+    )
+
+
+def check_lambda_concurrency(aws: Aws, settings: Settings) -> str:
+    wanted = settings.int_parameter("OrchestratorReservedConcurrency", 0)
+    try:
+        limits = aws.awslambda.get_account_settings()["AccountLimit"]
+    except (ClientError, BotoCoreError) as e:
+        if wanted > 0:
+            raise DeployError(f"could not read the account's Lambda concurrency ({e}); "
+                              "unset DEPLOY_RESERVED_CONCURRENCY or retry") from e
+        return "not read (none reserved, nothing to check)"
+    limit = int(limits["ConcurrentExecutions"])
+    unreserved = int(limits["UnreservedConcurrentExecutions"])
+    held = 0
+    try:
+        held = int(aws.awslambda.get_function_concurrency(
+            FunctionName=f"order-back-office-orchestrator-{settings.stage}"
+        ).get("ReservedConcurrentExecutions") or 0)
+    except ClientError:
+        pass
+    problem = reserved_concurrency_problem(wanted, limit, unreserved, held)
+    if problem:
+        raise DeployError(problem)
+    return f"{limit} concurrent executions, {unreserved} unreserved; reserving {wanted or 'none'}"
+
+
+def check_quotas(aws: Aws, settings: Settings, new_stack: bool) -> list[str]:
+    """The quotas this deploy would exceed; raises on a hard stop."""
+    report = []
+    creates_vpc = new_stack and "VpcId" not in settings.parameters
+    if creates_vpc:
+        limit, source = quota(aws, VPCS)
+        used = len(aws.ec2.describe_vpcs()["Vpcs"])
+        report.append(f"{VPCS[3]}: {used} used of {limit:g} ({source}); this stack adds 1")
+        if used + 1 > limit:
+            raise DeployError(f"{VPCS[3]}: {used} of {limit:g} in use, the stack needs one more "
+                              "(give DEPLOY_VPC_ID, or raise the quota)")
+        if settings.parameters.get("CreateNatGateway") == "true":
+            limit, source = quota(aws, ELASTIC_IPS)
+            used = len(aws.ec2.describe_addresses()["Addresses"])
+            report.append(f"{ELASTIC_IPS[3]}: {used} used of {limit:g} ({source}); the NAT gateway adds 1")
+            if used + 1 > limit:
+                raise DeployError(f"{ELASTIC_IPS[3]}: {used} of {limit:g} in use, the NAT gateway needs one")
+    limit, source = quota(aws, FARGATE_VCPUS)
+    min_tasks = settings.int_parameter("MinTasks", 2)
+    max_tasks = settings.int_parameter("MaxTasks", 6)
+    # A rolling deploy starts the new tasks before stopping the old ones
+    # (MaximumPercent 200), and the migrate task runs beside them.
+    steady = 2 * min_tasks * TASK_VCPU * 2 + TASK_VCPU
+    peak = 2 * max_tasks * TASK_VCPU * 2 + TASK_VCPU
+    report.append(f"{FARGATE_VCPUS[3]}: {limit:g} ({source}); needs {steady:g} to deploy at MinTasks, "
+                  f"{peak:g} to deploy at MaxTasks")
+    if steady > limit:
+        raise DeployError(f"{FARGATE_VCPUS[3]} is {limit:g}: deploying {min_tasks} tasks per service needs "
+                          f"{steady:g}; lower DEPLOY_MIN_TASKS or raise the quota")
+    if peak > limit:
+        report.append(f"  warning: at MaxTasks a deploy could need {peak:g} vCPUs; lower DEPLOY_MAX_TASKS "
+                      "or raise the quota to be safe")
+    return report
+
+
+# --- SAM ------------------------------------------------------------------------
+
+
+def sam_command() -> list[str]:
+    return shlex.split(os.environ.get("SAM", "sam"))
+
+
+def deploy_parameters(settings: Settings, with_images: bool) -> dict[str, str]:
+    parameters = dict(settings.parameters)
+    parameters["Stage"] = settings.stage
+    parameters["MigrateImage"] = settings.orders_image
+    if with_images:
+        parameters["CustomersImage"] = settings.customers_image
+        parameters["OrdersImage"] = settings.orders_image
+    return parameters
+
+
+def sam_deploy_args(settings: Settings, parameters: dict[str, str]) -> list[str]:
+    overrides = [f"{k}={v}" for k, v in sorted(parameters.items())]
+    args = [
+        "deploy",
+        "--stack-name", settings.stack,
+        "--region", settings.region,
+        "--capabilities", "CAPABILITY_IAM",
+        "--resolve-s3",
+        "--s3-prefix", settings.stack,
+        "--no-fail-on-empty-changeset",
+        "--parameter-overrides", *overrides,
+    ]
+    args.append("--confirm-changeset" if os.environ.get("DEPLOY_CONFIRM") == "1" else "--no-confirm-changeset")
+    return args
+
+
+def run(cmd: list[str]) -> None:
+    say("$ " + " ".join(shlex.quote(c) for c in cmd))
+    done = subprocess.run(cmd, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise DeployError(f"{cmd[0]} {cmd[1] if len(cmd) > 1 else ''} failed (exit {done.returncode})")
+
+
+# --- the migrate task ---------------------------------------------------------------
+
+
+def outputs(aws: Aws, stack: str) -> dict[str, str]:
+    stack_desc = aws.cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack_desc.get("Outputs", [])}
+
+
+def run_migrate_task(aws: Aws, settings: Settings, poll_secs: float = 6.0, patience_secs: float = 900.0) -> None:
+    out = outputs(aws, settings.stack)
+    command = ["migrate", "--seed"] if settings.seed else ["migrate"]
+    response = aws.ecs.run_task(
+        cluster=out["ClusterName"],
+        taskDefinition=out["MigrateTaskDefinition"],
+        launchType="FARGATE",
+        startedBy="deploy",
+        networkConfiguration={"awsvpcConfiguration": {
+            "subnets": out["TaskSubnets"].split(","),
+            "securityGroups": [out["ServicesSecurityGroupId"]],
+            "assignPublicIp": "DISABLED",
+        }},
+        overrides={"containerOverrides": [{"name": "migrate", "command": command}]},
+    )
+    if response.get("failures") or not response.get("tasks"):
+        raise DeployError(f"the migrate task did not start: {response.get('failures')}")
+    task = response["tasks"][0]["taskArn"]
+    say(f"migrate task {task.rsplit('/', 1)[-1]} started ({' '.join(command)})")
+    deadline = time.monotonic() + patience_secs
+    while True:
+        described = aws.ecs.describe_tasks(cluster=out["ClusterName"], tasks=[task])["tasks"][0]
+        if described.get("lastStatus") == "STOPPED":
+            break
+        if time.monotonic() > deadline:
+            raise DeployError(f"the migrate task was not done after {patience_secs:g} s")
+        time.sleep(poll_secs)
+    containers = described.get("containers") or [{}]
+    code = containers[0].get("exitCode")
+    log = f"/ecs/order-back-office-{settings.stage}/migrate"
+    if code != 0:
+        why = containers[0].get("reason") or described.get("stoppedReason") or "no exit code"
+        raise DeployError(f"the migrate task failed (exit {code}: {why}); its log: {log}")
+    say(f"migrate task done (log: {log})")
+
+
+def wait_services(aws: Aws, settings: Settings) -> None:
+    cluster = outputs(aws, settings.stack)["ClusterName"]
+    say("waiting for customers-api and orders-api to be stable")
+    aws.ecs.get_waiter("services_stable").wait(
+        cluster=cluster, services=["customers-api", "orders-api"],
+        WaiterConfig={"Delay": 10, "MaxAttempts": 90},
+    )
+
+
+# --- the whole deploy -------------------------------------------------------------
+
+
+def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
+    """Runs the deploy (or, dry, says what it would do); returns the plan."""
+    aws = aws or Aws(settings.region)
+    account = aws.sts.get_caller_identity()["Account"]
+    new_stack = not stack_exists(aws, settings.stack)
+    say(f"account {account}, region {settings.region}, stack {settings.stack} "
+        f"({'new' if new_stack else 'update'})")
+    plan = {
+        "stack": settings.stack,
+        "new_stack": new_stack,
+        "ecs_service_linked_role": ensure_ecs_service_linked_role(aws, dry_run),
+        "lambda_concurrency": check_lambda_concurrency(aws, settings),
+        "quotas": check_quotas(aws, settings, new_stack),
+        "pass_1": deploy_parameters(settings, with_images=False),
+        "pass_2": deploy_parameters(settings, with_images=True),
+        "migrate": ["migrate", "--seed"] if settings.seed else ["migrate"],
+    }
+    say(f"ECS service-linked role: {plan['ecs_service_linked_role']}")
+    say(f"Lambda: {plan['lambda_concurrency']}")
+    for line in plan["quotas"]:
+        say(line)
+    if dry_run:
+        print(json.dumps(plan, indent=2))
+        return plan
+    run([*sam_command(), "build", "--beta-features"])
+    say("pass 1: everything but the services' new images")
+    run([*sam_command(), *sam_deploy_args(settings, plan["pass_1"])])
+    run_migrate_task(aws, settings)
+    say("pass 2: the services on the new images")
+    run([*sam_command(), *sam_deploy_args(settings, plan["pass_2"])])
+    wait_services(aws, settings)
+    out = outputs(aws, settings.stack)
+    say(f"done: POST {out.get('CreateAndConfirmUrl')}")
+    return plan
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--seed", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        deploy(Settings.from_env(dict(os.environ), args.seed), args.dry_run)
+    except DeployError as e:
+        print(f"deploy: stopped: {e}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as e:
+        print(f"deploy: stopped: AWS said: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

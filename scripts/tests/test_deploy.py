@@ -1,0 +1,134 @@
+"""scripts/deploy.py against moto: the service-linked role, the quotas, the
+two passes with the migrate task between them, the dry run."""
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+import deploy
+from conftest import ROOT, overrides, sam_calls, set_task_progression
+
+
+def run_deploy(*args, extra_env=None):
+    import os
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "deploy.py"), *args],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def client(kind):
+    return boto3.client(kind)
+
+
+def ecs_roles():
+    return client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
+
+
+def tasks_of(cluster):
+    ecs = client("ecs")
+    arns = ecs.list_tasks(cluster=cluster)["taskArns"]
+    return ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+
+
+def test_an_empty_account_gets_the_role_pass_one_the_migrate_task_then_the_services(moto):
+    assert ecs_roles() == []
+    done = run_deploy("--seed", extra_env={"DEPLOY_ALARM_EMAIL": "ops@example.com"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The role ECS needs before CloudFormation's first cluster.
+    assert len(ecs_roles()) == 1
+    calls = sam_calls(moto)
+    assert [c[0] for c in calls] == ["build", "deploy", "deploy"], calls
+    first, second = overrides(calls[1]), overrides(calls[2])
+    # Pass 1: no services before the schema and the users exist.
+    assert "CustomersImage" not in first and "OrdersImage" not in first, first
+    assert first["MigrateImage"] == moto["ORDERS_IMAGE"]
+    assert first["AlarmEmail"] == "ops@example.com"
+    # Pass 2: the services on the new images.
+    assert second["CustomersImage"] == moto["CUSTOMERS_IMAGE"]
+    assert second["OrdersImage"] == moto["ORDERS_IMAGE"]
+    # One migrate task ran, with --seed, in the stack's subnets and group.
+    tasks = tasks_of("order-back-office-dev")
+    assert len(tasks) == 1, tasks
+    task = tasks[0]
+    assert task["startedBy"] == "deploy"
+    assert task["overrides"]["containerOverrides"][0]["command"] == ["migrate", "--seed"]
+    assert "order-back-office-migrate-dev" in task["taskDefinitionArn"]
+    assert "migrate task done" in done.stdout
+    assert "done: POST https://api.example/orchestrator/create-and-confirm-order" in done.stdout
+
+
+def test_the_services_never_move_to_new_images_when_the_migrate_task_does_not_finish(moto):
+    set_task_progression(moto["AWS_ENDPOINT_URL"], "manual", 1_000_000)
+    settings = deploy.Settings.from_env(dict(__import__("os").environ), seed=False)
+    aws = deploy.Aws(settings.region)
+    original = deploy.run_migrate_task
+    deploy.run_migrate_task = lambda a, s: original(a, s, poll_secs=0.05, patience_secs=0.5)
+    try:
+        with pytest.raises(deploy.DeployError, match="migrate task was not done"):
+            deploy.deploy(settings, dry_run=False, aws=aws)
+    finally:
+        deploy.run_migrate_task = original
+    calls = sam_calls(moto)
+    assert [c[0] for c in calls] == ["build", "deploy"], "pass 2 ran after a migrate that did not finish"
+
+
+def test_a_dry_run_reads_the_account_and_changes_nothing(moto):
+    done = run_deploy("--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "missing (would be created)" in done.stdout
+    assert '"pass_1"' in done.stdout and '"MigrateImage"' in done.stdout
+    assert sam_calls(moto) == []
+    assert ecs_roles() == []
+    assert client("ecs").list_clusters()["clusterArns"] == []
+
+
+def test_an_existing_role_is_left_as_it_is(moto):
+    client("iam").create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    done = run_deploy("--dry-run")
+    assert "ECS service-linked role: present" in done.stdout, done.stdout
+
+
+def test_a_full_vpc_quota_stops_the_deploy_before_anything_changes(moto):
+    ec2 = client("ec2")
+    while len(ec2.describe_vpcs()["Vpcs"]) < 5:
+        ec2.create_vpc(CidrBlock="10.9.0.0/16")
+    done = run_deploy()
+    assert done.returncode == 1
+    assert "VPCs per region: 5 of 5 in use" in done.stderr, done.stderr
+    assert sam_calls(moto) == []
+    # Given a VPC of its own, the same account deploys.
+    done = run_deploy("--dry-run", extra_env={"DEPLOY_VPC_ID": "vpc-0123456789abcdef0",
+                                              "DEPLOY_SUBNET_IDS": "subnet-0a,subnet-0b"})
+    assert done.returncode == 0, done.stderr
+
+
+def test_images_are_required():
+    with pytest.raises(deploy.DeployError, match="CUSTOMERS_IMAGE, ORDERS_IMAGE"):
+        deploy.Settings.from_env({}, seed=False)
+
+
+@pytest.mark.parametrize("wanted, limit, unreserved, held, fits", [
+    (0, 10, 10, 0, True),        # none reserved: always fine
+    (20, 10, 10, 0, False),      # a new account's 10: nothing can be reserved
+    (20, 1000, 1000, 0, True),
+    (950, 1000, 1000, 0, False),  # Lambda keeps 100 unreserved
+    (900, 1000, 1000, 0, True),
+    (30, 1000, 110, 20, True),    # what the function holds now goes back first
+    (31, 1000, 110, 20, False),
+])
+def test_reserved_concurrency_must_leave_the_account_its_unreserved_floor(wanted, limit, unreserved, held, fits):
+    problem = deploy.reserved_concurrency_problem(wanted, limit, unreserved, held)
+    assert (problem is None) == fits, problem
+    if problem:
+        assert "DEPLOY_RESERVED_CONCURRENCY" in problem
+
+
+def test_fargate_quota_too_small_for_min_tasks_stops_the_deploy(moto, monkeypatch):
+    settings = deploy.Settings.from_env({"CUSTOMERS_IMAGE": "c", "ORDERS_IMAGE": "o", "DEPLOY_MIN_TASKS": "6",
+                                         "DEPLOY_MAX_TASKS": "6"}, seed=False)
+    aws = deploy.Aws("us-east-1")
+    # Service Quotas in moto knows no Fargate quota: the AWS default (6) applies.
+    with pytest.raises(deploy.DeployError, match="Fargate On-Demand vCPUs is 6"):
+        deploy.check_quotas(aws, settings, new_stack=True)
