@@ -109,20 +109,22 @@ impl Plan {
                 (parts.url(), Some(parts))
             }
         };
-        let names = [
-            "CUSTOMERS_DB_USER",
-            "CUSTOMERS_DB_PASSWORD",
-            "ORDERS_DB_USER",
-            "ORDERS_DB_PASSWORD",
-        ];
-        let given: Vec<Option<String>> = names.iter().map(|n| config::optional(n)).collect();
-        let users = match given.as_slice() {
-            [Some(cu), Some(cp), Some(ou), Some(op)] => vec![
-                ServiceUser::new(cu.clone(), cp.clone(), CUSTOMERS_TABLES)?,
-                ServiceUser::new(ou.clone(), op.clone(), ORDERS_TABLES)?,
+        let users = match (
+            config::optional("CUSTOMERS_DB_USER"),
+            config::optional("CUSTOMERS_DB_PASSWORD"),
+            config::optional("ORDERS_DB_USER"),
+            config::optional("ORDERS_DB_PASSWORD"),
+        ) {
+            (Some(cu), Some(cp), Some(ou), Some(op)) => vec![
+                ServiceUser::new(cu, cp, CUSTOMERS_TABLES)?,
+                ServiceUser::new(ou, op, ORDERS_TABLES)?,
             ],
-            [None, None, None, None] => Vec::new(),
-            _ => return Err(anyhow!("set all of {} or none of them", names.join(", "))),
+            (None, None, None, None) => Vec::new(),
+            _ => {
+                return Err(anyhow!(
+                    "set all of CUSTOMERS_DB_USER, CUSTOMERS_DB_PASSWORD, ORDERS_DB_USER and ORDERS_DB_PASSWORD, or none of them"
+                ))
+            }
         };
         Ok(Self {
             admin_url,

@@ -50,7 +50,10 @@ pub fn init(service: &'static str) {
 /// (`TRACE` .. `FATAL`, from the function's `LoggingConfig`) if given, else
 /// `info`.
 pub fn default_level(lambda_log_level: Option<&str>) -> &'static str {
-    match lambda_log_level.map(|l| l.trim().to_ascii_uppercase()).as_deref() {
+    match lambda_log_level
+        .map(|l| l.trim().to_ascii_uppercase())
+        .as_deref()
+    {
         Some("TRACE") => "trace",
         Some("DEBUG") => "debug",
         Some("WARN") => "warn",

@@ -1,0 +1,345 @@
+"""template.yaml against what it deploys: the Dockerfile's runtime image, the
+variables the code reads, the secrets' keys, the ports, the security groups
+and the deploy script. Read through SAM's own parser and translator
+(samtranslator, offline), so that what is checked is what CloudFormation
+would get."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+from samcli.yamlhelper import yaml_parse
+from samtranslator.translator.transform import transform
+
+import deploy
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
+RESOURCES = TEMPLATE["Resources"]
+PARAMETERS = TEMPLATE["Parameters"]
+
+# The crate whose binary each task's image runs (the Dockerfile's SERVICE),
+# and the code it is built from.
+IMAGE_OF = {"CustomersImage": "customers-api", "OrdersImage": "orders-api",
+            "MigrateImage": "orders-api"}
+SOURCES = {
+    "customers-api": ["customers-api/src", "service-kit/src"],
+    "orders-api": ["orders-api/src", "service-kit/src"],
+    "orchestrator-lambda": ["orchestrator-lambda/src", "service-kit/src"],
+}
+READERS = r'(?:required|optional|parsed_or|parsed_in|secs_in|millis_in|env::var)\(\s*"([A-Z][A-Z0-9_]+)"'
+DB_PARTS = {"DB_HOST", "DB_NAME", "DB_USER", "DB_PASSWORD"}
+# Set by the platform, not by the template: Lambda's own variables and the
+# AWS SDK's (region, credentials), read by the function's SDK.
+PLATFORM = re.compile(r"^(AWS_.*|_HANDLER|LAMBDA_.*)$")
+
+
+def read_vars(crate: str) -> dict[str, set[str]]:
+    """The variables a binary reads, and those it requires."""
+    read, required = set(), set()
+    for folder in SOURCES[crate]:
+        for path in (ROOT / folder).rglob("*.rs"):
+            if "testing" in path.parts:
+                continue
+            text = path.read_text()
+            # Only the code that is built into the binary, not its tests.
+            text = text.split("#[cfg(test)]")[0]
+            read |= set(re.findall(READERS, text))
+            required |= set(re.findall(r'required\(\s*"([A-Z][A-Z0-9_]+)"', text))
+            if "try_from_default_env" in text:
+                read.add("RUST_LOG")  # tracing's EnvFilter reads it
+    # The DB_* parts are required only in place of DATABASE_URL (checked
+    # per task below), not by every binary that links service-kit.
+    return {"read": read, "required": required - DB_PARTS}
+
+
+def ecs_containers():
+    for name, res in RESOURCES.items():
+        if res["Type"] != "AWS::ECS::TaskDefinition":
+            continue
+        for c in res["Properties"]["ContainerDefinitions"]:
+            image_param = c["Image"]["Ref"]
+            yield name, IMAGE_OF[image_param], c
+
+
+def env_names(c) -> set[str]:
+    return {e["Name"] for e in c.get("Environment", [])} | {s["Name"] for s in c.get("Secrets", [])}
+
+
+def env_value(c, name):
+    for e in c.get("Environment", []):
+        if e["Name"] == name:
+            return e["Value"]
+    return None
+
+
+def runtime_stage() -> dict:
+    """Paths the Dockerfile's runtime stage puts in the image, its entry point."""
+    text = (ROOT / "Dockerfile").read_text()
+    stage = text[text.index("AS runtime"):]
+    copied = set(re.findall(r"^COPY\s+(?:--\S+\s+)*\S+\s+(\S+)$", stage, re.M))
+    entry = json.loads(re.search(r"^ENTRYPOINT\s+(\[.*\])$", stage, re.M).group(1))
+    health = json.loads(re.search(r"^HEALTHCHECK .*CMD\s+(\[.*\])$", stage, re.M).group(1))
+    return {"copied": copied, "entrypoint": entry, "healthcheck": health}
+
+
+def subcommands(crate: str) -> set[str]:
+    """The first arguments a service binary acts on (besides serving)."""
+    text = (ROOT / crate / "src" / "main.rs").read_text()
+    return set(re.findall(r'Some\("([a-z-]+)"\)', text)) | {"healthcheck"}
+
+
+# --- the image ------------------------------------------------------------------
+
+
+def test_health_checks_and_commands_name_what_the_image_has():
+    image = runtime_stage()
+    assert image["entrypoint"][0] in image["copied"], image
+    for task, crate, c in ecs_containers():
+        check = c.get("HealthCheck", {}).get("Command")
+        if check:
+            assert check[0] == "CMD", f"{task}: exec form (no shell in the image)"
+            assert check[1:] == image["healthcheck"], (
+                f"{task}: health check {check[1:]} is not the image's own {image['healthcheck']}")
+            assert check[1] in image["copied"], f"{task}: {check[1]} is not in the runtime image"
+        if "EntryPoint" in c:
+            assert c["EntryPoint"][0] in image["copied"], f"{task}: entry point not in the image"
+        if "Command" in c:
+            assert c["Command"][0] in subcommands(crate), (
+                f"{task}: {crate} does not know the command {c['Command']}")
+
+
+def test_the_runtime_image_carries_the_ca_bundle_the_tasks_verify_the_database_with():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for task, _, c in ecs_containers():
+        ca = env_value(c, "DB_SSL_CA")
+        assert ca, f"{task}: no DB_SSL_CA: the connection would not verify the server"
+        assert ca.startswith("/etc/ssl/certs/"), ca
+        assert Path(ca).name in dockerfile, f"{task}: {ca} is not what the certs stage writes"
+
+
+def test_users_and_file_systems_are_the_images():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    user = re.search(r"^USER\s+(\S+)$", dockerfile[dockerfile.index("AS runtime"):], re.M).group(1)
+    for task, _, c in ecs_containers():
+        assert c.get("User") in (user, f"{user}:{user}"), task
+        assert c.get("ReadonlyRootFilesystem") is True, task
+
+
+# --- the variables --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task, crate, container", list(ecs_containers()), ids=lambda v: v if isinstance(v, str) else "")
+def test_each_task_passes_what_its_binary_reads_and_nothing_else(task, crate, container):
+    code = read_vars(crate)
+    given = env_names(container)
+    unread = given - code["read"]
+    assert not unread, f"{task}: passes {sorted(unread)}, which {crate} never reads"
+    # The database comes as DATABASE_URL or as its DB_* parts.
+    needed = set(code["required"]) - {"DATABASE_URL"}
+    if "DATABASE_URL" not in given:
+        needed |= DB_PARTS
+    if "Command" in container:
+        # A one-shot command reads what its own module requires.
+        needed &= DB_PARTS
+    missing = needed - given
+    assert not missing, f"{task}: {crate} requires {sorted(missing)}"
+
+
+def test_the_function_gets_what_it_reads_and_nothing_else():
+    code = read_vars("orchestrator-lambda")
+    fn = RESOURCES["OrchestratorFunction"]["Properties"]
+    given = set(fn["Environment"]["Variables"])
+    unread = given - code["read"]
+    assert not unread, f"the function is given {sorted(unread)}, which it never reads"
+    required = {v for v in code["required"] if not PLATFORM.match(v)} - {"JWT_SECRET", "SERVICE_TOKEN"}
+    assert required <= given, f"the function requires {sorted(required - given)}"
+    assert "APP_SECRET_ARN" in given, "the function's secrets come from Secrets Manager"
+
+
+def test_the_migrate_task_provisions_both_service_users():
+    migrate = next(c for t, _, c in ecs_containers() if t == "MigrateTaskDefinition")
+    names = env_names(migrate)
+    for v in ("CUSTOMERS_DB_USER", "CUSTOMERS_DB_PASSWORD", "ORDERS_DB_USER", "ORDERS_DB_PASSWORD"):
+        assert v in names, v
+    services = [c for t, _, c in ecs_containers() if t != "MigrateTaskDefinition"]
+    for c in services:
+        assert env_value(c, "MIGRATE_ON_START") == "false", c["Name"]
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+def secret_keys(resource: str) -> set[str]:
+    if resource == "DatabaseCluster.MasterUserSecret.SecretArn" or resource == "DatabaseAdminSecretArn":
+        return {"username", "password"}  # RDS's managed master secret, and the documented shape
+    gen = RESOURCES[resource]["Properties"]["GenerateSecretString"]
+    return set(json.loads(gen["SecretStringTemplate"])) | {gen["GenerateStringKey"]}
+
+
+def value_from_targets(value_from) -> list[tuple[str, str]]:
+    """(secret, key) pairs a ValueFrom may point at."""
+    if isinstance(value_from, dict) and "Fn::Sub" in value_from:
+        sub = value_from["Fn::Sub"]
+        text, extra = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+        m = re.fullmatch(r"\$\{(\w+)\}:(\w+)::", text)
+        assert m, f"ValueFrom {text!r} does not name a JSON key"
+        name, key = m.groups()
+        if name in extra:
+            branches = extra[name]["Fn::If"][1:]
+            refs = []
+            for b in branches:
+                if "Fn::GetAtt" in b:
+                    refs.append(".".join(b["Fn::GetAtt"]) if isinstance(b["Fn::GetAtt"], list) else b["Fn::GetAtt"])
+                else:
+                    refs.append(b["Ref"])
+            return [(r, key) for r in refs]
+        return [(name, key)]
+    raise AssertionError(f"ValueFrom {value_from!r} is not a Sub of a secret")
+
+
+def test_every_secret_key_a_task_reads_is_in_that_secret():
+    for task, _, c in ecs_containers():
+        for s in c.get("Secrets", []):
+            for secret, key in value_from_targets(s["ValueFrom"]):
+                assert key in secret_keys(secret), f"{task}: {s['Name']} reads {key} of {secret}, which lacks it"
+
+
+def test_each_execution_role_reads_only_the_secrets_its_task_receives():
+    for task, _, c in ecs_containers():
+        role = RESOURCES[task]["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        allowed = RESOURCES[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"]
+        allowed = json.dumps(allowed)
+        used = {secret for s in c.get("Secrets", []) for secret, _ in value_from_targets(s["ValueFrom"])}
+        for secret in used:
+            ref = secret.split(".")[0]
+            assert ref in allowed, f"{task}: its execution role may not read {secret}"
+        for name, res in RESOURCES.items():
+            if res["Type"] == "AWS::SecretsManager::Secret" and name not in used:
+                assert f'"{name}"' not in allowed, f"{task}: its role may read {name}, which it does not use"
+
+
+def test_the_function_reads_the_secrets_it_lists():
+    fn = RESOURCES["OrchestratorFunction"]["Properties"]
+    listed = re.findall(r"\$\{(\w+)\}", fn["Environment"]["Variables"]["APP_SECRET_ARN"]["Fn::Sub"])
+    keys = set().union(*(secret_keys(s) for s in listed))
+    assert {"JWT_SECRET", "SERVICE_TOKEN"} <= keys
+    allowed = json.dumps(fn["Policies"])
+    assert all(s in allowed for s in listed)
+
+
+def test_nothing_secret_is_a_parameter():
+    for name, p in PARAMETERS.items():
+        assert not p.get("NoEcho"), f"{name} is a secret parameter: the stack generates its secrets"
+        assert not re.search(r"password|secret$|token", name, re.I) or name.endswith("Arn"), name
+    for name, res in RESOURCES.items():
+        if res["Type"] == "AWS::SecretsManager::Secret":
+            props = res["Properties"]
+            assert "SecretString" not in props, f"{name}: a value written in the template"
+            assert "GenerateSecretString" in props, name
+
+
+# --- ports and security groups ---------------------------------------------------------------
+
+
+def task_port(task: str) -> int:
+    c = RESOURCES[task]["Properties"]["ContainerDefinitions"][0]
+    port = int(c["PortMappings"][0]["ContainerPort"])
+    assert int(env_value(c, "PORT")) == port, f"{task}: PORT is not the mapped port"
+    return port
+
+
+def url_port(value) -> int:
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    return int(re.search(r":(\d+)$", text).group(1))
+
+
+def ingress(group: str, source: str) -> list[tuple[int, int]]:
+    found = []
+    for res in RESOURCES.values():
+        if res["Type"] != "AWS::EC2::SecurityGroupIngress":
+            continue
+        p = res["Properties"]
+        if group in json.dumps(p["GroupId"]) and p["SourceSecurityGroupId"] == {"Ref": source}:
+            found.append((int(p["FromPort"]), int(p["ToPort"])))
+    return found
+
+
+def allows(rules, port) -> bool:
+    return any(lo <= port <= hi for lo, hi in rules)
+
+
+def test_callers_use_the_ports_the_tasks_listen_on_and_the_groups_let_them_through():
+    customers, orders = task_port("CustomersTaskDefinition"), task_port("OrdersTaskDefinition")
+    fn_env = RESOURCES["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]
+    assert url_port(fn_env["CUSTOMERS_API_BASE"]) == customers
+    assert url_port(fn_env["ORDERS_API_BASE"]) == orders
+    orders_c = RESOURCES["OrdersTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert url_port(env_value(orders_c, "CUSTOMERS_API_BASE")) == customers
+    # Lambda -> both APIs; orders-api -> customers-api; both -> the database.
+    assert allows(ingress("ServicesSecurityGroup", "LambdaSecurityGroup"), customers)
+    assert allows(ingress("ServicesSecurityGroup", "LambdaSecurityGroup"), orders)
+    assert allows(ingress("ServicesSecurityGroup", "ServicesSecurityGroup"), customers)
+    db_rules = ingress("DatabaseSecurityGroup", "ServicesSecurityGroup")
+    assert allows(db_rules, 3306), "the services cannot reach a created database"
+    assert allows(ingress("DatabaseSecurityGroupId", "ServicesSecurityGroup"), 3306), (
+        "the services cannot reach an existing database")
+    for task, _, c in ecs_containers():
+        assert env_value(c, "DB_PORT") == "3306", task
+    fn_vpc = RESOURCES["OrchestratorFunction"]["Properties"]["VpcConfig"]
+    assert fn_vpc["SecurityGroupIds"] == [{"Ref": "LambdaSecurityGroup"}]
+    for svc in ("CustomersService", "OrdersService"):
+        groups = RESOURCES[svc]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+        assert groups == [{"Ref": "ServicesSecurityGroup"}], svc
+
+
+# --- the deploy script -----------------------------------------------------------------------
+
+
+def test_every_parameter_the_deploy_script_passes_is_declared():
+    passed = set(deploy.PARAMETERS.values()) | set(deploy.OWN_PARAMETERS)
+    assert passed <= set(PARAMETERS), sorted(passed - set(PARAMETERS))
+    settings = deploy.Settings.from_env({"CUSTOMERS_IMAGE": "c", "ORDERS_IMAGE": "o"}, seed=False)
+    for with_images in (False, True):
+        assert set(deploy.deploy_parameters(settings, with_images)) <= set(PARAMETERS)
+    # Parameters without a default must be passed by the script.
+    required = {n for n, p in PARAMETERS.items() if "Default" not in p}
+    assert required <= set(deploy.OWN_PARAMETERS), required
+
+
+def test_the_deploy_outputs_the_script_reads_exist():
+    text = (ROOT / "scripts" / "deploy.py").read_text()
+    for name in set(re.findall(r'out\["(\w+)"\]', text)) | set(re.findall(r'\)\["(\w+)"\]', text)):
+        if name in ("Stacks", "Quota", "Value", "AccountLimit", "Account", "Roles", "tasks", "Vpcs", "Addresses"):
+            continue
+        assert name in TEMPLATE["Outputs"], f"deploy.py reads the output {name}"
+
+
+# --- SAM's translation ------------------------------------------------------------------------
+
+
+class _NoPolicies:
+    def load(self):
+        return {}
+
+
+def translated(**parameters):
+    doc = yaml_parse((ROOT / "template.yaml").read_text())
+    doc["Resources"]["OrchestratorFunction"]["Properties"]["CodeUri"] = "s3://bucket/key"
+    return transform(doc, {"MigrateImage": "m", **parameters}, _NoPolicies())
+
+
+def test_sam_releases_the_function_by_alias_behind_alarms(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    out = translated()["Resources"]
+    groups = [r for r in out.values() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
+    assert len(groups) == 1
+    alarms = {a["Name"]["Ref"] for a in groups[0]["Properties"]["AlarmConfiguration"]["Alarms"]}
+    assert alarms == {"OrchestratorErrorsAlarm", "OrchestratorThrottlesAlarm", "Api5xxAlarm", "ApiLatencyAlarm"}
+    assert groups[0]["Properties"]["AutoRollbackConfiguration"]["Enabled"] is True
+    # The HTTP API invokes the alias, so a canary's traffic split applies to it.
+    permissions = [r for r in out.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert permissions and all("Aliaslive" in json.dumps(p["Properties"]["FunctionName"]) for p in permissions)
+    fn = out["OrchestratorFunction"]["Properties"]
+    assert fn["TracingConfig"] == {"Mode": "Active"}
+    assert fn["LoggingConfig"]["LogFormat"] == "JSON"
