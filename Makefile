@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases ecs-local docker-check up down images deploy deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases ecs-local docker-check up down images deploy deploy-plan deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -105,8 +105,11 @@ down: ## Stop the compose stack (add -v to drop the database: make down ARGS=-v)
 images: ## Build both API images and push them to ECR (AWS_ACCOUNT_ID, AWS_REGION, TAG)
 	scripts/images.sh
 
-deploy: ## sam build && sam deploy (needs the DEPLOY_* variables: docs/deploy.md, "Deploy to AWS")
-	scripts/deploy.sh
+deploy: ## Deploy to AWS, from an empty account on: preflight, sam build, pass 1, migrate task, pass 2 (CUSTOMERS_IMAGE, ORDERS_IMAGE; docs/deploy.md)
+	python3 scripts/deploy.py $(ARGS)
+
+deploy-plan: ## What make deploy would do in this account, changing nothing (roles, quotas, concurrency, parameters)
+	python3 scripts/deploy.py --dry-run $(ARGS)
 
 sam-local: ## sam local start-api on :3003: the function built for this machine's architecture, in SAM's container (needs Docker and make apis)
 	scripts/sam-local.sh start-api $(SAM_LOCAL_ARGS)
@@ -126,13 +129,13 @@ ecs-local: ## Run template.yaml's ECS task definitions as containers (images of 
 docker-check: ## What CI runs of the container paths: make up, the quick start, ECS tasks, sam local, sam invoke, make down
 	scripts/docker-check.sh
 
-seed-aws: ## Load the sample data into the deployed database (a one-shot ECS task running `orders-api seed`; DEPLOY_SUBNET_IDS)
-	scripts/seed-aws.sh
+seed-aws: ## Load the sample data into the deployed database (the migrate task with --seed)
+	python3 scripts/deploy.py --migrate-only --seed
 
 destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks before deleting)
 	sam delete --stack-name "order-back-office-$${DEPLOY_STAGE:-dev}" --region "$${AWS_REGION:-us-east-1}"
 
-deploy-check: ## Offline lints of template.yaml, the Dockerfile and docker-compose.yml
+deploy-check: ## Offline checks of what deploys: cfn-lint, sam validate, checkov, the template contract test, the deploy script against moto, hadolint, compose
 	scripts/deploy-check.sh
 
 sam-build: ## deploy-check, then sam build: the arm64 bootstrap (cargo-lambda + zig)

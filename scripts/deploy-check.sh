@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Offline checks of everything deployable: the SAM template (cfn-lint and
-# sam validate --lint), the Dockerfile (hadolint), docker-compose.yml
+# Offline checks of everything deployable: the SAM template (cfn-lint, sam
+# validate --lint, checkov), the template contract test and the deploy
+# script against moto (pytest, scripts/tests/), the dry run of the deploy
+# against moto, the Dockerfile (hadolint), docker-compose.yml
 # (docker-compose config, where the client is installed) and, with --build,
 # `sam build` (the arm64 bootstrap, cross-compiled with cargo-lambda + zig).
 set -euo pipefail
@@ -10,6 +12,10 @@ echo "--- cfn-lint template.yaml"
 cfn-lint template.yaml
 echo "--- sam validate --lint"
 sam validate --lint --region us-east-1
+echo "--- checkov (skips are in the template, each with its reason)"
+.venv/checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+echo "--- the template contract test and the deploy script against moto (pytest)"
+python3 -m pytest -q scripts/tests
 echo "--- sam local's env file against the template"
 python3 scripts/sam-local-env.py check
 echo "--- hadolint"

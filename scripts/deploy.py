@@ -21,9 +21,12 @@ come from the environment (docs/deploy.md has the list):
   optional: AWS_REGION (us-east-1), DEPLOY_STAGE (dev), and the DEPLOY_*
             variables of PARAMETERS below, each a template parameter.
 
-  deploy.py [--dry-run] [--seed]
-      --dry-run  reads the account, prints what it would create and pass,
-                 changes nothing (no role, no build, no deploy, no task)
+  deploy.py [--dry-run] [--seed] [--migrate-only]
+      --dry-run       reads the account, prints what it would create and
+                      pass, changes nothing (no role, no build, no deploy,
+                      no task)
+      --migrate-only  only the migrate task, on the deployed stack (with
+                      --seed: load the sample data into it)
 
 SAM (the `sam` command, or $SAM) does the deploys; the AWS calls here use
 boto3 (AWS_ENDPOINT_URL points them elsewhere, as the tests do with moto).
@@ -399,9 +402,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--seed", action="store_true")
+    parser.add_argument("--migrate-only", action="store_true")
     args = parser.parse_args(argv)
     try:
-        deploy(Settings.from_env(dict(os.environ), args.seed), args.dry_run)
+        if args.migrate_only:
+            settings = Settings.from_env({"CUSTOMERS_IMAGE": "-", "ORDERS_IMAGE": "-", **os.environ}, args.seed)
+            run_migrate_task(Aws(settings.region), settings)
+        else:
+            deploy(Settings.from_env(dict(os.environ), args.seed), args.dry_run)
     except DeployError as e:
         print(f"deploy: stopped: {e}", file=sys.stderr)
         return 1

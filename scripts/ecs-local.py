@@ -7,26 +7,32 @@ The template is read with SAM CLI's own parser (intrinsic functions kept as
 data, then resolved here for the parameters' defaults). Of each container
 definition it takes: the image (mapped to a local tag), entry point and
 command, port mappings (published on 127.0.0.1), environment, secrets (from a
-local JSON file in place of Secrets Manager, by the key each `ValueFrom`
-names), user, ReadonlyRootFilesystem, memory and the health check (exec
-form, as ECS runs it: no shell). Tasks of an ECS service registered in Cloud
-Map get that service's DNS name on the network, as the Lambda and
-orders-api address them in AWS. A MySQL container (mysql:8.4, as compose)
-stands in for RDS.
+local values in place of Secrets Manager: each secret generated as its
+GenerateSecretString says, the admin's as RDS's managed secret would hold
+it), user, ReadonlyRootFilesystem, memory and the health check (exec form,
+as ECS runs it: no shell). Tasks of an ECS service registered in Cloud Map
+get that service's DNS name on the network, as the Lambda and orders-api
+address them in AWS. A MySQL container (mysql:8.4, as compose) stands in for
+Aurora: DB_HOST names it and DB_SSL_CA is emptied (it speaks plain TCP; the
+local images carry no RDS CA bundle).
 
-Then, as `make seed-aws` does in AWS, a one-shot task of orders-api with the
-command ["seed"] loads the sample data, and an order placed through
-orders-api proves that it reaches customers-api by its Cloud Map name.
+First, as scripts/deploy.py does between its two passes, the migrate task
+(`migrate --seed`) creates the database, the schema, the two services'
+users and the sample data as the admin; then the services start as their
+own users, and an order placed through orders-api proves that it reaches
+customers-api by its Cloud Map name.
 
   ecs-local.py [--image NAME=TAG ...] [--keep]
 
 NAME is a container name of the template; default TAG is NAME:local (the
-images `make up` builds).
+images `make up` builds); the migrate container runs orders-api's.
 """
 import argparse
 import json
 import os
+import re
 import secrets
+import string
 import subprocess
 import sys
 import time
@@ -55,6 +61,25 @@ class Template:
         }
         self.params.update({"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"})
 
+    def condition(self, name):
+        """A condition of the template, for the parameters' defaults."""
+        return self.evaluate(self.doc["Conditions"][name])
+
+    def evaluate(self, expr):
+        if isinstance(expr, dict):
+            (fn, args), = expr.items()
+            if fn == "Fn::Equals":
+                return str(self.resolve(args[0])) == str(self.resolve(args[1]))
+            if fn == "Fn::Not":
+                return not self.evaluate(args[0])
+            if fn == "Fn::And":
+                return all(self.evaluate(a) for a in args)
+            if fn == "Fn::Or":
+                return any(self.evaluate(a) for a in args)
+            if fn == "Condition":
+                return self.condition(args)
+        raise SystemExit(f"condition {expr!r} is not understood here")
+
     def of_type(self, kind):
         return {n: r for n, r in self.resources.items() if r["Type"] == kind}
 
@@ -76,11 +101,15 @@ class Template:
                 text = text.replace("${" + name + "}", str(self.resolve(v)))
             for name, v in self.params.items():
                 text = text.replace("${" + name + "}", v)
-            return text
+            # What remains names resources: <Name>, as Ref gives them.
+            return re.sub(r"\$\{([\w.]+)\}", r"<\1>", text)
+        if "Fn::If" in value:
+            condition, yes, no = value["Fn::If"]
+            return self.resolve(yes if self.condition(condition) else no)
         if "Fn::GetAtt" in value:
             target = value["Fn::GetAtt"]
             target = target.split(".") if isinstance(target, str) else target
-            return f"<{target[0]}.{target[1]}>"
+            return f"<{'.'.join(target)}>"
         return {k: self.resolve(v) for k, v in value.items()}
 
     def cloud_map_name(self, task_definition):
@@ -97,22 +126,41 @@ class Template:
         return None
 
 
-def secret_key(value_from):
-    """`arn:...:secret:name:KEY::` (a JSON key of the secret) -> KEY."""
-    parts = value_from.split(":")
-    if len(parts) < 4 or parts[-2:] != ["", ""] or not parts[-3]:
+def secret_ref(value_from):
+    """`<Secret>:KEY::` (a JSON key of a secret) -> (Secret, KEY)."""
+    m = re.fullmatch(r"<([\w.]+)>:(\w+)::", value_from)
+    if not m:
         raise SystemExit(f"ValueFrom {value_from!r} does not name a JSON key of a secret")
-    return parts[-3]
+    return m.group(1), m.group(2)
+
+
+def local_secrets(template, admin_password):
+    """Each secret of the template as Secrets Manager would generate it (its
+    SecretStringTemplate plus GenerateStringKey, letters and digits), and the
+    admin's as RDS's managed master secret holds it."""
+    values = {"DatabaseCluster.MasterUserSecret.SecretArn": {"username": "root", "password": admin_password}}
+    for name, res in template.of_type("AWS::SecretsManager::Secret").items():
+        gen = res["Properties"]["GenerateSecretString"]
+        value = json.loads(gen["SecretStringTemplate"])
+        length = int(gen.get("PasswordLength", 32))
+        value[gen["GenerateStringKey"]] = "".join(
+            secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
+        values[name] = value
+    return values
 
 
 def container_spec(template, container, image, secret_values):
     c = template.resolve(container)
     env = {e["Name"]: str(e["Value"]) for e in c.get("Environment", [])}
     for s in c.get("Secrets", []):
-        key = secret_key(s["ValueFrom"])
-        if key not in secret_values:
-            raise SystemExit(f"{c['Name']}: secret key {key} is not in the local secrets")
-        env[s["Name"]] = secret_values[key]
+        secret, key = secret_ref(s["ValueFrom"])
+        if key not in secret_values.get(secret, {}):
+            raise SystemExit(f"{c['Name']}: {secret} has no key {key}")
+        env[s["Name"]] = secret_values[secret][key]
+    # The stand-in for Aurora: by its network alias, without TLS.
+    if "DB_HOST" in env:
+        env["DB_HOST"] = "database"
+        env["DB_SSL_CA"] = ""
     spec = {
         "image": image,
         "environment": env,
@@ -199,39 +247,57 @@ def main():
     template = Template(os.path.join(ROOT, "template.yaml"))
     client = docker.from_env()
     run_id = secrets.token_hex(4)
-    password = secrets.token_hex(16)
-    local_secrets = {
-        "DATABASE_URL": f"mysql://backoffice:{password}@database:3306/backoffice",
-        "JWT_SECRET": secrets.token_hex(32),
-        "SERVICE_TOKEN": secrets.token_hex(32),
-    }
+    admin_password = secrets.token_hex(16)
+    values = local_secrets(template, admin_password)
     network = client.networks.create(f"ecs-local-{run_id}")
     started = []
     ok = False
     try:
+        # No MYSQL_DATABASE: the migrate task creates the database, as it
+        # does on a database that has none yet.
         db = start(
             client, network, f"ecs-local-{run_id}-database", ["database"], image="mysql:8.4",
-            environment={"MYSQL_DATABASE": "backoffice", "MYSQL_USER": "backoffice",
-                         "MYSQL_PASSWORD": password, "MYSQL_ROOT_PASSWORD": secrets.token_hex(16)},
+            environment={"MYSQL_ROOT_PASSWORD": admin_password},
             command=["--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"],
             healthcheck={"test": ["CMD-SHELL", "mysqladmin ping -h 127.0.0.1 -u root -p$MYSQL_ROOT_PASSWORD --silent"],
                          "interval": 2 * SECONDS, "timeout": 3 * SECONDS, "retries": 60})
         started.append(db)
         if not wait_healthy(db, 120):
             raise SystemExit("the local MySQL did not come up")
+        definitions = template.of_type("AWS::ECS::TaskDefinition")
+
+        def spec_of(td_name):
+            container = definitions[td_name]["Properties"]["ContainerDefinitions"][0]
+            name = container["Name"]
+            image = images.get(name, "orders-api:local" if name == "migrate" else f"{name}:local")
+            return container, container_spec(template, container, image, values)
+
+        # The migrate task, as scripts/deploy.py runs it: `migrate --seed`.
+        container, spec = spec_of("MigrateTaskDefinition")
+        spec["command"] = ["migrate", "--seed"]
+        print(f"--- MigrateTaskDefinition/migrate: {spec['image']} {spec['command']} as user "
+              f"{spec.get('user')}, read-only root {spec['read_only']}")
+        migrate = start(client, network, f"ecs-local-{run_id}-migrate", [], **spec)
+        started.append(migrate)
+        code = migrate.wait(timeout=180)["StatusCode"]
+        print(f"migrate --seed (one-shot task): exit {code}")
+        if code != 0:
+            print(migrate.logs(tail=20).decode(errors="replace"), file=sys.stderr)
+            raise SystemExit("the migrate task failed")
 
         tasks = {}
-        for td_name, td in template.of_type("AWS::ECS::TaskDefinition").items():
+        for td_name in definitions:
+            if td_name == "MigrateTaskDefinition":
+                continue
             alias = template.cloud_map_name(td_name)
-            for container in td["Properties"]["ContainerDefinitions"]:
-                name = container["Name"]
-                spec = container_spec(template, container, images.get(name, f"{name}:local"), local_secrets)
-                print(f"--- {td_name}/{name}: {spec['image']} as user {spec.get('user', '(image)')}, "
-                      f"read-only root {spec['read_only']}, health check {spec.get('healthcheck', {}).get('test')}, "
-                      f"Cloud Map name {alias}")
-                c = start(client, network, f"ecs-local-{run_id}-{name}", [alias] if alias else [], **spec)
-                started.append(c)
-                tasks[name] = (c, spec, container)
+            container, spec = spec_of(td_name)
+            name = container["Name"]
+            print(f"--- {td_name}/{name}: {spec['image']} as user {spec.get('user', '(image)')} "
+                  f"(database user {spec['environment'].get('DB_USER')}), read-only root {spec['read_only']}, "
+                  f"health check {spec.get('healthcheck', {}).get('test')}, Cloud Map name {alias}")
+            c = start(client, network, f"ecs-local-{run_id}-{name}", [alias] if alias else [], **spec)
+            started.append(c)
+            tasks[name] = (c, spec, container)
         for name, (c, spec, container) in tasks.items():
             if "healthcheck" in spec and not wait_healthy(c, 120):
                 raise SystemExit(f"{name} did not go healthy by its own health check")
@@ -240,22 +306,10 @@ def main():
                 print(f"{name}: healthy; GET /ready -> {status} {body[:120]}")
                 if status != 200:
                     raise SystemExit(f"{name} /ready answered {status}")
-
-        # The seed as `make seed-aws` runs it: orders-api's task, command ["seed"].
+        # An order through orders-api, as its own database user: its customer
+        # check goes to customers-api by the Cloud Map name of the template.
         orders_c, orders_spec, _ = tasks["orders-api"]
-        seed_spec = {**orders_spec, "command": ["seed"], "ports": {}}
-        seed_spec.pop("healthcheck", None)
-        seed = start(client, network, f"ecs-local-{run_id}-seed", [], **seed_spec)
-        started.append(seed)
-        code = seed.wait(timeout=120)["StatusCode"]
-        print(f"orders-api seed (one-shot task): exit {code}")
-        if code != 0:
-            print(seed.logs(tail=20).decode(errors="replace"), file=sys.stderr)
-            raise SystemExit("the seed task failed")
-
-        # An order through orders-api: its customer check goes to customers-api
-        # by the Cloud Map name of the template.
-        env = {**os.environ, "JWT_SECRET": local_secrets["JWT_SECRET"],
+        env = {**os.environ, "JWT_SECRET": orders_spec["environment"]["JWT_SECRET"],
                "JWT_ISSUER": orders_spec["environment"].get("JWT_ISSUER", ""),
                "JWT_AUDIENCE": orders_spec["environment"].get("JWT_AUDIENCE", "")}
         token = subprocess.run([os.path.join(ROOT, "scripts", "mint-token.sh"), "ecs-local", "600"],
@@ -267,7 +321,8 @@ def main():
         if status != 201:
             raise SystemExit("orders-api could not place an order (customer check by Cloud Map name)")
         ok = True
-        print("ECS task definitions: every container healthy by its own health check, /ready 200, seed and an order")
+        print("ECS task definitions: migrate --seed as the admin, every service healthy by its own health "
+              "check as its own database user, /ready 200, an order")
     finally:
         if args.keep and ok:
             print("left running: " + ", ".join(c.name for c in started))

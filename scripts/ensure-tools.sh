@@ -32,6 +32,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     -r "$root/requirements-dev.txt" -r "$root/requirements-deploy.txt"
   printf '%s' "$wanted" > "$stamp"
 fi
+# checkov in a virtualenv of its own (its pins would fight SAM CLI's).
+ckv="$venv/checkov"
+ckv_wanted=$(cat "$root/requirements-checkov.txt")
+if [ "$(cat "$ckv/.requirements" 2>/dev/null)" != "$ckv_wanted" ]; then
+  echo "installing checkov into .venv/checkov/ (a minute or two, once)" >&2
+  [ -x "$ckv/bin/python" ] || python3 -m venv "$ckv"
+  "$ckv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/requirements-checkov.txt"
+  printf '%s' "$ckv_wanted" > "$ckv/.requirements"
+fi
 # docker-compose v1 validates docker-compose.yml without an engine; `file` checks the arm64 build.
 command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
 command -v file >/dev/null 2>&1 || apt_install file
