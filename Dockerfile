@@ -6,6 +6,12 @@
 #   docker build ... --build-arg RDS_CA_URL= ...   (local use: no bundle)
 # Both images share every layer up to the runtime stage: the dependencies are
 # cooked, and both binaries built, once.
+# ARCH (amd64 or arm64; empty: this machine's) is the images' architecture. A
+# foreign one is cross-compiled with Debian's cross gcc as the linker, and
+# the runtime stage starts from RUNTIME_BASE of that architecture (it has no
+# RUN step, so nothing runs under emulation):
+#   docker build ... --build-arg ARCH=arm64 --build-arg RUNTIME_BASE=arm64v8/debian:bookworm-slim .
+ARG RUNTIME_BASE=debian:bookworm-slim
 
 # 1. Toolchain and cargo-chef, shared by the stages below.
 FROM rust:1.95-slim-bookworm AS chef
@@ -21,13 +27,32 @@ RUN cargo chef prepare --recipe-path recipe.json
 #    images), then both binaries. Queries are checked against the committed
 #    .sqlx/ metadata: no database needed.
 FROM chef AS builder
-ENV SQLX_OFFLINE=true
+ENV SQLX_OFFLINE=true \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+    CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=x86_64-linux-gnu-gcc
+ARG ARCH=
+# hadolint ignore=DL3008
+RUN set -eu; \
+    native=$(dpkg --print-architecture); arch=${ARCH:-$native}; \
+    case "$arch" in \
+      amd64) echo x86_64-unknown-linux-gnu > /rust-target; cross=x86-64-linux-gnu ;; \
+      arm64) echo aarch64-unknown-linux-gnu > /rust-target; cross=aarch64-linux-gnu ;; \
+      *) echo "ARCH must be amd64 or arm64, not $arch" >&2; exit 1 ;; \
+    esac; \
+    if [ "$arch" != "$native" ]; then \
+      apt-get update -qq; \
+      apt-get install -y -qq --no-install-recommends "gcc-$cross" "libc6-dev-$arch-cross" >/dev/null; \
+      rm -rf /var/lib/apt/lists/*; \
+      if command -v rustup >/dev/null; then rustup target add "$(cat /rust-target)"; fi; \
+    fi
 COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --locked --recipe-path recipe.json \
+RUN cargo chef cook --release --locked --recipe-path recipe.json --target "$(cat /rust-target)" \
       --package customers-api --package orders-api
 COPY . .
-RUN cargo build --release --locked --package customers-api --package orders-api \
-      --bin customers-api --bin orders-api
+RUN cargo build --release --locked --target "$(cat /rust-target)" \
+      --package customers-api --package orders-api --bin customers-api --bin orders-api \
+    && mkdir -p /app/out \
+    && cp "target/$(cat /rust-target)/release/customers-api" "target/$(cat /rust-target)/release/orders-api" /app/out/
 
 # 4. CA certificates, and Amazon RDS's CA bundle verified against its pinned
 #    checksum: DATABASE_URL in AWS verifies the database's certificate and
@@ -54,11 +79,11 @@ RUN set -eu; \
 
 # 5. The runtime: the base image, CA certificates, one binary, an
 #    unprivileged user (no RUN step: nothing but these files is added).
-FROM debian:bookworm-slim AS runtime
+FROM ${RUNTIME_BASE} AS runtime
 ARG SERVICE=orders-api
 ARG PORT=3002
 COPY --from=certs /out/ /etc/ssl/certs/
-COPY --from=builder /app/target/release/${SERVICE} /usr/local/bin/service
+COPY --from=builder /app/out/${SERVICE} /usr/local/bin/service
 USER 10001:10001
 ENV HOST=0.0.0.0 PORT=${PORT} LOG_FORMAT=json RUST_LOG=info
 LABEL org.opencontainers.image.title="${SERVICE}"

@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases ecs-local docker-check up down images deploy deploy-plan deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases ecs-local docker-check up down images deploy deploy-plan token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -128,6 +128,12 @@ ecs-local: ## Run template.yaml's ECS task definitions as containers (images of 
 
 docker-check: ## What CI runs of the container paths: make up, the quick start, ECS tasks, sam local, sam invoke, make down
 	scripts/docker-check.sh
+
+token-aws: ## A user token (1 h) for the deployed stack, signed with the key it generated (SUB=name)
+	@python3 scripts/deploy.py --token $${SUB:-ops-user}
+
+url-aws: ## The deployed stack's create-and-confirm URL
+	@python3 scripts/deploy.py --url
 
 seed-aws: ## Load the sample data into the deployed database (the migrate task with --seed)
 	python3 scripts/deploy.py --migrate-only --seed

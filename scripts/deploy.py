@@ -21,12 +21,15 @@ come from the environment (docs/deploy.md has the list):
   optional: AWS_REGION (us-east-1), DEPLOY_STAGE (dev), and the DEPLOY_*
             variables of PARAMETERS below, each a template parameter.
 
-  deploy.py [--dry-run] [--seed] [--migrate-only]
+  deploy.py [--dry-run] [--seed] [--migrate-only] [--url] [--token SUB]
       --dry-run       reads the account, prints what it would create and
                       pass, changes nothing (no role, no build, no deploy,
                       no task)
       --migrate-only  only the migrate task, on the deployed stack (with
                       --seed: load the sample data into it)
+      --url           prints the deployed stack's create-and-confirm URL
+      --token SUB     prints a user token (1 h) for the deployed stack: signed
+                      with its generated key, with its issuer and audience
 
 SAM (the `sam` command, or $SAM) does the deploys; the AWS calls here use
 boto3 (AWS_ENDPOINT_URL points them elsewhere, as the tests do with moto).
@@ -138,6 +141,7 @@ class Aws:
         self.awslambda = session.client("lambda")
         self.quotas = session.client("service-quotas")
         self.sts = session.client("sts")
+        self.secrets = session.client("secretsmanager")
 
 
 def say(message: str) -> None:
@@ -350,6 +354,28 @@ def run_migrate_task(aws: Aws, settings: Settings, poll_secs: float = 6.0, patie
     say(f"migrate task done (log: {log})")
 
 
+def mint_token(aws: Aws, settings: Settings, subject: str) -> str:
+    """A user token for the stack: HS256 with the key the stack generated,
+    its JwtIssuer and JwtAudience (scripts/mint-token.sh signs it)."""
+    stack = aws.cfn.describe_stacks(StackName=settings.stack)["Stacks"][0]
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    from samcli.yamlhelper import yaml_parse
+    defaults = yaml_parse((ROOT / "template.yaml").read_text())["Parameters"]
+    value = aws.secrets.get_secret_value(SecretId=out["JwtSecretArn"])["SecretString"]
+    env = {
+        **os.environ,
+        "JWT_SECRET": json.loads(value)["JWT_SECRET"],
+        "JWT_ISSUER": given.get("JwtIssuer") or defaults["JwtIssuer"]["Default"],
+        "JWT_AUDIENCE": given.get("JwtAudience") or defaults["JwtAudience"]["Default"],
+    }
+    done = subprocess.run([str(ROOT / "scripts" / "mint-token.sh"), subject, "3600"],
+                          env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DeployError(f"minting the token failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
 def wait_services(aws: Aws, settings: Settings) -> None:
     cluster = outputs(aws, settings.stack)["ClusterName"]
     say("waiting for customers-api and orders-api to be stable")
@@ -403,9 +429,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--seed", action="store_true")
     parser.add_argument("--migrate-only", action="store_true")
+    parser.add_argument("--url", action="store_true")
+    parser.add_argument("--token", metavar="SUB")
     args = parser.parse_args(argv)
     try:
-        if args.migrate_only:
+        if args.url or args.token:
+            settings = Settings.from_env({"CUSTOMERS_IMAGE": "-", "ORDERS_IMAGE": "-", **os.environ}, False)
+            aws = Aws(settings.region)
+            print(mint_token(aws, settings, args.token) if args.token
+                  else outputs(aws, settings.stack)["CreateAndConfirmUrl"])
+        elif args.migrate_only:
             settings = Settings.from_env({"CUSTOMERS_IMAGE": "-", "ORDERS_IMAGE": "-", **os.environ}, args.seed)
             run_migrate_task(Aws(settings.region), settings)
         else:

@@ -24,7 +24,13 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # that it does not build, and the Lambda base `sam local` runs template.yaml's
 # function on.
 stages=$(sed -n 's/^FROM .* AS \([a-z0-9_-]*\).*/\1/ip' Dockerfile)
-dockerfile_bases=$(awk 'toupper($1) == "FROM" { print $2 }' Dockerfile | grep -vxF "$stages" | sort -u)
+# A FROM ${NAME} takes the default of the global ARG NAME (what a build
+# without --build-arg uses).
+dockerfile_bases=$(awk '
+  toupper($1) == "ARG" && !seen_from { split($2, kv, "="); args[kv[1]] = kv[2] }
+  toupper($1) == "FROM" { seen_from = 1; base = $2
+    if (base ~ /^\$\{[A-Za-z_]+\}$/) { name = substr(base, 3, length(base) - 3); base = args[name] }
+    print base }' Dockerfile | grep -vxF "$stages" | sort -u)
 compose_bases=$(python3 - <<'PY'
 import yaml
 doc = yaml.safe_load(open("docker-compose.yml"))
@@ -52,7 +58,9 @@ for r in t["Resources"].values():
         print(f"public.ecr.aws/lambda/provided:{runtime.split('.', 1)[1]}-{arch}")
 PY
 )
-tags=$(printf '%s\n' $dockerfile_bases $compose_bases $lambda_base | sort -u)
+# `ARM64_IMAGES=1 scripts/docker-bases.sh`: also the arm64 runtime base.
+arm64_base=""; [ "${ARM64_IMAGES:-0}" = 1 ] && arm64_base=arm64v8/debian:bookworm-slim
+tags=$(printf '%s\n' $dockerfile_bases $compose_bases $lambda_base $arm64_base | sort -u)
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 if [ "${1:-}" = "--list" ]; then
@@ -116,6 +124,12 @@ build_debian() {
   import_rootfs "$work/debian" debian:bookworm-slim amd64 --change 'CMD ["bash"]'
 }
 
+build_debian_arm64() { # tag (arm64v8/debian:bookworm-slim, for ARCH=arm64 images)
+  [ "$(uname -m)" != aarch64 ] && scripts/arm64-emulation.sh
+  rootfs arm64 "$work/debian-arm64"
+  import_rootfs "$work/debian-arm64" "$1" arm64 --change 'CMD ["bash"]'
+}
+
 build_rust() { # tag
   local version=${1#rust:}; version=${version%%-*}
   local have_version; have_version=$(rustc --version | awk '{print $2}')
@@ -127,10 +141,11 @@ build_rust() { # tag
   mkdir -p "$work/rust/ca-certificates"
   cp "$root/docker/stand-ins/rust.Dockerfile" "$work/rust/Dockerfile"
   find /usr/local/share/ca-certificates -maxdepth 1 -name '*.crt' -exec cp {} "$work/rust/ca-certificates/" \; 2>/dev/null || true
-  # The host part of the toolchain only: no documentation, no other targets.
+  # The toolchain without documentation or sources; its x86_64 and aarch64
+  # standard libraries (the Dockerfile cross-compiles for ARCH=arm64).
   mkdir -p "$work/rust/toolchain"
   tar -C "$toolchain" -c --exclude='./share/doc' --exclude='./lib/rustlib/src' \
-      --exclude='./lib/rustlib/aarch64-*' --exclude='./lib/rustlib/*-musl' --exclude='./lib/rustlib/wasm*' . \
+      --exclude='./lib/rustlib/*-musl' --exclude='./lib/rustlib/wasm*' . \
     | tar -C "$work/rust/toolchain" -x
   docker build -q --network host --build-arg "RUST_VERSION=$have_version" -t "$1" "$work/rust" >/dev/null
 }
@@ -164,6 +179,7 @@ for t in debian:bookworm-slim $tags; do
   started=$(date +%s)
   case "$t" in
     debian:bookworm-slim) build_debian ;;
+    arm64v8/debian:bookworm-slim) build_debian_arm64 "$t" ;;
     rust:*-slim-bookworm) build_rust "$t" ;;
     mysql:*) build_mysql "$t" ;;
     public.ecr.aws/lambda/provided:al2023-*) build_lambda "$t" ;;

@@ -67,7 +67,15 @@ def deploy(argv):
         for name in ("customers-api", "orders-api"):
             ecs.create_service(cluster=cluster, serviceName=name, desiredCount=0,
                                taskDefinition=task_def, launchType="FARGATE")
-    outputs = {"ClusterName": cluster, "MigrateTaskDefinition": task_def, "TaskSubnets": subnet,
+    secrets = session.client("secretsmanager")
+    try:
+        jwt = secrets.describe_secret(SecretId=f"{stack}-jwt")["ARN"]
+    except secrets.exceptions.ResourceNotFoundException:
+        # As GenerateSecretString would: made once, kept on later deploys.
+        jwt = secrets.create_secret(Name=f"{stack}-jwt", SecretString=json.dumps(
+            {"JWT_SECRET": secrets.get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]}
+        ))["ARN"]
+    outputs = {"ClusterName": cluster, "JwtSecretArn": jwt, "MigrateTaskDefinition": task_def, "TaskSubnets": subnet,
                "ServicesSecurityGroupId": group,
                "CreateAndConfirmUrl": "https://api.example/orchestrator/create-and-confirm-order"}
     body = json.dumps({

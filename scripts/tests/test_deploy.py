@@ -132,3 +132,26 @@ def test_fargate_quota_too_small_for_min_tasks_stops_the_deploy(moto, monkeypatc
     # Service Quotas in moto knows no Fargate quota: the AWS default (6) applies.
     with pytest.raises(deploy.DeployError, match="Fargate On-Demand vCPUs is 6"):
         deploy.check_quotas(aws, settings, new_stack=True)
+
+
+def test_after_a_deploy_a_token_signed_with_the_stacks_generated_key_is_minted(moto):
+    assert run_deploy().returncode == 0
+    done = run_deploy("--token", "ops-user")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    header, payload, signature = token.split(".")
+    import base64
+    import hashlib
+    import hmac
+    import json
+    pad = lambda s: s + "=" * (-len(s) % 4)
+    claims = json.loads(base64.urlsafe_b64decode(pad(payload)))
+    assert claims["sub"] == "ops-user"
+    assert claims["iss"] == "order-back-office" and claims["aud"] == "order-back-office-api"
+    secret_arn = next(o["OutputValue"] for o in client("cloudformation").describe_stacks(
+        StackName="order-back-office-dev")["Stacks"][0]["Outputs"] if o["OutputKey"] == "JwtSecretArn")
+    key = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])["JWT_SECRET"]
+    expected = hmac.new(key.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64decode(pad(signature)) == expected
+    url = run_deploy("--url")
+    assert url.stdout.strip() == "https://api.example/orchestrator/create-and-confirm-order"
