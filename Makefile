@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases ecs-local docker-check up down images deploy deploy-plan token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -122,6 +122,9 @@ docker-engine: ## Start Debian's dockerd (iptables off) when no Docker engine an
 
 docker-bases: ## Offline machines only: local stand-ins for the base images, where a tag is missing (docs/testing.md)
 	scripts/docker-bases.sh
+
+image-arm64-check: ## orders-api's arm64 image (cross-compiled), run under qemu: migrate --seed, healthy, /health
+	scripts/image-arch-check.sh
 
 ecs-local: ## Run template.yaml's ECS task definitions as containers (images of make up): healthy, /ready, seed, an order
 	python3 scripts/ecs-local.py

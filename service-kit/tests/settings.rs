@@ -116,7 +116,8 @@ fn readme_table() -> BTreeSet<String> {
         .collect()
 }
 
-/// Variables that docker-compose, the scripts and the Makefile read.
+/// Variables that docker-compose, the scripts (shell and Python) and the
+/// Makefile read.
 fn read_by_tools() -> String {
     let mut text = String::new();
     for file in ["docker-compose.yml", "Makefile"] {
@@ -150,9 +151,11 @@ fn every_documented_variable_is_read_somewhere() {
     let code = read_by_code();
     let tools = read_by_tools();
     for name in env_example().union(&readme_table()) {
+        // Shell reads `$NAME` / `${NAME...}`; the Python scripts `"NAME"`.
         let read = code.contains(name)
             || tools.contains(&format!("${{{name}"))
-            || tools.contains(&format!("${name}"));
+            || tools.contains(&format!("${name}"))
+            || tools.contains(&format!("\"{name}\""));
         assert!(read, "{name} is documented but nothing reads it");
     }
 }
