@@ -13,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "scripts" / "tests"))
+
+from fake_sam import overrides  # noqa: E402,F401 (the tests read sam's arguments with it)
 
 
 def free_port() -> int:
@@ -72,14 +75,3 @@ def sam_calls(env) -> list[list[str]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def overrides(argv: list[str]) -> dict[str, str]:
-    i = argv.index("--parameter-overrides")
-    values = {}
-    for item in argv[i + 1:]:
-        if item.startswith("--"):
-            break
-        key, _, value = item.partition("=")
-        values[key] = value
-    return values
