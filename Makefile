@@ -154,9 +154,11 @@ bootstrap-check: ## The arm64 bootstrap of `make sam-build` serves a saga under 
 	$(CARGO) build -q --workspace --bins
 	scripts/bootstrap-check.sh
 
-clean-test-dbs: ## Drop databases left behind by interrupted test runs
-	mysql -h 127.0.0.1 -u root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\_%' OR schema_name LIKE 'sqlx\_prepare\_%' OR schema_name LIKE 'fuzz\_%' OR schema_name LIKE 'bootstrap\_%' OR schema_name LIKE 'docker\_check\_%'" \
+clean-test-dbs: ## Drop databases and users left behind by interrupted test runs
+	mysql -h 127.0.0.1 -u root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 't\_%' OR schema_name LIKE 'sqlx\_prepare\_%' OR schema_name LIKE 'fuzz\_%' OR schema_name LIKE 'bootstrap\_%' OR schema_name LIKE 'docker\_check\_%' OR schema_name LIKE 'arch\_check\_%'" \
 	  | while read -r db; do mysql -h 127.0.0.1 -u root -e "DROP DATABASE \`$$db\`"; done
+	mysql -h 127.0.0.1 -u root -N -e "SELECT user FROM mysql.user WHERE user LIKE 't\_cu\_%' OR user LIKE 't\_or\_%'" \
+	  | while read -r u; do mysql -h 127.0.0.1 -u root -e "DROP USER '$$u'@'%'"; done
 
 ci: ## What CI runs
 	bash .ci/run
