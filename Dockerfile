@@ -6,15 +6,21 @@
 #   docker build ... --build-arg RDS_CA_URL= ...   (local use: no bundle)
 # Both images share every layer up to the runtime stage: the dependencies are
 # cooked, and both binaries built, once.
-# ARCH (amd64 or arm64; empty: this machine's) is the images' architecture. A
-# foreign one is cross-compiled with Debian's cross gcc as the linker, and
-# the runtime stage starts from RUNTIME_BASE of that architecture (it has no
-# RUN step, so nothing runs under emulation):
-#   docker build ... --build-arg ARCH=arm64 --build-arg RUNTIME_BASE=arm64v8/debian:bookworm-slim .
+# ARCH (amd64 or arm64) is the images' architecture: by default BuildKit's
+# target (TARGETARCH, from --platform), else this machine's. The stages that
+# run commands run on the build machine's own platform (BUILDPLATFORM under
+# BuildKit; linux/amd64 for the classic builder, which does not set it), a
+# foreign architecture is cross-compiled with Debian's cross gcc as the
+# linker, and the runtime stage, which runs nothing, starts from RUNTIME_BASE
+# of that architecture. No step runs under emulation (scripts/images.sh):
+#   docker build ... --platform linux/arm64 --build-arg ARCH=arm64 \
+#     --build-arg RUNTIME_BASE=arm64v8/debian:bookworm-slim .      (BuildKit)
+#   the same without --platform                                    (classic builder)
 ARG RUNTIME_BASE=debian:bookworm-slim
 
 # 1. Toolchain and cargo-chef, shared by the stages below.
-FROM rust:1.95-slim-bookworm AS chef
+# hadolint ignore=DL3029
+FROM --platform=${BUILDPLATFORM:-linux/amd64} rust:1.95-slim-bookworm AS chef
 RUN cargo install cargo-chef --locked --version 0.1.77
 WORKDIR /app
 
@@ -31,9 +37,10 @@ ENV SQLX_OFFLINE=true \
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=x86_64-linux-gnu-gcc
 ARG ARCH=
+ARG TARGETARCH
 # hadolint ignore=DL3008
 RUN set -eu; \
-    native=$(dpkg --print-architecture); arch=${ARCH:-$native}; \
+    native=$(dpkg --print-architecture); arch=${ARCH:-${TARGETARCH:-$native}}; \
     case "$arch" in \
       amd64) echo x86_64-unknown-linux-gnu > /rust-target; cross=x86-64-linux-gnu ;; \
       arm64) echo aarch64-unknown-linux-gnu > /rust-target; cross=aarch64-linux-gnu ;; \
@@ -58,7 +65,8 @@ RUN cargo build --release --locked --target "$(cat /rust-target)" \
 #    checksum: DATABASE_URL in AWS verifies the database's certificate and
 #    host name against it (ssl-mode=VERIFY_IDENTITY). An empty RDS_CA_URL
 #    leaves it out (local use).
-FROM debian:bookworm-slim AS certs
+# hadolint ignore=DL3029
+FROM --platform=${BUILDPLATFORM:-linux/amd64} debian:bookworm-slim AS certs
 # hadolint ignore=DL3008
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends ca-certificates curl >/dev/null \

@@ -25,10 +25,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # function on.
 stages=$(sed -n 's/^FROM .* AS \([a-z0-9_-]*\).*/\1/ip' Dockerfile)
 # A FROM ${NAME} takes the default of the global ARG NAME (what a build
-# without --build-arg uses).
+# without --build-arg uses); flags such as --platform are skipped.
 dockerfile_bases=$(awk '
   toupper($1) == "ARG" && !seen_from { split($2, kv, "="); args[kv[1]] = kv[2] }
-  toupper($1) == "FROM" { seen_from = 1; base = $2
+  toupper($1) == "FROM" { seen_from = 1; i = 2; while ($i ~ /^--/) i++; base = $i
     if (base ~ /^\$\{[A-Za-z_]+\}$/) { name = substr(base, 3, length(base) - 3); base = args[name] }
     print base }' Dockerfile | grep -vxF "$stages" | sort -u)
 compose_bases=$(python3 - <<'PY'

@@ -20,6 +20,12 @@ case "$arch" in
   amd64) base=amd64/debian:bookworm-slim; task_arch=X86_64 ;;
   *) echo "IMAGE_ARCH must be arm64 or amd64" >&2; exit 1 ;;
 esac
+# BuildKit (with buildx) also needs the target platform; the classic builder
+# takes the architecture from RUNTIME_BASE alone.
+platform=()
+if docker buildx version >/dev/null 2>&1 && [ "${DOCKER_BUILDKIT:-1}" != 0 ]; then
+  platform=(--platform "linux/$arch")
+fi
 registry="$AWS_ACCOUNT_ID.dkr.ecr.$region.amazonaws.com"
 aws ecr get-login-password --region "$region" | docker login --username AWS --password-stdin "$registry" >&2
 for svc in customers-api orders-api; do
@@ -27,7 +33,7 @@ for svc in customers-api orders-api; do
     || aws ecr create-repository --region "$region" --repository-name "$svc" \
          --image-scanning-configuration scanOnPush=true >/dev/null
   port=3002; [ "$svc" = customers-api ] && port=3001
-  docker build --network host --build-arg SERVICE="$svc" --build-arg PORT="$port" \
+  docker build "${platform[@]}" --network host --build-arg SERVICE="$svc" --build-arg PORT="$port" \
     --build-arg ARCH="$arch" --build-arg RUNTIME_BASE="$base" \
     --build-arg RDS_CA_SHA256="$RDS_CA_SHA256" \
     -t "$registry/$svc:$tag-$arch" . >&2
