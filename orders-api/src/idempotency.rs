@@ -212,6 +212,49 @@ impl From<sqlx::Error> for Step {
     }
 }
 
+/// The answer already stored for `idem`, read without a transaction or a
+/// lock: a replay is answered before any other work (a customer check, say)
+/// and stays a replay whatever changed since. `None` when the key has no
+/// committed answer (unused, or a twin's work still in flight: [`run`] then
+/// waits on its claim).
+pub async fn stored(pool: &MySqlPool, idem: &Idem) -> Result<Option<Reply>, ApiError> {
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT fingerprint, locked_until AS "locked_until: chrono::DateTime<chrono::Utc>",
+                  response_status, content_type, location, response_body
+           FROM idempotency_keys WHERE scope = ? AND subject = ? AND idem_key = ?"#,
+        idem.scope,
+        idem.subject,
+        idem.key
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if row.fingerprint != idem.fingerprint {
+        return Err(reused());
+    }
+    answer_of(row)
+}
+
+/// The stored answer of a row, if it has one.
+fn answer_of(row: Row) -> Result<Option<Reply>, ApiError> {
+    let (Some(status), Some(content_type), Some(body)) =
+        (row.response_status, row.content_type, row.response_body)
+    else {
+        return Ok(None);
+    };
+    let status =
+        StatusCode::from_u16(status).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
+    Ok(Some(Reply {
+        status,
+        content_type,
+        location: row.location,
+        body,
+    }))
+}
+
 /// Stores the answer of the work done in `tx` and commits both.
 pub async fn commit(mut tx: Tx, idem: Option<&Idem>, reply: &Reply) -> Result<(), ApiError> {
     if let Some(idem) = idem {
@@ -300,19 +343,11 @@ async fn find(tx: &mut Tx, idem: &Idem) -> Result<Found, TxError> {
     if row.fingerprint != idem.fingerprint {
         return Err(reused().into());
     }
-    if let (Some(status), Some(content_type), Some(body)) =
-        (row.response_status, row.content_type, row.response_body)
-    {
-        let status =
-            StatusCode::from_u16(status).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
-        return Ok(Found::Answer(Reply {
-            status,
-            content_type,
-            location: row.location,
-            body,
-        }));
+    let locked_until = row.locked_until;
+    if let Some(reply) = answer_of(row)? {
+        return Ok(Found::Answer(reply));
     }
-    match row.locked_until {
+    match locked_until {
         Some(until) if until > now() => Err(in_progress((until - now()).num_seconds() + 1).into()),
         _ => Ok(Found::Abandoned),
     }

@@ -68,9 +68,11 @@ async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiE
     }
 }
 
-/// Creates an order: checks the customer, then in one transaction locks the
-/// products in id order, reserves stock, prices the items and writes the
-/// order as CREATED. Idempotent with `Idempotency-Key` / `X-Idempotency-Key`.
+/// Creates an order: replays a stored answer for its key, checks the
+/// customer (no transaction open), then in one transaction claims the key,
+/// locks the products in id order, reserves stock, prices the items and
+/// writes the order as CREATED. Idempotent with `Idempotency-Key` /
+/// `X-Idempotency-Key`.
 #[utoipa::path(post, path = "/orders", operation_id = "create_order", tag = "orders", request_body = OrderInput,
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (also `X-Idempotency-Key`); 1..=255 visible ASCII characters"),
@@ -100,15 +102,29 @@ pub async fn create(
     let new = NewOrder::try_from(input).map_err(ApiError::validation)?;
     let idem = idempotency::key_of(req.headers())?
         .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
+    // Three phases, and no network call while a transaction is open (a slow
+    // customers-api must not hold a database connection):
+    // 1. a stored answer for the key is replayed at once, whatever changed
+    //    since (the customer may be gone);
+    if let Some(idem) = &idem {
+        if let Some(reply) = idempotency::stored(&pool, idem).await? {
+            return Ok(replayed(&ctx, "create_order", reply));
+        }
+    }
+    // 2. the customer, outside any transaction. An unknown customer is a
+    //    final answer, stored under the key in phase 3; customers-api being
+    //    unavailable is not (the key stays free for a retry);
+    let mut refusal = match check_customer(&ctx.customers, new.customer_id).await {
+        Ok(()) => None,
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => Some(e),
+        Err(e) => return Err(e),
+    };
+    // 3. one short transaction: the key's claim (a twin waits on it, then
+    //    replays), the stock, the order, the answer.
     let at = store::now();
-    // The key first, then the customer, then the stock: a twin request waits
-    // on the key instead of doing any of it. A transaction run again after a
-    // deadlock does not ask customers-api again.
-    let mut customer_checked = false;
     let outcome = idempotency::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
-        if !customer_checked {
-            check_customer(&ctx.customers, new.customer_id).await?;
-            customer_checked = true;
+        if let Some(e) = refusal.take() {
+            return Err(e.into());
         }
         let created = orders::create(tx, &new, &caller.subject, at).await;
         if let Err(TxError::Order(OrderError::InsufficientStock { .. })) = &created {

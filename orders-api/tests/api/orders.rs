@@ -419,3 +419,73 @@ async fn a_create_run_again_after_lock_conflicts_checks_the_customer_once() {
     lock.rollback().await.expect("release");
     assert_eq!(app.stock(p).await, 5);
 }
+
+/// A slow customers-api holds no database connection: the customer check
+/// runs before the create's transaction opens. With a pool of 2 and four
+/// creates waiting on customers-api, a product read is served at once,
+/// while every create is still waiting (with the check inside the
+/// transaction, the two connections stayed taken until the creates ended,
+/// and the read came after them).
+#[tokio::test]
+async fn a_slow_customers_api_pins_no_database_connection() {
+    let customers = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 1, "name": "ACME", "email": "a@acme.example", "phone": null,
+                                      "created_at": "2026-11-30T00:00:00Z", "updated_at": "2026-11-30T00:00:00Z"}))
+                .set_delay(std::time::Duration::from_millis(1500)),
+        )
+        .mount(&customers)
+        .await;
+    let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |s| {
+        s.http.db_max_connections = 2;
+    })
+    .await;
+    let p = app.product(100, 50).await;
+    let creates: Vec<_> = (0..4)
+        .map(|i| {
+            let req = app
+                .authed(Method::POST, "/orders")
+                .header("Idempotency-Key", format!("slow-{i}"))
+                .json(&json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]}));
+            tokio::spawn(async move { req.send().await.expect("sent").status().as_u16() })
+        })
+        .collect();
+    // Every create is past its key's read and waiting on customers-api.
+    for _ in 0..200 {
+        if customers
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len()
+            >= 4
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        customers
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len(),
+        4
+    );
+    let read = app
+        .authed(Method::GET, &format!("/products/{p}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(read.status(), 200);
+    assert!(
+        creates.iter().all(|c| !c.is_finished()),
+        "the read waited for the creates: they held the connections"
+    );
+    for c in creates {
+        assert_eq!(c.await.expect("joined"), 201);
+    }
+    assert_eq!(app.stock(p).await, 46);
+}
