@@ -204,6 +204,21 @@ async fn happy_path_answers_the_consolidated_201() {
     assert_eq!(keys.len(), 2);
     assert_ne!(keys[0], keys[1]);
     assert!(keys.iter().all(|k| k.starts_with("saga-")));
+    // Every call says how long the saga will wait for it (its attempt's
+    // timeout at most), so orders-api stops when nobody waits any more.
+    let customers_calls = f.customers.received_requests().await.unwrap_or_default();
+    for r in received.iter().chain(customers_calls.iter()) {
+        let budget: u64 = r
+            .headers
+            .get("x-request-timeout-ms")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("X-Request-Timeout-Ms on every downstream call");
+        assert!(
+            budget > 0 && budget <= d.config.retry.attempt_timeout.as_millis() as u64,
+            "{budget}"
+        );
+    }
     // Every orders-api call is the service, acting for the caller.
     for r in &received {
         assert_eq!(

@@ -297,7 +297,9 @@ impl Client {
     }
 
     /// Sends `req` to `target`, retrying what is transient until
-    /// `deadline`, and reads the successful answer as a `T`.
+    /// `deadline` (or the deadline of the request being served, when that
+    /// comes first: [`crate::deadline`]), and reads the successful answer as
+    /// a `T`. Each attempt tells the callee how long it will wait.
     pub async fn send<T, B>(
         &self,
         target: &impl Target,
@@ -308,6 +310,7 @@ impl Client {
         T: DeserializeOwned,
         B: Serialize + ?Sized + Sync,
     {
+        let deadline = crate::deadline::earliest(deadline);
         let p = self.policy;
         let backoff = FullJitter::new(p.backoff_base, p.backoff_cap, p.max_attempts);
         let run = (|| async { read_answer(req.name, self.attempt(target, req, deadline).await?).await })
@@ -369,7 +372,12 @@ impl Client {
             .http
             .request(req.method.clone(), format!("{base}{}", req.path))
             .timeout(timeout)
-            .bearer_auth(req.bearer);
+            .bearer_auth(req.bearer)
+            // How long this attempt will wait: the callee's deadline.
+            .header(
+                crate::deadline::HEADER_NAME,
+                crate::deadline::header_value(timeout),
+            );
         if let Some(id) = correlation::current() {
             builder = builder.header(correlation::HEADER_NAME, id.as_str());
         }

@@ -38,6 +38,7 @@ where
     let limit = parts.body_limit;
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::deadline::middleware))
             .wrap(from_fn(correlation::middleware))
             .wrap(from_fn(ops::track))
             .wrap(TracingLogger::<RequestSpan>::new())

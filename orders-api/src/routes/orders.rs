@@ -8,6 +8,7 @@ use contracts::Code;
 use serde::{Deserialize, Serialize};
 use service_kit::{
     auth::Caller,
+    deadline,
     pagination::{paginate, PageParams},
     problem::{
         responses::{BodyRefused, MalformedId, Unauthorized},
@@ -15,6 +16,7 @@ use service_kit::{
     },
 };
 use sqlx::MySqlPool;
+use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -56,6 +58,10 @@ async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiE
             Code::CustomerNotFound.as_str(),
             format!("no customer with id {id}"),
         )),
+        // The caller's own deadline ran out first: nobody waits any more.
+        Err(e) if e.timed_out() && deadline::current().is_some_and(|d| d <= Instant::now()) => {
+            Err(deadline::expired())
+        }
         Err(e) => Err(ApiError::unavailable(
             "customers_unavailable",
             "customers-api is unavailable; retry later",
@@ -110,6 +116,9 @@ pub async fn create(
         if let Some(reply) = idempotency::stored(&pool, idem).await? {
             return Ok(replayed(&ctx, "create_order", reply));
         }
+    }
+    if deadline::current().is_some_and(|d| d <= Instant::now()) {
+        return Err(deadline::expired());
     }
     // 2. the customer, outside any transaction. An unknown customer is a
     //    final answer, stored under the key in phase 3; customers-api being

@@ -489,3 +489,67 @@ async fn a_slow_customers_api_pins_no_database_connection() {
     }
     assert_eq!(app.stock(p).await, 46);
 }
+
+/// The caller's budget (`X-Request-Timeout-Ms`) is the request's deadline:
+/// spent, it is a 504 before any work; unreadable, a 400; and the customer
+/// check downstream gets what is left of it, not its own 7 s.
+#[tokio::test]
+async fn the_callers_deadline_bounds_the_request_and_travels_downstream() {
+    let customers = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 1, "name": "ACME", "email": "a@acme.example", "phone": null,
+                                      "created_at": "2026-11-30T00:00:00Z", "updated_at": "2026-11-30T00:00:00Z"}))
+                .set_delay(std::time::Duration::from_secs(5)),
+        )
+        .mount(&customers)
+        .await;
+    let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |_| {}).await;
+    let p = app.product(100, 5).await;
+    let order = json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]});
+    let send = |budget: &str| {
+        app.authed(Method::POST, "/orders")
+            .header("Idempotency-Key", "budget-1")
+            .header("X-Request-Timeout-Ms", budget)
+            .json(&order)
+            .send()
+    };
+    assert_problem(send("0").await.expect("sent"), 504, "deadline_exceeded").await;
+    assert_problem(
+        send("soon").await.expect("sent"),
+        400,
+        "invalid_request_timeout",
+    )
+    .await;
+    assert!(customers
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty());
+
+    assert_problem(send("400").await.expect("sent"), 504, "deadline_exceeded").await;
+    let asked = customers.received_requests().await.unwrap_or_default();
+    assert_eq!(asked.len(), 1, "no retry past the deadline");
+    let passed: u64 = asked[0]
+        .headers
+        .get("x-request-timeout-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("the budget travels downstream");
+    assert!(
+        passed <= 400,
+        "customers-api was given {passed} ms of a 400 ms budget"
+    );
+    assert_eq!(app.stock(p).await, 5);
+    assert_eq!(app.order_rows().await, 0);
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        keys, 0,
+        "a deadline is not a final answer: the key stays free"
+    );
+}
