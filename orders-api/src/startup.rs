@@ -25,8 +25,8 @@ use crate::{
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Connects to the database (waiting for it a while), applies migrations,
-/// starts the reservation sweeper, binds the listener (port 0 picks a free
-/// one) and prepares the server.
+/// binds the listener (port 0 picks a free one) and prepares the server,
+/// with the reservation sweeper to run beside it.
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let http = &settings.http;
     let pool = db::open(
@@ -49,12 +49,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         counters: counters.clone(),
         health: health.clone(),
     };
-    tokio::spawn(sweeper::supervise("reservation sweeper", move || {
-        sweep.clone().run()
-    }));
     let server = run(listener, pool, &settings, metrics, counters, health)?;
     tracing::info!(port, "orders-api listening");
-    Ok(Application::new(port, server))
+    // The sweeper runs beside the server once it serves, and is stopped
+    // after the server has drained (its sweep under way finishes first).
+    Ok(Application::new(port, server).beside(move |stop| {
+        sweeper::supervise("reservation sweeper", stop, move |stop| {
+            sweep.clone().run(stop)
+        })
+    }))
 }
 
 pub fn run(

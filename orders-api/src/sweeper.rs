@@ -19,6 +19,7 @@ use std::{
 use prometheus::IntGauge;
 use service_kit::ops::Metrics;
 use sqlx::MySqlPool;
+use tokio::sync::watch;
 
 use crate::{
     idempotency,
@@ -144,13 +145,21 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    /// Sweeps every `interval`, forever; a failed sweep is logged and the
-    /// next tick tries again.
-    pub async fn run(self) {
+    /// Sweeps every `interval` until `stop` turns true; a failed sweep is
+    /// logged and the next tick tries again. A sweep under way is never cut
+    /// short: its transactions commit (or roll back) before it returns.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                biased;
+                _ = stopped(&mut stop) => {
+                    tracing::info!("reservation sweeper stopped");
+                    return;
+                }
+                _ = ticker.tick() => {}
+            }
             match sweep_once(&self.pool, self.ttl, &self.counters).await {
                 Ok(_) => match overdue(&self.pool, self.ttl).await {
                     Ok(n) => self.health.succeeded(n),
@@ -167,18 +176,27 @@ impl Sweeper {
     }
 }
 
-/// Runs `task` for ever: when it panics or ends, it is started again after a
-/// backoff (1 s, doubling to 60 s, back to 1 s after a minute of good
-/// running).
-pub async fn supervise<F, Fut>(name: &'static str, task: F)
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// Runs `task` until `stop` turns true: when it panics or ends before that,
+/// it is started again after a backoff (1 s, doubling to 60 s, back to 1 s
+/// after a minute of good running).
+pub async fn supervise<F, Fut>(name: &'static str, mut stop: watch::Receiver<bool>, task: F)
 where
-    F: Fn() -> Fut,
+    F: Fn(watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = tokio::time::Instant::now();
-        match tokio::spawn(task()).await {
+        let ran = tokio::spawn(task(stop.clone())).await;
+        if *stop.borrow() {
+            return;
+        }
+        match ran {
             Ok(()) => tracing::error!(task = name, "background task ended; restarting"),
             Err(e) if e.is_panic() => {
                 tracing::error!(task = name, "background task panicked; restarting")
@@ -188,7 +206,10 @@ where
         if started.elapsed() > Duration::from_secs(60) {
             backoff = Duration::from_secs(1);
         }
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
         backoff = (backoff * 2).min(Duration::from_secs(60));
     }
 }
@@ -202,7 +223,8 @@ mod tests {
     async fn a_task_that_panics_or_ends_is_started_again() {
         let starts = Arc::new(AtomicU32::new(0));
         let seen = Arc::clone(&starts);
-        let supervisor = tokio::spawn(supervise("test", move || {
+        let (stop, stopping) = watch::channel(false);
+        let supervisor = tokio::spawn(supervise("test", stopping, move |_| {
             let n = seen.fetch_add(1, Ordering::SeqCst);
             async move {
                 match n {
@@ -216,5 +238,21 @@ mod tests {
         assert_eq!(starts.load(Ordering::SeqCst), 3, "panicked, ended, running");
         assert!(!supervisor.is_finished());
         supervisor.abort();
+        drop(stop);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn told_to_stop_the_supervisor_ends_once_its_task_does() {
+        let (stop, stopping) = watch::channel(false);
+        let supervisor = tokio::spawn(supervise("test", stopping, |mut stop| async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!supervisor.is_finished());
+        stop.send(true).expect("send");
+        tokio::time::timeout(Duration::from_secs(1), supervisor)
+            .await
+            .expect("ended")
+            .expect("no panic");
     }
 }

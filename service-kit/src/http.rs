@@ -63,29 +63,72 @@ where
             )
             .default_service(web::to(problem::not_found))
     })
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
     .listen(listener)?
     .run();
     Ok(server)
 }
 
-/// A service, built: the port it listens on and its server.
+/// How long a stopping server lets in-flight requests finish (ECS waits 30 s
+/// after SIGTERM before it kills a task).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// How long a background task has, once told to stop, to end its unit of
+/// work (a transaction commits or rolls back) before the process exits.
+pub const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+type Background = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A service, built: the port it listens on, its server and the background
+/// work that runs beside it.
 pub struct Application {
     port: u16,
     server: Server,
+    background: Option<Background>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
     pub fn new(port: u16, server: Server) -> Self {
-        Self { port, server }
+        Self {
+            port,
+            server,
+            background: None,
+            stop: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Work that runs beside the server, from [`Self::run_until_stopped`] on
+    /// (not before: building a service starts nothing). Its receiver turns
+    /// `true` once the server has stopped and drained; the task then ends
+    /// what it is doing and returns.
+    pub fn beside<F, Fut>(mut self, task: F) -> Self
+    where
+        F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.background = Some(Box::pin(task(self.stop.subscribe())));
+        self
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Serves until SIGINT/SIGTERM: then stops accepting, lets in-flight
+    /// requests finish (up to [`SHUTDOWN_GRACE`]), tells the background work
+    /// to stop and waits for it (up to [`BACKGROUND_GRACE`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let background = self.background.map(tokio::spawn);
+        let served = self.server.await;
+        tracing::info!("server stopped; stopping background work");
+        let _ = self.stop.send(true);
+        if let Some(task) = background {
+            if tokio::time::timeout(BACKGROUND_GRACE, task).await.is_err() {
+                tracing::warn!("background work did not stop in time");
+            }
+        }
+        served
     }
 }
 

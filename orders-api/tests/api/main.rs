@@ -15,6 +15,7 @@ mod orders;
 mod pool;
 mod products;
 mod schema;
+mod shutdown;
 mod sweeper;
 
 /// Settings for a customers-api beside the orders-api under test.

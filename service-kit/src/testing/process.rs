@@ -49,6 +49,29 @@ impl Proc {
         cpu_seconds_of(self.pid()?)
     }
 
+    /// SIGTERM, as ECS stops a task; waits up to `patience` for the exit.
+    /// Its status, or `None` if it had to be killed after all.
+    pub fn terminate(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.pid()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let until = std::time::Instant::now() + patience;
+        while std::time::Instant::now() < until {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        None
+    }
+
     /// SIGKILL, no goodbye.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
