@@ -21,12 +21,36 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::create().await;
-    let customers = customers_api::startup::build(http_settings(&db))
+    let customers_base = spawn_customers(&db).await;
+    spawn_orders(db, &customers_base, tweak).await
+}
+
+/// A real customers-api on `db`, served in the background; its base URL.
+pub async fn spawn_customers(db: &TestDatabase) -> String {
+    let customers = customers_api::startup::build(http_settings(db))
         .await
         .expect("customers-api starts");
-    let customers_base = format!("http://127.0.0.1:{}", customers.port());
+    let base = format!("http://127.0.0.1:{}", customers.port());
     tokio::spawn(customers.run_until_stopped());
-    spawn_orders(db, &customers_base, tweak).await
+    base
+}
+
+/// A stand-in customers-api (wiremock) that knows customer 1 and answers
+/// after `delay`.
+pub async fn slow_customers(delay: Duration) -> wiremock::MockServer {
+    use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
+    let customers = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 1, "name": "ACME", "email": "a@acme.example", "phone": null,
+                                      "created_at": "2026-11-30T00:00:00Z", "updated_at": "2026-11-30T00:00:00Z"}))
+                .set_delay(delay),
+        )
+        .mount(&customers)
+        .await;
+    customers
 }
 
 /// orders-api asking `customers_base` (a wiremock server, say) about customers.

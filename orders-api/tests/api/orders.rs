@@ -428,17 +428,7 @@ async fn a_create_run_again_after_lock_conflicts_checks_the_customer_once() {
 /// and the read came after them).
 #[tokio::test]
 async fn a_slow_customers_api_pins_no_database_connection() {
-    let customers = MockServer::start().await;
-    Mock::given(matchers::method("GET"))
-        .and(matchers::path("/internal/customers/1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": 1, "name": "ACME", "email": "a@acme.example", "phone": null,
-                                      "created_at": "2026-11-30T00:00:00Z", "updated_at": "2026-11-30T00:00:00Z"}))
-                .set_delay(std::time::Duration::from_millis(1500)),
-        )
-        .mount(&customers)
-        .await;
+    let customers = crate::helpers::slow_customers(std::time::Duration::from_millis(1500)).await;
     let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |s| {
         s.http.db_max_connections = 2;
     })
@@ -495,17 +485,7 @@ async fn a_slow_customers_api_pins_no_database_connection() {
 /// check downstream gets what is left of it, not its own 7 s.
 #[tokio::test]
 async fn the_callers_deadline_bounds_the_request_and_travels_downstream() {
-    let customers = MockServer::start().await;
-    Mock::given(matchers::method("GET"))
-        .and(matchers::path("/internal/customers/1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": 1, "name": "ACME", "email": "a@acme.example", "phone": null,
-                                      "created_at": "2026-11-30T00:00:00Z", "updated_at": "2026-11-30T00:00:00Z"}))
-                .set_delay(std::time::Duration::from_secs(5)),
-        )
-        .mount(&customers)
-        .await;
+    let customers = crate::helpers::slow_customers(std::time::Duration::from_secs(5)).await;
     let app = spawn_orders(TestDatabase::create().await, &customers.uri(), |_| {}).await;
     let p = app.product(100, 5).await;
     let order = json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]});

@@ -10,16 +10,12 @@ use service_kit::testing::{
     TestDatabase,
 };
 
-use crate::helpers::{http_settings, JWT_SECRET, SERVICE_TOKEN};
+use crate::helpers::{spawn_customers, JWT_SECRET, SERVICE_TOKEN};
 
 #[tokio::test]
 async fn sigterm_under_load_loses_nothing_answered_and_leaves_nothing_half_done() {
     let db = TestDatabase::create().await;
-    let customers = customers_api::startup::build(http_settings(&db))
-        .await
-        .expect("customers-api starts");
-    let customers_base = format!("http://127.0.0.1:{}", customers.port());
-    tokio::spawn(customers.run_until_stopped());
+    let customers_base = spawn_customers(&db).await;
 
     let logs = tempfile_dir();
     let port = free_port().expect("port");
