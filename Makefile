@@ -10,7 +10,7 @@ RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 .PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 setup: ## First run: .env from .env.example, .venv/ with the Python tools, MariaDB, database created and seeded, one build
 	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
