@@ -232,25 +232,26 @@ impl DbParts {
 
     /// The URL of the database (its password percent-encoded).
     pub fn url(&self) -> String {
+        self.url_of(&self.name)
+    }
+
+    /// The same server with no database selected (to create it).
+    pub fn server_url(&self) -> String {
+        self.url_of("")
+    }
+
+    fn url_of(&self, database: &str) -> String {
         let tls = match &self.ssl_ca {
             Some(ca) => format!("?ssl-mode=VERIFY_IDENTITY&ssl-ca={}", encode(ca)),
             None => String::new(),
         };
         format!(
-            "mysql://{}:{}@{}:{}/{}{tls}",
+            "mysql://{}:{}@{}:{}/{database}{tls}",
             encode(&self.user),
             encode(&self.password),
             self.host,
             self.port,
-            self.name
         )
-    }
-
-    /// The same server with no database selected (to create it).
-    pub fn server_url(&self) -> String {
-        let url = self.url();
-        let at = format!("/{}", self.name);
-        url.replacen(&at, "/", 1)
     }
 }
 
@@ -308,6 +309,15 @@ mod tests {
         assert_eq!(
             parts("secretsecret", None).server_url(),
             "mysql://orders_api:secretsecret@db.example.internal:3306/"
+        );
+        // A user named like the database keeps its name.
+        let same = DbParts {
+            user: "backoffice".into(),
+            ..parts("secretsecret", Some("/ca.pem"))
+        };
+        assert_eq!(
+            same.server_url(),
+            "mysql://backoffice:secretsecret@db.example.internal:3306/?ssl-mode=VERIFY_IDENTITY&ssl-ca=%2Fca.pem"
         );
     }
 
