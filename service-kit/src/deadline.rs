@@ -25,6 +25,11 @@ pub fn current() -> Option<Instant> {
     CURRENT.try_with(|d| *d).ok()
 }
 
+/// Whether the request being served has a deadline, and it has passed.
+pub fn passed() -> bool {
+    current().is_some_and(|d| d <= Instant::now())
+}
+
 /// `deadline`, or the request's own when that comes first.
 pub fn earliest(deadline: Instant) -> Instant {
     current().map_or(deadline, |d| d.min(deadline))

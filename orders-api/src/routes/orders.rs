@@ -16,7 +16,6 @@ use service_kit::{
     },
 };
 use sqlx::MySqlPool;
-use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -59,9 +58,7 @@ async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiE
             format!("no customer with id {id}"),
         )),
         // The caller's own deadline ran out first: nobody waits any more.
-        Err(e) if e.timed_out() && deadline::current().is_some_and(|d| d <= Instant::now()) => {
-            Err(deadline::expired())
-        }
+        Err(e) if e.timed_out() && deadline::passed() => Err(deadline::expired()),
         Err(e) => Err(ApiError::unavailable(
             "customers_unavailable",
             "customers-api is unavailable; retry later",
@@ -117,7 +114,7 @@ pub async fn create(
             return Ok(replayed(&ctx, "create_order", reply));
         }
     }
-    if deadline::current().is_some_and(|d| d <= Instant::now()) {
+    if deadline::passed() {
         return Err(deadline::expired());
     }
     // 2. the customer, outside any transaction. An unknown customer is a
