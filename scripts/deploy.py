@@ -105,18 +105,23 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str], seed: bool) -> "Settings":
-        missing = [v for v in ("CUSTOMERS_IMAGE", "ORDERS_IMAGE") if not env.get(v)]
-        if missing:
-            raise DeployError(f"set {', '.join(missing)} (make images prints them; docs/deploy.md)")
         parameters = {p: env[v].strip() for v, p in PARAMETERS.items() if env.get(v, "").strip()}
         return cls(
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             stage=env.get("DEPLOY_STAGE") or "dev",
-            customers_image=env["CUSTOMERS_IMAGE"],
-            orders_image=env["ORDERS_IMAGE"],
+            customers_image=env.get("CUSTOMERS_IMAGE", ""),
+            orders_image=env.get("ORDERS_IMAGE", ""),
             parameters=parameters,
             seed=seed or env.get("DEPLOY_SEED", "") in ("1", "true", "yes"),
         )
+
+    def require_images(self) -> None:
+        """A deploy needs both images (the migrate task and the URL or a
+        token do not)."""
+        missing = [v for v, i in (("CUSTOMERS_IMAGE", self.customers_image),
+                                  ("ORDERS_IMAGE", self.orders_image)) if not i]
+        if missing:
+            raise DeployError(f"set {', '.join(missing)} (make images prints them; docs/deploy.md)")
 
     def int_parameter(self, name: str, default: int) -> int:
         raw = self.parameters.get(name)
@@ -376,8 +381,7 @@ def mint_token(aws: Aws, settings: Settings, subject: str) -> str:
     return done.stdout.strip()
 
 
-def wait_services(aws: Aws, settings: Settings) -> None:
-    cluster = outputs(aws, settings.stack)["ClusterName"]
+def wait_services(aws: Aws, cluster: str) -> None:
     say("waiting for customers-api and orders-api to be stable")
     aws.ecs.get_waiter("services_stable").wait(
         cluster=cluster, services=["customers-api", "orders-api"],
@@ -390,6 +394,7 @@ def wait_services(aws: Aws, settings: Settings) -> None:
 
 def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
     """Runs the deploy (or, dry, says what it would do); returns the plan."""
+    settings.require_images()
     aws = aws or Aws(settings.region)
     account = aws.sts.get_caller_identity()["Account"]
     new_stack = not stack_exists(aws, settings.stack)
@@ -418,8 +423,8 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
     run_migrate_task(aws, settings)
     say("pass 2: the services on the new images")
     run([*sam_command(), *sam_deploy_args(settings, plan["pass_2"])])
-    wait_services(aws, settings)
     out = outputs(aws, settings.stack)
+    wait_services(aws, out["ClusterName"])
     say(f"done: POST {out.get('CreateAndConfirmUrl')}")
     return plan
 
@@ -434,12 +439,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         if args.url or args.token:
-            settings = Settings.from_env({"CUSTOMERS_IMAGE": "-", "ORDERS_IMAGE": "-", **os.environ}, False)
+            settings = Settings.from_env(dict(os.environ), False)
             aws = Aws(settings.region)
             print(mint_token(aws, settings, args.token) if args.token
                   else outputs(aws, settings.stack)["CreateAndConfirmUrl"])
         elif args.migrate_only:
-            settings = Settings.from_env({"CUSTOMERS_IMAGE": "-", "ORDERS_IMAGE": "-", **os.environ}, args.seed)
+            settings = Settings.from_env(dict(os.environ), args.seed)
             run_migrate_task(Aws(settings.region), settings)
         else:
             deploy(Settings.from_env(dict(os.environ), args.seed), args.dry_run)

@@ -106,7 +106,9 @@ def test_a_full_vpc_quota_stops_the_deploy_before_anything_changes(moto):
 
 def test_images_are_required():
     with pytest.raises(deploy.DeployError, match="CUSTOMERS_IMAGE, ORDERS_IMAGE"):
-        deploy.Settings.from_env({}, seed=False)
+        deploy.deploy(deploy.Settings.from_env({}, seed=False), dry_run=True)
+    with pytest.raises(deploy.DeployError, match="set ORDERS_IMAGE"):
+        deploy.deploy(deploy.Settings.from_env({"CUSTOMERS_IMAGE": "c"}, seed=False), dry_run=True)
 
 
 @pytest.mark.parametrize("wanted, limit, unreserved, held, fits", [
