@@ -52,14 +52,14 @@ test: ## Every test, then a short fuzz of both APIs (needs MySQL/MariaDB on 127.
 	$(CARGO) nextest run --workspace --no-fail-fast
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20} FUZZ_RECORD=0 scripts/fuzz.sh
 
-bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64), DB ceiling, cold start: bench/results/<date>.{md,json,svg}
+bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64; at 32 also a hot product and `cargo lambda watch`), DB ceiling, cold starts; targets as ratios: bench/results/<date>.{md,json,svg}
 	$(CARGO) build --release --workspace --bins
 	$(RELEASE_BIN)/bench $(ARGS)
 
 bench-compare: ## This tree against BASE=<git ref> (default HEAD~1), built in a worktree, benchmarked base, head, head, base: ratios of the means in bench/results/<date>-vs-<base>.md
 	scripts/bench-compare.sh $${BASE:-HEAD~1} $(ARGS)
 
-chaos: ## 1000 sagas through a fault proxy with orders-api killed twice; checks the invariants: bench/results/<date>-chaos.{md,json}
+chaos: ## 1000 sagas through a fault proxy, orders-api killed twice, customers-api slowed 3 s for 6 s; checks the invariants: bench/results/<date>-chaos.{md,json}
 	$(CARGO) build --release --workspace --bins
 	$(RELEASE_BIN)/chaos $(ARGS)
 

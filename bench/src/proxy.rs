@@ -98,6 +98,21 @@ impl Faults {
         None
     }
 
+    /// Every request held `delay`, then forwarded: a slow upstream, once
+    /// `enabled` (it starts disabled).
+    pub fn slow(delay: Duration) -> Arc<Self> {
+        let rates = Rates {
+            error_before: 0.0,
+            error_after: 0.0,
+            delay: 1.0,
+            drop_before: 0.0,
+            drop_after: 0.0,
+        };
+        let faults = Self::new(rates, delay);
+        faults.enabled.store(false, Ordering::Relaxed);
+        faults
+    }
+
     /// How many requests met each fault, and how many went through untouched.
     pub fn counts(&self) -> BTreeMap<String, u64> {
         let mut out: BTreeMap<String, u64> = Fault::ALL

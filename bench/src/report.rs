@@ -57,6 +57,23 @@ pub struct Level {
     pub peak_rss_kib: BTreeMap<String, u64>,
     /// CPU milliseconds per saga, by process.
     pub cpu_ms_per_saga: BTreeMap<String, f64>,
+    /// Function instances alive at the end of the level.
+    pub instances: usize,
+}
+
+impl Level {
+    /// CPU milliseconds per saga, all processes together.
+    pub fn cpu_total(&self) -> f64 {
+        self.cpu_ms_per_saga.values().sum()
+    }
+}
+
+/// One harness and workload at the compared concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub harness: String,
+    pub workload: String,
+    pub level: Level,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,9 +90,19 @@ pub struct Report {
     pub commit: String,
     pub machine: Machine,
     pub settings: BTreeMap<String, String>,
+    /// The concurrency of the comparisons.
+    pub compared_at: usize,
+    /// The bench's harness, spread workload, at each concurrency.
     pub saga: Vec<Level>,
+    /// The other harnesses and workloads, at `compared_at`.
+    pub comparisons: Vec<Comparison>,
     pub ceiling: Vec<Summary>,
+    /// The ceiling on the hot product, at `compared_at`.
+    pub ceiling_hot: Option<Summary>,
     pub cold_start_ms: Vec<f64>,
+    pub trivial_cold_start_ms: Vec<f64>,
+    /// CPU milliseconds of one function instance's start, by how it starts.
+    pub instance_start_cpu_ms: BTreeMap<String, f64>,
     pub targets: Vec<Target>,
 }
 
@@ -124,6 +151,72 @@ pub fn median(v: &[f64]) -> f64 {
 }
 
 impl Report {
+    /// The level of `harness` and `workload` at the compared concurrency:
+    /// the bench's harness on the spread workload is the saga level.
+    pub fn comparison(&self, harness: &str, workload: &str) -> Option<&Level> {
+        if (harness, workload) == ("bench", "spread") {
+            return self
+                .saga
+                .iter()
+                .find(|l| l.summary.concurrency == self.compared_at);
+        }
+        self.comparisons
+            .iter()
+            .find(|c| c.harness == harness && c.workload == workload)
+            .map(|c| &c.level)
+    }
+
+    /// Every harness and workload at the compared concurrency, with the CPU
+    /// per saga of each process.
+    fn comparisons_markdown(&self, md: &mut String) {
+        let rows = std::iter::once(("bench", "spread")).chain(
+            self.comparisons
+                .iter()
+                .map(|c| (c.harness.as_str(), c.workload.as_str())),
+        );
+        let levels: Vec<(&str, &str, &Level)> = rows
+            .filter_map(|(h, w)| Some((h, w, self.comparison(h, w)?)))
+            .collect();
+        let Some((_, _, first)) = levels.first() else {
+            return;
+        };
+        let names: Vec<&str> = first.cpu_ms_per_saga.keys().map(String::as_str).collect();
+        let _ = writeln!(
+            md,
+            "\n## Harnesses and workloads at concurrency {c}\n\n\
+             CPU per saga (ms) by process. *bench*: one function process per invocation, started \
+             by the benchmark; *cargo lambda watch*: `cargo lambda watch --release --concurrency {c}` \
+             starts them, as a user runs it. *spread*: a random product of the run's; *hot \
+             product*: always the same one.\n\n\
+             | harness | workload | instances | sagas/s | p99 ms | errors | {} | total |\n\
+             |---|---|---:|---:|---:|---|{}---:|",
+            names.join(" | "),
+            "---:|".repeat(names.len()),
+            c = self.compared_at,
+        );
+        for (h, w, l) in levels {
+            let cells: Vec<String> = names
+                .iter()
+                .map(|n| {
+                    l.cpu_ms_per_saga
+                        .get(*n)
+                        .map_or("-".into(), |v| format!("{v:.2}"))
+                })
+                .collect();
+            let s = &l.summary;
+            let _ = writeln!(
+                md,
+                "| {h} | {w} | {} | {:.0} | {:.1} | {} | {} | {:.2} |",
+                l.instances,
+                s.throughput,
+                s.p99_ms,
+                errors_cell(s),
+                cells.join(" | "),
+                l.cpu_total()
+            );
+        }
+    }
+
     pub fn markdown(&self, notes: &str) -> String {
         let mut md = String::new();
         let m = &self.machine;
@@ -198,10 +291,15 @@ impl Report {
             "\n## Database ceiling: the same SQL, no HTTP\n\n\
              | concurrency | sagas/s | p50 ms | p90 ms | p99 ms | errors |\n|---:|---:|---:|---:|---:|---|"
         );
-        for s in &self.ceiling {
+        let ceilings = self
+            .ceiling
+            .iter()
+            .map(|s| (s, ""))
+            .chain(self.ceiling_hot.iter().map(|s| (s, " (hot product)")));
+        for (s, hot) in ceilings {
             let _ = writeln!(
                 md,
-                "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
+                "| {}{hot} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
                 s.concurrency,
                 s.throughput,
                 s.p50_ms,
@@ -228,18 +326,35 @@ impl Report {
             cells.push(("total".into(), format!("{total:.2}")));
             cells
         });
-        let _ = writeln!(
-            md,
-            "\n## Cold start\n\nOrchestrator process start to its first answered invocation (a full saga), \
-             {} runs: median {:.1} ms (all: {}).\n",
-            self.cold_start_ms.len(),
-            median(&self.cold_start_ms),
-            self.cold_start_ms
-                .iter()
+        self.comparisons_markdown(&mut md);
+        let all = |v: &[f64]| {
+            v.iter()
                 .map(|v| format!("{v:.1}"))
                 .collect::<Vec<_>>()
                 .join(", ")
+        };
+        let _ = writeln!(
+            md,
+            "\n## Cold start\n\nProcess start to the first answered invocation, {} runs each: the \
+             orchestrator (a full saga) median {:.1} ms (all: {}); a trivial function on the same \
+             runtime API, answering at once, median {:.1} ms (all: {}).\n",
+            self.cold_start_ms.len(),
+            median(&self.cold_start_ms),
+            all(&self.cold_start_ms),
+            median(&self.trivial_cold_start_ms),
+            all(&self.trivial_cold_start_ms),
         );
+        if !self.instance_start_cpu_ms.is_empty() {
+            let _ = writeln!(
+                md,
+                "CPU of one instance's start (the median of 3, the function ending at once): {}.\n",
+                self.instance_start_cpu_ms
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v:.0} ms"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
         let _ = writeln!(
             md,
             "![throughput and p99 against concurrency]({}.svg)\n",

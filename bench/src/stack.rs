@@ -97,18 +97,39 @@ pub struct Apis {
     pub customers: Proc,
     pub orders: Proc,
     pub customers_base: String,
+    /// Where orders-api (and whoever else should) reaches customers-api:
+    /// `customers_base`, or a proxy in front of it.
+    pub customers_front: String,
     pub orders_base: String,
     pub orders_port: u16,
 }
 
 /// Starts customers-api and orders-api on free ports and waits until both
-/// are ready.
-pub async fn start_apis(client: &reqwest::Client, opts: &ApiOptions) -> anyhow::Result<Apis> {
+/// are ready. With `customers_faults`, orders-api reaches customers-api
+/// through a [`crate::proxy`] that injects them.
+pub async fn start_apis(
+    client: &reqwest::Client,
+    opts: &ApiOptions,
+    customers_faults: Option<std::sync::Arc<crate::proxy::Faults>>,
+) -> anyhow::Result<Apis> {
     let (cp, op) = (free_port()?, free_port()?);
     let customers_base = format!("http://127.0.0.1:{cp}");
     let orders_base = format!("http://127.0.0.1:{op}");
     let customers = customers_api(cp, opts)?;
-    let orders = orders_api(op, &customers_base, opts)?;
+    let customers_front = match customers_faults {
+        None => customers_base.clone(),
+        Some(faults) => {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+            let front = format!("http://{}", listener.local_addr()?);
+            tokio::spawn(crate::proxy::serve(
+                listener,
+                customers_base.clone(),
+                faults,
+            ));
+            front
+        }
+    };
+    let orders = orders_api(op, &customers_front, opts)?;
     for base in [&customers_base, &orders_base] {
         wait_ready(client, &format!("{base}/ready"), Duration::from_secs(60))
             .await
@@ -118,6 +139,7 @@ pub async fn start_apis(client: &reqwest::Client, opts: &ApiOptions) -> anyhow::
         customers,
         orders,
         customers_base,
+        customers_front,
         orders_base,
         orders_port: op,
     })
@@ -140,7 +162,28 @@ pub fn function(
     max_concurrency: u32,
     extra_env: &[(&str, String)],
 ) -> anyhow::Result<Proc> {
-    let mut cmd = base_command("orchestrator-lambda")?;
+    let bases = (customers_base, orders_base);
+    function_binary(
+        "orchestrator-lambda",
+        name,
+        runtime_port,
+        bases,
+        max_concurrency,
+        extra_env,
+    )
+}
+
+/// [`function`], of any function binary of this workspace (the bench's
+/// `trivial-lambda` too).
+pub fn function_binary(
+    bin: &str,
+    name: &str,
+    runtime_port: u16,
+    (customers_base, orders_base): (&str, &str),
+    max_concurrency: u32,
+    extra_env: &[(&str, String)],
+) -> anyhow::Result<Proc> {
+    let mut cmd = base_command(bin)?;
     as_lambda_function(&mut cmd, runtime_port, max_concurrency);
     cmd.env("CUSTOMERS_API_BASE", customers_base)
         .env("ORDERS_API_BASE", orders_base);
@@ -148,6 +191,124 @@ pub fn function(
         cmd.env(k, v);
     }
     Proc::spawn(name, cmd, &log_dir())
+}
+
+/// Peak resident set size (`VmHWM`) of process `pid`, in KiB.
+pub fn peak_rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// `cargo lambda watch --release --concurrency N` as a user runs it from the
+/// README: cargo-lambda serves the runtime API and the HTTP front on `port`,
+/// and itself starts up to `concurrency` instances of the function (each
+/// `cargo run --release`, one invocation at a time), as many as the load
+/// needs. The instances are found with [`descendants`].
+pub fn watch(
+    port: u16,
+    concurrency: usize,
+    customers_base: &str,
+    orders_base: &str,
+) -> anyhow::Result<Proc> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator-lambda");
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(dir)
+        .args([
+            "lambda",
+            "watch",
+            "--release",
+            "--bin",
+            "orchestrator-lambda",
+        ])
+        .args(["--concurrency", &concurrency.to_string()])
+        .args(["-A", "127.0.0.1", "-P", &port.to_string()])
+        .env("CARGO_TARGET_DIR", target_dir()?)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("RUST_LOG", "info")
+        .env("CUSTOMERS_API_BASE", customers_base)
+        .env("ORDERS_API_BASE", orders_base);
+    Proc::spawn("cargo-lambda-watch", cmd, &log_dir())
+}
+
+/// CPU seconds of one start of the orchestrator that ends at once (nothing
+/// listens on its runtime API): `via_cargo`, as `cargo lambda watch` starts
+/// an instance (`cargo run --release --bin orchestrator-lambda`, which checks
+/// the build, then execs the binary under the same pid), or the binary
+/// alone. Measured as this process's waited-for children's CPU time.
+pub fn function_start_cpu_seconds(via_cargo: bool) -> anyhow::Result<f64> {
+    let runtime_api = format!("127.0.0.1:{}", free_port()?);
+    let mut cmd = if via_cargo {
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator-lambda"))
+            .args(["run", "--release", "--bin", "orchestrator-lambda"])
+            .env("CARGO_TARGET_DIR", target_dir()?);
+        cmd
+    } else {
+        Command::new(workspace_bin("orchestrator-lambda")?)
+    };
+    cmd.env("JWT_SECRET", JWT_SECRET)
+        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
+        .env("ORDERS_API_BASE", "http://127.0.0.1:9")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "orchestrator-lambda")
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let before = children_cpu_seconds().ok_or_else(|| anyhow!("no /proc/self/stat"))?;
+    cmd.status()?;
+    let after = children_cpu_seconds().ok_or_else(|| anyhow!("no /proc/self/stat"))?;
+    Ok(after - before)
+}
+
+/// CPU time (user + system) of this process's children that ended and were
+/// waited for, in seconds.
+fn children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let cutime: f64 = fields.get(13)?.parse().ok()?;
+    let cstime: f64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) / 100.0)
+}
+
+fn target_dir() -> anyhow::Result<PathBuf> {
+    bin_dir()?
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow!("no target directory above the binaries"))
+}
+
+/// Every live process below `pid` (children, their children, ...), with its
+/// command name.
+pub fn descendants(pid: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    // (pid, parent, name) of every process.
+    let table: Vec<(u32, u32, String)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let p: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_owned();
+            let parent: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, parent, name))
+        })
+        .collect();
+    let mut out: Vec<(u32, String)> = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (p, _, name) in table.iter().filter(|(_, pp, _)| *pp == parent) {
+            out.push((*p, name.clone()));
+            frontier.push(*p);
+        }
+    }
+    out
 }
 
 /// Waits until something listens on `port`.

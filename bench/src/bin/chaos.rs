@@ -1,8 +1,12 @@
 //! `make chaos`: sagas on products with limited stock while a proxy between
 //! the orchestrator and orders-api injects 500s, delays beyond the per-attempt
-//! timeout and dropped connections, and orders-api is killed (SIGKILL) and
-//! restarted. Afterwards, and after the reservation TTL, it checks and prints:
+//! timeout and dropped connections, orders-api is killed (SIGKILL) and
+//! restarted, and for a while customers-api answers seconds late (a second
+//! proxy in front of it). Afterwards, and after the reservation TTL, it checks
+//! and prints:
 //!
+//! - while customers-api was slow, orders-api kept serving reads at once, and
+//!   creates that need customers-api answered within their deadline;
 //! - every answer was a 201 or a clean error document;
 //! - no order is left CREATED;
 //! - the stock invariant holds for every product;
@@ -28,10 +32,11 @@ use bench::{
     stack::{self, ApiOptions, Proc},
 };
 use clap::Parser;
+use contracts::orders::{OrderInput, OrderItemInput};
 use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
-use service_kit::testing::TestDatabase;
+use service_kit::{deadline, testing::TestDatabase};
 use sqlx::MySqlPool;
 use tokio::sync::Mutex;
 
@@ -64,6 +69,13 @@ struct Options {
     /// Every N-th saga is sent twice, the copy 50-500 ms later (0: none).
     #[arg(long, default_value_t = 5)]
     twins: usize,
+    /// Seconds customers-api answers late during the slow window (0: no
+    /// window). It opens once 40% of the sagas are answered.
+    #[arg(long, value_parser = bench::args::seconds, default_value = "3")]
+    slow_customers: Duration,
+    /// Seconds the slow window lasts.
+    #[arg(long, value_parser = bench::args::seconds, default_value = "6")]
+    slow_for: Duration,
     /// Where the report goes.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     out: PathBuf,
@@ -99,7 +111,23 @@ struct ChaosReport {
     faults: BTreeMap<String, u64>,
     first_answers: BTreeMap<String, u64>,
     replays_of_retriable_failures: BTreeMap<String, u64>,
+    slow_window: Option<SlowWindow>,
     checks: Vec<Check>,
+}
+
+/// What orders-api answered, called directly, while customers-api was slow.
+#[derive(Debug, Default, Serialize)]
+struct SlowWindow {
+    delay_ms: u64,
+    seconds: f64,
+    /// `GET /products/{id}`, one after another: answers by status.
+    reads: BTreeMap<String, u64>,
+    slowest_read_ms: f64,
+    /// `POST /orders` (which checks the customer) from 8 workers, each with
+    /// `X-Request-Timeout-Ms`: answers by status and code.
+    creates: BTreeMap<String, u64>,
+    slowest_create_ms: f64,
+    create_deadline_ms: u64,
 }
 
 /// A clean error document: the saga's failure shape, nothing else.
@@ -176,6 +204,10 @@ struct Stack {
     /// Replaced when the killer restarts it.
     orders: Arc<Mutex<Proc>>,
     faults: Arc<Faults>,
+    /// Where orders-api and the orchestrator reach customers-api: a proxy
+    /// that holds every request while `slow` is enabled.
+    customers_front: String,
+    slow: Arc<Faults>,
     saga_url: String,
     _customers: Proc,
     _emulator: Proc,
@@ -195,7 +227,8 @@ impl Stack {
             .default_headers(stack::caller_headers()?)
             .timeout(Duration::from_secs(60))
             .build()?;
-        let apis = stack::start_apis(&client, &api).await?;
+        let slow = Faults::slow(opts.slow_customers);
+        let apis = stack::start_apis(&client, &api, Some(Arc::clone(&slow))).await?;
         let rate = opts.fault_rate;
         let faults = Faults::new(
             Rates {
@@ -224,7 +257,7 @@ impl Stack {
         let functions: Vec<Proc> = (0..opts.concurrency)
             .map(|i| {
                 let name = format!("orchestrator-{i}");
-                stack::function(&name, rp, &apis.customers_base, &proxied, 1, &env)
+                stack::function(&name, rp, &apis.customers_front, &proxied, 1, &env)
             })
             .collect::<anyhow::Result<_>>()?;
         let health = format!("http://127.0.0.1:{rp}/orchestrator/health");
@@ -239,6 +272,8 @@ impl Stack {
             orders_port: apis.orders_port,
             orders: Arc::new(Mutex::new(apis.orders)),
             faults,
+            customers_front: apis.customers_front,
+            slow,
             saga_url: format!("http://127.0.0.1:{rp}/orchestrator/create-and-confirm-order"),
             _customers: apis.customers,
             _emulator: emulator,
@@ -246,9 +281,16 @@ impl Stack {
         })
     }
 
-    /// The sagas' bodies: one key each, one or two products, 1-2 units.
-    async fn sagas(&self, opts: &Options) -> anyhow::Result<(Vec<u64>, Vec<Value>)> {
+    /// The sagas' bodies: one key each, one or two products, 1-2 units; and
+    /// what the slow window's direct calls use.
+    async fn sagas(&self, opts: &Options) -> anyhow::Result<(Vec<u64>, Vec<Value>, Probe)> {
         let customer_id = stack::create_customer(&self.client, &self.customers_base).await?;
+        let probe = Probe {
+            product: stack::create_products(&self.client, &self.orders_base, 1, 100, 1_000_000)
+                .await?[0],
+            customer_id,
+            run: format!("chaos-probe-{}", fastrand::u64(..)),
+        };
         let products = stack::create_products(
             &self.client,
             &self.orders_base,
@@ -269,29 +311,31 @@ impl Stack {
                 json!({"customer_id": customer_id, "items": items, "idempotency_key": format!("{run}-{i}")})
             })
             .collect();
-        Ok((products, bodies))
+        Ok((products, bodies, probe))
     }
 
     /// Kills orders-api (SIGKILL) and restarts it at evenly spaced points of
-    /// the run, as `done` counts answered sagas.
+    /// the run, as `done` counts answered sagas (never while customers-api is
+    /// slow: that window judges a running orders-api).
     fn killer(&self, opts: &Options, done: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
-        let (orders, customers_base, api) = (
+        let (orders, customers_front, api, slow) = (
             Arc::clone(&self.orders),
-            self.customers_base.clone(),
+            self.customers_front.clone(),
             self.api.clone(),
+            Arc::clone(&self.slow),
         );
         let (sagas, kills, port) = (opts.sagas, opts.kills, self.orders_port);
         tokio::spawn(async move {
             for k in 1..=kills {
                 let at = sagas * k / (kills + 1);
-                while done.load(Ordering::Relaxed) < at {
+                while done.load(Ordering::Relaxed) < at || slow.enabled.load(Ordering::Relaxed) {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 let mut proc = orders.lock().await;
                 proc.kill();
                 println!("orders-api killed (SIGKILL) after {at} sagas; restarting in 1 s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                match stack::orders_api(port, &customers_base, &api) {
+                match stack::orders_api(port, &customers_front, &api) {
                     Ok(p) => *proc = p,
                     Err(e) => eprintln!("restarting orders-api: {e:#}"),
                 }
@@ -302,10 +346,16 @@ impl Stack {
     /// Sends every job (a body, and a delay for twins), `concurrency` at a
     /// time, while the killer works; then turns the faults off and waits for
     /// orders-api to be ready.
-    async fn run(&self, opts: &Options, jobs: Vec<(Value, u64)>) -> anyhow::Result<Vec<Answer>> {
+    async fn run(
+        &self,
+        opts: &Options,
+        jobs: Vec<(Value, u64)>,
+        probe: Probe,
+    ) -> anyhow::Result<(Vec<Answer>, Option<SlowWindow>)> {
         let done = Arc::new(AtomicUsize::new(0));
         let killer = self.killer(opts, Arc::clone(&done));
-        let answers: Vec<Answer> = stream::iter(jobs)
+        let window = self.slow_window(opts, Arc::clone(&done), probe);
+        let sagas = stream::iter(jobs)
             .map(|(body, delay_ms)| {
                 let (client, url, done) = (&self.client, &self.saga_url, Arc::clone(&done));
                 async move {
@@ -322,15 +372,108 @@ impl Stack {
                 }
             })
             .buffer_unordered(opts.concurrency)
-            .collect()
-            .await;
+            .collect::<Vec<Answer>>();
+        let (answers, window) = tokio::join!(sagas, window);
         killer.await.context("the killer task")?;
         self.faults.enabled.store(false, Ordering::Relaxed);
         let ready = format!("{}/ready", self.orders_base);
         stack::wait_ready(&self.client, &ready, Duration::from_secs(30))
             .await
             .map_err(with_logs)?;
-        Ok(answers)
+        Ok((answers, window))
+    }
+
+    /// Once 40% of the sagas are answered, customers-api answers
+    /// `--slow-customers` late for `--slow-for`, while orders-api is called
+    /// directly: reads one after another, and creates (which check the
+    /// customer) from 8 workers under a deadline.
+    async fn slow_window(
+        &self,
+        opts: &Options,
+        done: Arc<AtomicUsize>,
+        probe: Probe,
+    ) -> Option<SlowWindow> {
+        if opts.slow_customers.is_zero() {
+            return None;
+        }
+        while done.load(Ordering::Relaxed) < opts.sagas * 2 / 5 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.slow.enabled.store(true, Ordering::Relaxed);
+        println!(
+            "customers-api slowed by {:?} for {:?}",
+            opts.slow_customers, opts.slow_for
+        );
+        let until = tokio::time::Instant::now() + opts.slow_for;
+        let creates = (0..8).map(|w| self.probe_creates(w, &probe, until));
+        let (reads, creates) = tokio::join!(
+            self.probe_reads(probe.product, until),
+            futures_util::future::join_all(creates)
+        );
+        self.slow.enabled.store(false, Ordering::Relaxed);
+        let mut window = SlowWindow {
+            delay_ms: millis(opts.slow_customers),
+            seconds: opts.slow_for.as_secs_f64(),
+            create_deadline_ms: PROBE_DEADLINE_MS,
+            ..SlowWindow::default()
+        };
+        (window.reads, window.slowest_read_ms) = reads;
+        for (labels, slowest) in creates {
+            for (k, v) in labels {
+                *window.creates.entry(k).or_default() += v;
+            }
+            window.slowest_create_ms = window.slowest_create_ms.max(slowest);
+        }
+        Some(window)
+    }
+
+    /// `GET /products/{id}` until `until`, one after another.
+    async fn probe_reads(
+        &self,
+        product: u64,
+        until: tokio::time::Instant,
+    ) -> (BTreeMap<String, u64>, f64) {
+        let url = format!("{}/products/{product}", self.orders_base);
+        let mut tally = Tally::default();
+        while tokio::time::Instant::now() < until {
+            let started = tokio::time::Instant::now();
+            let req = self.client.get(&url);
+            tally.add(probe_send(req).await, started);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (tally.labels, tally.slowest_ms)
+    }
+
+    /// `POST /orders` until `until`, each with a fresh key and a deadline.
+    async fn probe_creates(
+        &self,
+        worker: usize,
+        probe: &Probe,
+        until: tokio::time::Instant,
+    ) -> (BTreeMap<String, u64>, f64) {
+        let url = format!("{}/orders", self.orders_base);
+        let body = OrderInput {
+            customer_id: probe.customer_id,
+            items: vec![OrderItemInput {
+                product_id: probe.product,
+                qty: 1,
+            }],
+        };
+        let mut tally = Tally::default();
+        for n in 0.. {
+            let started = tokio::time::Instant::now();
+            if started >= until {
+                break;
+            }
+            let req = self
+                .client
+                .post(&url)
+                .header("Idempotency-Key", format!("{}-{worker}-{n}", probe.run))
+                .header(deadline::HEADER_NAME, PROBE_DEADLINE_MS.to_string())
+                .json(&body);
+            tally.add(probe_send(req).await, started);
+        }
+        (tally.labels, tally.slowest_ms)
     }
 
     /// Sends `bodies` again, `concurrency` at a time, in order.
@@ -341,6 +484,51 @@ impl Stack {
             .collect()
             .await
     }
+}
+
+/// The deadline the creates of the slow window give orders-api.
+const PROBE_DEADLINE_MS: u64 = 2000;
+
+/// What the slow window's calls to orders-api use: a product of their own
+/// (so they take no stock from the sagas), the sagas' customer, a key prefix.
+struct Probe {
+    product: u64,
+    customer_id: u64,
+    run: String,
+}
+
+/// Answers by label, and the slowest.
+#[derive(Default)]
+struct Tally {
+    labels: BTreeMap<String, u64>,
+    slowest_ms: f64,
+}
+
+impl Tally {
+    fn add(&mut self, label: String, started: tokio::time::Instant) {
+        *self.labels.entry(label).or_default() += 1;
+        self.slowest_ms = self
+            .slowest_ms
+            .max(started.elapsed().as_secs_f64() * 1000.0);
+    }
+}
+
+/// A call to orders-api, labelled `200`, or `503 customers_unavailable`
+/// (the problem's code), or `transport error`.
+async fn probe_send(req: reqwest::RequestBuilder) -> String {
+    let Ok(res) = req.send().await else {
+        return "transport error".into();
+    };
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or_default();
+    match body["code"].as_str() {
+        Some(code) if status >= 400 => format!("{status} {code}"),
+        _ => status.to_string(),
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn with_logs(e: anyhow::Error) -> anyhow::Error {
@@ -450,7 +638,7 @@ async fn main() -> anyhow::Result<()> {
     let opts = Options::parse();
     let db = TestDatabase::create().await;
     let stack = Stack::start(&opts, &db.url).await?;
-    let (products, bodies) = stack.sagas(&opts).await?;
+    let (products, bodies, probe) = stack.sagas(&opts).await?;
     println!(
         "{} sagas at concurrency {} on {} products of stock {}; \
          each fault at {:.0}% of requests to orders-api; {} kills",
@@ -464,7 +652,7 @@ async fn main() -> anyhow::Result<()> {
     let jobs = with_twins(bodies, opts.twins);
     let twins = jobs.iter().filter(|(_, delay)| *delay > 0).count();
     println!("{twins} sagas also sent as twins");
-    let answers = stack.run(&opts, jobs).await?;
+    let (answers, slow_window) = stack.run(&opts, jobs, probe).await?;
     let fault_counts = stack.faults.counts();
     let first_answers = tally(&answers);
     println!("first answers: {first_answers:?}");
@@ -476,11 +664,12 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(wait)).await;
 
     let pool = MySqlPool::connect(&db.url).await?;
-    let mut checks = vec![
+    let mut checks: Vec<Check> = slow_window.iter().flat_map(check_slow_window).collect();
+    checks.extend([
         check_clean(&answers),
         check_none_created(&pool).await?,
         check_stock(&pool, &products, opts.stock).await?,
-    ];
+    ]);
     let replays = Replays::collect(&stack, &answers, opts.concurrency).await;
     let (replay_check, replays_of_retriable) = check_replays(&answers, &replays);
     checks.push(replay_check);
@@ -500,6 +689,7 @@ async fn main() -> anyhow::Result<()> {
         faults: fault_counts,
         first_answers,
         replays_of_retriable_failures: replays_of_retriable,
+        slow_window,
         checks,
     };
     write_report(&opts.out, &report)?;
@@ -509,6 +699,38 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Err(with_logs(anyhow::anyhow!("chaos: some checks failed")))
     }
+}
+
+/// While customers-api was slow: every read answered 200 in less than half
+/// the delay (a read queued behind a pinned database connection would wait
+/// out the delay), and every create answered within its deadline (plus a
+/// second of slack) with a 201 or a clean problem.
+fn check_slow_window(w: &SlowWindow) -> [Check; 2] {
+    let reads: u64 = w.reads.values().sum();
+    let read_limit = w.delay_ms as f64 / 2.0;
+    let creates: u64 = w.creates.values().sum();
+    let create_limit = (w.create_deadline_ms + 1000) as f64;
+    let fine = ["201", "503 customers_unavailable", "504 deadline_exceeded"];
+    [
+        check(
+            "customers-api slow: orders-api kept serving reads at once",
+            reads > 0 && w.reads.keys().all(|k| k == "200") && w.slowest_read_ms < read_limit,
+            format!(
+                "{reads} reads in {:.0} s of a {} ms delay: {:?}, slowest {:.1} ms (limit {read_limit:.0})",
+                w.seconds, w.delay_ms, w.reads, w.slowest_read_ms
+            ),
+        ),
+        check(
+            "customers-api slow: creates answered within their deadline, cleanly",
+            creates > 0
+                && w.creates.keys().all(|k| fine.contains(&k.as_str()))
+                && w.slowest_create_ms <= create_limit,
+            format!(
+                "{creates} creates with a {} ms deadline: {:?}, slowest {:.0} ms (limit {create_limit:.0})",
+                w.create_deadline_ms, w.creates, w.slowest_create_ms
+            ),
+        ),
+    ]
 }
 
 /// How many first answers had each label.
@@ -745,6 +967,29 @@ fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
             if c.passed { "PASS" } else { "FAIL" },
             c.name,
             c.detail
+        );
+    }
+    if let Some(w) = &r.slow_window {
+        let _ = writeln!(
+            md,
+            "\n## While customers-api was slow\n\nFor {:.0} s, every request to customers-api \
+             (from orders-api and the orchestrator) was held {} ms. Meanwhile orders-api, called \
+             directly, got reads one after another and creates (which check the customer) from 8 \
+             workers, each with `X-Request-Timeout-Ms: {}`.\n\n| call | answer | count |\n|---|---|---:|",
+            w.seconds, w.delay_ms, w.create_deadline_ms
+        );
+        for (call, labels) in [
+            ("GET /products/{id}", &w.reads),
+            ("POST /orders", &w.creates),
+        ] {
+            for (k, v) in labels {
+                let _ = writeln!(md, "| `{call}` | {k} | {v} |");
+            }
+        }
+        let _ = writeln!(
+            md,
+            "\nSlowest read {:.1} ms; slowest create {:.0} ms.",
+            w.slowest_read_ms, w.slowest_create_ms
         );
     }
     let _ = writeln!(
