@@ -3,9 +3,10 @@
 //! them:
 //!
 //! 1. the orchestrator's customer check (customers-api: one SELECT);
-//! 2. the create transaction: the key claimed, orders-api's own customer
-//!    check (customers-api: one SELECT), products locked in id order, stock
-//!    reserved, order and items written, the answer stored, COMMIT;
+//! 2. the create: a stored answer for the key looked up, orders-api's own
+//!    customer check (customers-api: one SELECT) with no transaction open,
+//!    then one transaction: the key claimed, products locked in id order,
+//!    stock reserved, order and items written, the answer stored, COMMIT;
 //! 3. the confirm transaction: the key claimed, the order locked and
 //!    confirmed, the answer stored, COMMIT.
 //!
@@ -56,9 +57,20 @@ pub async fn saga_sql(
         "",
         &canonical,
     );
+    // As orders-api creates: a stored answer first, then the customer with
+    // no transaction open, then one transaction.
+    if idempotency::stored(pool, &idem)
+        .await
+        .map_err(api)?
+        .is_some()
+    {
+        return Err(anyhow!("key {key} was used before"));
+    }
+    customer_exists(pool, customer_id)
+        .await
+        .map_err(|e| api(e.into()))?;
     let at = store::now();
     let outcome = idempotency::run(pool, Some(&idem), async |tx: &mut Tx| {
-        customer_exists(pool, customer_id).await?;
         orders::create(tx, &new, "bench", at).await
     })
     .await

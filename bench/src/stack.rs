@@ -250,7 +250,11 @@ pub fn function_start_cpu_seconds(via_cargo: bool) -> anyhow::Result<f64> {
     } else {
         Command::new(workspace_bin("orchestrator-lambda")?)
     };
-    cmd.env("JWT_SECRET", JWT_SECRET)
+    // No backtrace for the error it ends with (capturing one costs more
+    // than the start itself).
+    cmd.env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0")
+        .env("JWT_SECRET", JWT_SECRET)
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
         .env("ORDERS_API_BASE", "http://127.0.0.1:9")
@@ -397,4 +401,30 @@ pub async fn create_customer(
     body["id"]
         .as_u64()
         .ok_or_else(|| anyhow!("creating a customer: {status} {body}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descendants_include_a_grandchild_with_its_name() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
+            .spawn()
+            .expect("sh runs");
+        let me = std::process::id();
+        let until = Instant::now() + Duration::from_secs(5);
+        let found = loop {
+            let below = descendants(me);
+            if below.iter().any(|(_, name)| name == "sleep") || Instant::now() > until {
+                break below;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found.iter().any(|(pid, _)| *pid == child.id()), "{found:?}");
+        assert!(found.iter().any(|(_, name)| name == "sleep"), "{found:?}");
+    }
 }

@@ -840,3 +840,27 @@ fn target(name: &str, goal: &str, measured: String, met: bool) -> Target {
         met,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_targets_compare_the_ratio_with_the_goal_either_way() {
+        let at_least = |a| ratio_target("share", (a, 100.0), "sagas/s", (0.6, true));
+        assert!(at_least(60.0).met);
+        assert!(!at_least(59.0).met);
+        assert_eq!(at_least(59.0).measured, "59% (59.00 vs 100.00 sagas/s)");
+        let at_most = |a| ratio_target("cpu", (a, 2.0), "ms", (1.0, false));
+        assert!(at_most(2.0).met);
+        assert!(!at_most(2.2).met);
+        assert_eq!(at_most(2.2).goal, "≤ 1.00×");
+    }
+
+    #[test]
+    fn the_hot_workload_always_picks_the_first_product() {
+        let products = [7, 8, 9];
+        assert!((0..50).all(|_| Workload::Hot.pick(&products) == 7));
+        assert!((0..50).all(|_| products.contains(&Workload::Spread.pick(&products))));
+    }
+}
