@@ -394,9 +394,9 @@ impl Running {
     /// Peak RSS of the APIs, cargo-lambda and the largest function instance.
     fn rss(&self, functions: &Functions) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
-        for p in [&self.customers, &self.orders, &self.emulator] {
+        for (name, p) in self.processes(functions) {
             if let Some(kib) = p.peak_rss_kib() {
-                out.insert(p.name.clone(), kib);
+                out.insert(name.clone(), kib);
             }
         }
         let largest = functions
@@ -410,20 +410,25 @@ impl Running {
         out
     }
 
-    /// CPU seconds used so far by each part of the stack, the database and
-    /// the load generator. Under `cargo lambda watch`, its own process is the
-    /// runtime API (`cargo-lambda`), and the emulator of the bench is idle.
-    fn cpu(&self, functions: &Functions) -> BTreeMap<String, f64> {
-        let mut out = BTreeMap::new();
+    /// The APIs and the runtime API serving `functions`, by name: under
+    /// `cargo lambda watch`, its own process (the bench's emulator is idle).
+    fn processes<'a>(&'a self, functions: &'a Functions) -> [(&'a String, &'a Proc); 3] {
         let emulator = match functions {
             Functions::Own(_) => &self.emulator,
-            Functions::Watch { watch, .. } => watch,
+            Functions::Watch { watch } => watch,
         };
-        for (name, p) in [
+        [
             (&self.customers.name, &self.customers),
             (&self.orders.name, &self.orders),
             (&self.emulator.name, emulator),
-        ] {
+        ]
+    }
+
+    /// CPU seconds used so far by each part of the stack, the database and
+    /// the load generator.
+    fn cpu(&self, functions: &Functions) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for (name, p) in self.processes(functions) {
             if let Some(s) = p.cpu_seconds() {
                 out.insert(name.clone(), s);
             }
