@@ -1,5 +1,7 @@
 //! orders-api's orders: the body of `POST /orders` and the order it answers.
 
+use std::ops::RangeInclusive;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +17,12 @@ pub struct OrderItemInput {
     pub qty: u32,
 }
 
+impl OrderItemInput {
+    /// The quantity of one product in one order (also of the lines of one
+    /// product summed).
+    pub const QTY: RangeInclusive<u32> = 1..=1_000_000;
+}
+
 /// Body of `POST /orders`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
@@ -24,6 +32,11 @@ pub struct OrderInput {
     pub customer_id: u64,
     /// 1..=100 items; repeated product ids are summed.
     pub items: Vec<OrderItemInput>,
+}
+
+impl OrderInput {
+    /// How many lines an order holds.
+    pub const ITEMS: RangeInclusive<usize> = 1..=100;
 }
 
 /// Order status.

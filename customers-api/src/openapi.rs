@@ -3,7 +3,7 @@
 use service_kit::{ops, ops::SecuritySchemes, problem};
 use utoipa::OpenApi;
 
-use crate::{domain, routes};
+use crate::{codes::PROBLEM_CODES, domain, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,7 +33,7 @@ into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user)
         problem::FieldError,
         ops::Status,
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &PROBLEM_CODES),
     tags(
         (name = "customers", description = "Customers (user JWT)"),
         (name = "internal", description = "Service-to-service lookups (SERVICE_TOKEN)"),

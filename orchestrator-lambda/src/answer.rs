@@ -1,10 +1,16 @@
 //! What the orchestrator answers: `{"success", "correlationId", "data" |
-//! "error"}`, with the confirmed order as `data`.
+//! "error"}`, with the confirmed order as `data`, as HTTP responses.
 
-use contracts::{Customer, Order, OrderItem, OrderStatus};
+use axum::{
+    body::Body,
+    http::{header, HeaderValue, StatusCode},
+    response::Response,
+};
+use contracts::{OrderItem, OrderStatus};
 use serde::Serialize;
+use service_kit::correlation::{self, CorrelationId};
 
-use crate::saga::{Compensation, Failure, Step};
+use crate::saga::{Compensation, Completed, Failure, SagaCode, Step};
 
 /// The customer, as the saga's answer shows it.
 #[derive(Debug, Serialize)]
@@ -33,8 +39,8 @@ pub struct Confirmed {
     pub order: OrderSummary,
 }
 
-impl Confirmed {
-    pub fn new(customer: Customer, order: Order) -> Self {
+impl From<Completed> for Confirmed {
+    fn from(Completed { customer, order }: Completed) -> Self {
         Self {
             customer: CustomerSummary {
                 id: customer.id,
@@ -57,7 +63,7 @@ impl Confirmed {
 /// The `error` of a failed saga.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
-    pub code: &'a str,
+    pub code: SagaCode,
     pub message: &'a str,
     pub step: Option<Step>,
     pub retriable: bool,
@@ -107,4 +113,56 @@ impl<'a> Envelope<'a> {
             error: Some(failure.into()),
         }
     }
+}
+
+/// `body` as JSON with `status`, under the request's correlation id.
+pub fn json(status: StatusCode, id: &CorrelationId, body: &impl Serialize) -> Response {
+    let Ok(text) = serde_json::to_string(body) else {
+        // Our own types always serialise; should one not, say nothing more.
+        return plain(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let mut res = Response::new(Body::from(text));
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        headers.insert(correlation::HEADER_NAME, value);
+    }
+    res
+}
+
+fn plain(status: StatusCode) -> Response {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = status;
+    res
+}
+
+/// A saga that succeeded: 201 with the customer and the confirmed order.
+pub fn success(id: &CorrelationId, completed: Completed) -> Response {
+    let data = Confirmed::from(completed);
+    json(
+        StatusCode::CREATED,
+        id,
+        &Envelope::success(id.as_str(), &data),
+    )
+}
+
+/// A failure: its envelope, `Retry-After` when known, `WWW-Authenticate`
+/// for a 401.
+pub fn failure(id: &CorrelationId, f: &Failure) -> Response {
+    let mut res = json(f.status, id, &Envelope::failure(id.as_str(), f));
+    let headers = res.headers_mut();
+    if let Some(secs) = f.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if f.status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"order-back-office\""),
+        );
+    }
+    res
 }

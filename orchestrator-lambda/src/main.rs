@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use lambda_http::{service_fn, Error, Request};
-use orchestrator_lambda::{config::Config, handler, saga::Deps};
+use orchestrator_lambda::{app, config::Config, invoke, saga::Deps};
 use service_kit::telemetry;
 
 /// One invocation at a time (as Lambda runs a function instance by default)
@@ -41,9 +41,6 @@ async fn serve() -> Result<(), Error> {
         "configuration loaded"
     );
     let deps = Arc::new(Deps::new(config).await?);
-    lambda_http::run_concurrent(service_fn(move |req: Request| {
-        let deps = Arc::clone(&deps);
-        async move { handler(req, &deps).await }
-    }))
-    .await
+    let app = app(deps);
+    lambda_http::run_concurrent(service_fn(move |req: Request| invoke(app.clone(), req))).await
 }

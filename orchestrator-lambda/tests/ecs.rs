@@ -122,7 +122,7 @@ async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
         compensation_reserve: Duration::from_millis(500),
         aws: None,
     };
-    let deps = Deps::with_ecs(config, Some(ecs_client(&moto))).expect("deps");
+    let deps = std::sync::Arc::new(Deps::with_ecs(config, Some(ecs_client(&moto))).expect("deps"));
     let event = common::event("create-and-confirm-order.json");
     let req = lambda_http::request::from_str(&event.to_string()).expect("event");
     let res = handler(req, &deps).await.expect("answers");

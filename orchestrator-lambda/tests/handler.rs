@@ -2,7 +2,10 @@
 //! wiremock (this suite is about their failures), the real handler between.
 
 use service_kit::client::RetryPolicy;
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use lambda_http::{Body, Context, Request, RequestExt};
 use orchestrator_lambda::{config::Config, handler, saga::Deps};
@@ -24,11 +27,11 @@ async fn fakes() -> Fakes {
     }
 }
 
-fn deps(f: &Fakes) -> Deps {
+fn deps(f: &Fakes) -> Arc<Deps> {
     deps_with(f, |_| {})
 }
 
-fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Deps {
+fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Arc<Deps> {
     let mut config = Config {
         customers: f.customers.uri().parse().expect("url"),
         orders: f.orders.uri().parse().expect("url"),
@@ -46,7 +49,7 @@ fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Deps {
         aws: None,
     };
     tweak(&mut config);
-    Deps::with_ecs(config, None).expect("deps")
+    Arc::new(Deps::with_ecs(config, None).expect("deps"))
 }
 
 fn request(event: &Value) -> Request {
@@ -60,7 +63,7 @@ fn with_body(body: Value) -> Request {
     request(&e)
 }
 
-async fn call(req: Request, deps: &Deps) -> (u16, Value) {
+async fn call(req: Request, deps: &Arc<Deps>) -> (u16, Value) {
     let res = handler(req, deps).await.expect("the handler answers");
     let status = res.status().as_u16();
     let body = match res.body() {
@@ -561,6 +564,50 @@ async fn unknown_routes_and_methods_are_refused() {
     e["requestContext"]["http"]["method"] = json!("GET");
     let (status, _) = call(request(&e), &deps(&f)).await;
     assert_eq!(status, 405);
+}
+
+/// Routes are exact: a prefix, a suffix or another case runs nothing (no
+/// downstream call), and a known path with another method names the one
+/// it takes.
+#[tokio::test]
+async fn only_the_exact_routes_run_anything() {
+    let f = fakes().await;
+    for server in [&f.customers, &f.orders] {
+        Mock::given(matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(server)
+            .await;
+    }
+    let d = deps(&f);
+    for path in [
+        "/anything/orchestrator/create-and-confirm-order",
+        "/orchestrator/create-and-confirm-order/again",
+        "/Orchestrator/create-and-confirm-order",
+        "/anything/orchestrator/health",
+    ] {
+        let mut e = event("create-and-confirm-order.json");
+        e["rawPath"] = json!(path);
+        e["requestContext"]["http"]["path"] = json!(path);
+        let (status, body) = call(request(&e), &d).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "route_not_found", "{path}");
+        assert_eq!(body["success"], false, "{path}");
+    }
+    for (file, method, allow) in [
+        ("create-and-confirm-order.json", "PUT", "POST"),
+        ("health.json", "POST", "GET"),
+    ] {
+        let mut e = event(file);
+        e["requestContext"]["http"]["method"] = json!(method);
+        let res = handler(request(&e), &d).await.expect("the handler answers");
+        assert_eq!(res.status().as_u16(), 405, "{method} {file}");
+        assert_eq!(
+            res.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {file}"
+        );
+    }
 }
 
 /// Every kind of refused credential, and what the saga endpoint does with it.

@@ -7,7 +7,7 @@
 //! a CANCELED order means nobody was told 201.
 
 use service_kit::client::RetryPolicy;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use futures_util::future::join_all;
 use lambda_http::{Body, Request};
@@ -63,30 +63,32 @@ async fn apis() -> Apis {
     }
 }
 
-fn deps(apis: &Apis) -> Deps {
-    Deps::with_ecs(
-        Config {
-            customers: apis.customers.parse().expect("url"),
-            orders: apis.orders.parse().expect("url"),
-            users: common::users(),
-            service_token: SERVICE_TOKEN.into(),
-            retry: RetryPolicy {
-                attempt_timeout: Duration::from_millis(1500),
-                max_attempts: 4,
-                backoff_base: Duration::from_millis(50),
-                backoff_cap: Duration::from_millis(500),
+fn deps(apis: &Apis) -> Arc<Deps> {
+    Arc::new(
+        Deps::with_ecs(
+            Config {
+                customers: apis.customers.parse().expect("url"),
+                orders: apis.orders.parse().expect("url"),
+                users: common::users(),
+                service_token: SERVICE_TOKEN.into(),
+                retry: RetryPolicy {
+                    attempt_timeout: Duration::from_millis(1500),
+                    max_attempts: 4,
+                    backoff_base: Duration::from_millis(50),
+                    backoff_cap: Duration::from_millis(500),
+                },
+                deadline_margin: Duration::from_millis(200),
+                saga_timeout: Duration::from_secs(10),
+                compensation_reserve: Duration::from_secs(3),
+                aws: None,
             },
-            deadline_margin: Duration::from_millis(200),
-            saga_timeout: Duration::from_secs(10),
-            compensation_reserve: Duration::from_secs(3),
-            aws: None,
-        },
-        None,
+            None,
+        )
+        .expect("deps"),
     )
-    .expect("deps")
 }
 
-async fn saga(deps: &Deps, body: &Value) -> (u16, Value) {
+async fn saga(deps: &Arc<Deps>, body: &Value) -> (u16, Value) {
     let mut e = common::event("create-and-confirm-order.json");
     e["body"] = json!(body.to_string());
     let req: Request = lambda_http::request::from_str(&e.to_string()).expect("event");
@@ -103,7 +105,7 @@ async fn saga(deps: &Deps, body: &Value) -> (u16, Value) {
 /// `hold + cancel_delay`. Returns the answers and the order's final status.
 async fn twins(
     apis: &Apis,
-    deps: &Deps,
+    deps: &Arc<Deps>,
     hold: Duration,
     cancel_delay: Duration,
 ) -> (Vec<(u16, Value)>, String) {

@@ -16,10 +16,6 @@ use utoipa::ToSchema;
 pub const MAX_PRICE_CENTS: u64 = 10_000_000_000;
 /// Highest accepted stock level.
 pub const MAX_STOCK: u32 = 1_000_000_000;
-/// Highest quantity of one product in one order.
-pub const MAX_QTY: u32 = 1_000_000;
-/// Items per order.
-pub const MAX_ITEMS: usize = 100;
 
 use service_kit::text::display_name as parse_name;
 
@@ -289,8 +285,12 @@ impl TryFrom<OrderInput> for NewOrder {
         if input.customer_id == 0 {
             errors.push(FieldError::new("customer_id", "must be a positive id"));
         }
-        if input.items.is_empty() || input.items.len() > MAX_ITEMS {
-            errors.push(FieldError::new("items", "must hold 1 to 100 items"));
+        let (lines, qty) = (OrderInput::ITEMS, OrderItemInput::QTY);
+        if !lines.contains(&input.items.len()) {
+            errors.push(FieldError::new(
+                "items",
+                format!("must hold {} to {} items", lines.start(), lines.end()),
+            ));
         }
         let mut summed: BTreeMap<u64, u64> = BTreeMap::new();
         for (i, item) in input.items.iter().enumerate() {
@@ -300,21 +300,22 @@ impl TryFrom<OrderInput> for NewOrder {
                     "must be a positive id",
                 ));
             }
-            if item.qty == 0 || item.qty > MAX_QTY {
+            if !qty.contains(&item.qty) {
                 errors.push(FieldError::new(
                     format!("items[{i}].qty"),
-                    "must be between 1 and 1000000",
+                    format!("must be between {} and {}", qty.start(), qty.end()),
                 ));
             }
             *summed.entry(item.product_id).or_default() += u64::from(item.qty);
         }
         if errors.is_empty() {
             for (product_id, qty) in &summed {
-                if *qty > u64::from(MAX_QTY) {
+                if *qty > u64::from(*OrderItemInput::QTY.end()) {
                     errors.push(FieldError::new(
                         "items",
                         format!(
-                            "the quantities of product {product_id} add up to more than 1000000"
+                            "the quantities of product {product_id} add up to more than {}",
+                            OrderItemInput::QTY.end()
                         ),
                     ));
                 }
@@ -608,7 +609,7 @@ mod tests {
         assert_eq!(fields, ["items[0].qty", "items[1].product_id"]);
         let many: Vec<(u64, u32)> = (1..=101).map(|p| (p, 1)).collect();
         assert!(NewOrder::try_from(order(&many)).is_err());
-        assert!(NewOrder::try_from(order(&[(1, MAX_QTY), (1, 1)])).is_err());
+        assert!(NewOrder::try_from(order(&[(1, *OrderItemInput::QTY.end()), (1, 1)])).is_err());
     }
 
     proptest! {

@@ -38,7 +38,10 @@ use service_kit::problem::{self, ApiError};
 use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
 
-use crate::store::{self, now, Tx, TxError};
+use crate::{
+    codes::OrdersCode,
+    store::{self, now, Tx, TxError},
+};
 
 pub const HEADER: &str = "idempotency-key";
 pub const X_HEADER: &str = "x-idempotency-key";
@@ -60,7 +63,7 @@ pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     };
     match (read(HEADER)?, read(X_HEADER)?) {
         (Some(a), Some(b)) if a != b => Err(ApiError::bad_request(
-            "invalid_idempotency_key",
+            OrdersCode::InvalidIdempotencyKey,
             "Idempotency-Key and X-Idempotency-Key differ; send one",
         )),
         (a, b) => Ok(a.or(b)),
@@ -69,7 +72,7 @@ pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 fn invalid_key() -> ApiError {
     ApiError::bad_request(
-        "invalid_idempotency_key",
+        OrdersCode::InvalidIdempotencyKey,
         "the idempotency key must be 1..=255 visible ASCII characters",
     )
 }
@@ -280,7 +283,7 @@ pub async fn commit(mut tx: Tx, idem: Option<&Idem>, reply: &Reply) -> Result<()
 fn in_progress(retry_after_secs: i64) -> ApiError {
     let secs = retry_after_secs.clamp(1, 60);
     ApiError::conflict(
-        Code::IdempotencyKeyInProgress.as_str(),
+        Code::IdempotencyKeyInProgress,
         "a request with this idempotency key is still being processed; retry later",
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
@@ -289,7 +292,7 @@ fn in_progress(retry_after_secs: i64) -> ApiError {
 fn reused() -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        Code::IdempotencyKeyReused.as_str(),
+        Code::IdempotencyKeyReused,
         "this idempotency key was used with a different request (body or target)",
     )
 }

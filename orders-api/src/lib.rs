@@ -1,6 +1,7 @@
 //! orders-api: products, orders that never oversell, idempotent writes and
 //! expiring stock reservations.
 
+pub mod codes;
 pub mod config;
 pub mod customers;
 pub mod domain;

@@ -3,7 +3,7 @@
 use service_kit::{ops, ops::SecuritySchemes, problem};
 use utoipa::OpenApi;
 
-use crate::{domain, routes, store};
+use crate::{codes::PROBLEM_CODES, domain, routes, store};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,7 +45,7 @@ into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user)
         problem::FieldError,
         ops::Status,
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &PROBLEM_CODES),
     tags(
         (name = "products", description = "Products and stock (user JWT)"),
         (name = "orders", description = "Orders (user JWT)"),

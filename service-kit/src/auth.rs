@@ -7,19 +7,21 @@ use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, KitCode};
 use crate::token::bearer_token;
 pub use crate::token::{verifiers, JwtVerifier, ServiceTokenVerifier, ON_BEHALF_OF};
 
 fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("unauthorized", "a bearer token is required"))?;
-    let value = value.to_str().map_err(|_| {
-        ApiError::unauthorized("unauthorized", "the Authorization header is malformed")
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized(KitCode::Unauthorized, "a bearer token is required")
     })?;
-    bearer_token(value).map_err(|why| ApiError::unauthorized("unauthorized", why))
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthorized(
+            KitCode::Unauthorized,
+            "the Authorization header is malformed",
+        )
+    })?;
+    bearer_token(value).map_err(|why| ApiError::unauthorized(KitCode::Unauthorized, why))
 }
 
 fn missing_config(what: &'static str) -> ApiError {
@@ -44,7 +46,7 @@ impl FromRequest for User {
             let token = bearer(req)?;
             let subject = verifier
                 .verify(token)
-                .map_err(|why| ApiError::unauthorized("invalid_token", why))?;
+                .map_err(|why| ApiError::unauthorized(KitCode::InvalidToken, why))?;
             Ok(User { subject })
         })())
     }
@@ -68,7 +70,7 @@ impl FromRequest for Service {
                 Ok(Service)
             } else {
                 Err(ApiError::unauthorized(
-                    "invalid_token",
+                    KitCode::InvalidToken,
                     "the service token is invalid",
                 ))
             }
@@ -94,7 +96,7 @@ fn on_behalf_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     };
     let bad = || {
         ApiError::bad_request(
-            "invalid_on_behalf_of",
+            KitCode::InvalidOnBehalfOf,
             "X-On-Behalf-Of must name a subject of 1 to 255 printable ASCII characters",
         )
     };
@@ -119,7 +121,7 @@ impl FromRequest for Caller {
             if services.matches(token) {
                 let subject = on_behalf_of(req)?.ok_or_else(|| {
                     ApiError::unauthorized(
-                        "unauthorized",
+                        KitCode::Unauthorized,
                         "a service credential must name the user it acts for in X-On-Behalf-Of",
                     )
                 })?;
@@ -133,11 +135,11 @@ impl FromRequest for Caller {
                 .ok_or_else(|| missing_config("JwtVerifier"))?;
             let subject = users
                 .verify(token)
-                .map_err(|why| ApiError::unauthorized("invalid_token", why))?;
+                .map_err(|why| ApiError::unauthorized(KitCode::InvalidToken, why))?;
             if req.headers().contains_key(ON_BEHALF_OF) {
                 return Err(ApiError::new(
                     actix_web::http::StatusCode::FORBIDDEN,
-                    "on_behalf_of_forbidden",
+                    KitCode::OnBehalfOfForbidden,
                     "only a service credential may act on behalf of another user",
                 ));
             }

@@ -6,7 +6,7 @@ use actix_web::http::{
     StatusCode,
 };
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, KitCode};
 
 /// An `If-Match` precondition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ impl IfMatch {
 
 fn malformed() -> ApiError {
     ApiError::bad_request(
-        "invalid_if_match",
+        KitCode::InvalidIfMatch,
         "If-Match must be `*` or a list of quoted entity tags, e.g. \"3\"",
     )
 }
@@ -78,7 +78,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
 pub fn precondition_failed(detail: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::PRECONDITION_FAILED,
-        "precondition_failed",
+        KitCode::PreconditionFailed,
         detail.into(),
     )
 }
@@ -87,7 +87,7 @@ pub fn precondition_failed(detail: impl Into<String>) -> ApiError {
 pub fn precondition_required(detail: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::PRECONDITION_REQUIRED,
-        "precondition_required",
+        KitCode::PreconditionRequired,
         detail.into(),
     )
 }

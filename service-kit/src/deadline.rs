@@ -64,13 +64,13 @@ pub async fn middleware(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    use crate::problem::ApiError;
+    use crate::problem::{ApiError, KitCode};
     let Some(value) = req.headers().get(HEADER_NAME) else {
         return next.call(req).await;
     };
     let Some(budget) = value.to_str().ok().and_then(parse) else {
         return Err(ApiError::bad_request(
-            "invalid_request_timeout",
+            KitCode::InvalidRequestTimeout,
             "X-Request-Timeout-Ms must be a whole number of milliseconds",
         )
         .into());
@@ -87,7 +87,7 @@ pub async fn middleware(
 pub fn expired() -> crate::problem::ApiError {
     crate::problem::ApiError::new(
         actix_web::http::StatusCode::GATEWAY_TIMEOUT,
-        "deadline_exceeded",
+        crate::problem::KitCode::DeadlineExceeded,
         "the request's deadline (X-Request-Timeout-Ms) ran out before it could be answered",
     )
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, KitCode};
 
 /// The metrics of one service instance: HTTP request counts and latencies by
 /// route and status, plus whatever domain counters the service registers.
@@ -185,7 +185,7 @@ pub async fn ready(
     if let Some(why) = readiness.as_ref().and_then(|r| r.failure()) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            KitCode::NotReady,
             why,
         ));
     }
@@ -197,12 +197,12 @@ pub async fn ready(
     match ping {
         Ok(Ok(_)) => Ok(HttpResponse::Ok().json(Status { status: "ready" })),
         Ok(Err(e)) => Err(ApiError::unavailable(
-            "not_ready",
+            KitCode::NotReady,
             "the database is unreachable",
             e,
         )),
         Err(e) => Err(ApiError::unavailable(
-            "not_ready",
+            KitCode::NotReady,
             "the database did not answer in time",
             e,
         )),

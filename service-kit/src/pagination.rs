@@ -7,7 +7,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::problem::{ApiError, FieldError};
+use crate::problem::{ApiError, FieldError, KitCode};
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
@@ -102,8 +102,11 @@ impl PageParams {
         let after_id = match self.cursor.as_deref() {
             None | Some("") => 0,
             Some(raw) => decode_cursor(raw).ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
-                    .with_errors(vec![FieldError::new("cursor", "unrecognised cursor")])
+                ApiError::bad_request(
+                    KitCode::InvalidCursor,
+                    "the cursor is not one this API issued",
+                )
+                .with_errors(vec![FieldError::new("cursor", "unrecognised cursor")])
             })?,
         };
         Ok(PageRequest { limit, after_id })

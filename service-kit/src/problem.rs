@@ -21,6 +21,116 @@ use crate::correlation;
 /// Media type of problem documents.
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// A problem code: the stable snake_case name of a kind of problem, which
+/// callers branch on. Every [`ApiError`] is built from one, so no code is a
+/// free string: the kit's own are [`KitCode`], each service declares its
+/// own enum with [`problem_codes!`](crate::problem_codes), and the codes
+/// callers of another service act on are `contracts::Code`.
+pub trait ProblemCode: Copy + fmt::Debug + Send + Sync + 'static {
+    fn as_str(self) -> &'static str;
+}
+
+/// Declares an enum of problem codes, each with its written form:
+/// `ALL`, `as_str`, `Display`, `Serialize` (as written) and [`ProblemCode`].
+#[macro_export]
+macro_rules! problem_codes {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        $vis enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every code, as documented.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The code as written in problem documents.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl $crate::problem::ProblemCode for $name {
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+problem_codes! {
+    /// The codes every service answers alike: bad requests, credentials,
+    /// preconditions, deadlines and failures of ours.
+    pub enum KitCode {
+        /// One or more fields are invalid (`errors` lists them).
+        ValidationFailed = "validation_failed",
+        /// The body is not JSON.
+        UnsupportedMediaType = "unsupported_media_type",
+        /// The body is larger than the endpoint accepts.
+        PayloadTooLarge = "payload_too_large",
+        /// The body could not be read.
+        UnreadableBody = "unreadable_body",
+        /// The body is empty.
+        EmptyBody = "empty_body",
+        /// The body is not valid JSON.
+        MalformedJson = "malformed_json",
+        /// A path parameter is invalid (an id that is no positive integer).
+        InvalidPath = "invalid_path",
+        /// The query string is invalid.
+        InvalidQuery = "invalid_query",
+        /// A list's cursor is not one this API issued.
+        InvalidCursor = "invalid_cursor",
+        /// No such route.
+        RouteNotFound = "route_not_found",
+        /// The route exists, not with this method.
+        MethodNotAllowed = "method_not_allowed",
+        /// No credential, or a malformed one.
+        Unauthorized = "unauthorized",
+        /// The credential is invalid or expired.
+        InvalidToken = "invalid_token",
+        /// `X-On-Behalf-Of` is malformed.
+        InvalidOnBehalfOf = "invalid_on_behalf_of",
+        /// Only a service credential may act for another user.
+        OnBehalfOfForbidden = "on_behalf_of_forbidden",
+        /// `If-Match` is malformed.
+        InvalidIfMatch = "invalid_if_match",
+        /// `If-Match` does not match the current entity tag.
+        PreconditionFailed = "precondition_failed",
+        /// The write needs `If-Match`.
+        PreconditionRequired = "precondition_required",
+        /// `X-Request-Timeout-Ms` is no whole number of milliseconds.
+        InvalidRequestTimeout = "invalid_request_timeout",
+        /// The request's deadline ran out.
+        DeadlineExceeded = "deadline_exceeded",
+        /// The service cannot serve yet (readiness).
+        NotReady = "not_ready",
+        /// The database is unavailable; retry later.
+        DatabaseUnavailable = "database_unavailable",
+        /// A failure of ours; the cause is logged, never sent.
+        InternalError = "internal_error",
+    }
+}
+
+impl ProblemCode for contracts::Code {
+    fn as_str(self) -> &'static str {
+        contracts::Code::as_str(self)
+    }
+}
+
 /// One invalid field of a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -64,11 +174,49 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// A modifier of a service's OpenAPI document: the `code` of `Problem`
+/// becomes an `enum` of every code the service answers (`codes()`, the
+/// service's own first).
+pub struct DocumentedCodes(pub fn() -> Vec<&'static str>);
+
+impl utoipa::Modify for DocumentedCodes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{schema::Schema, RefOr};
+        let problem = openapi
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("Problem"));
+        let Some(RefOr::T(Schema::Object(problem))) = problem else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Object(code))) = problem.properties.get_mut("code") {
+            let codes: Vec<_> = (self.0)().into_iter().map(serde_json::Value::from).collect();
+            // The example is one of the service's own codes (listed first).
+            #[allow(deprecated)]
+            {
+                code.example = codes.first().cloned();
+            }
+            code.enum_values = Some(codes);
+        }
+    }
+}
+
+/// Whether `code` is written as codes are: snake_case ASCII, starting with
+/// a letter.
+pub fn is_snake_case(code: &str) -> bool {
+    code.starts_with(|c: char| c.is_ascii_lowercase())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !code.contains("__")
+        && !code.ends_with('_')
+}
+
 /// The error of every handler: either the caller's fault (a 4xx with a code and
 /// a detail meant for them) or ours (a 5xx whose cause goes to the log only).
 pub struct ApiError {
     status: StatusCode,
-    code: Cow<'static, str>,
+    code: &'static str,
     detail: Cow<'static, str>,
     errors: Vec<FieldError>,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -78,12 +226,12 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(
         status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
+        code: impl ProblemCode,
         detail: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self {
             status,
-            code: code.into(),
+            code: code.as_str(),
             detail: detail.into(),
             errors: Vec::new(),
             headers: Vec::new(),
@@ -91,10 +239,7 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn bad_request(code: impl ProblemCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
@@ -104,27 +249,21 @@ impl ApiError {
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        let mut e = Self::bad_request("validation_failed", detail);
+        let mut e = Self::bad_request(KitCode::ValidationFailed, detail);
         e.errors = errors;
         e
     }
 
-    pub fn not_found(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn not_found(code: impl ProblemCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, detail)
     }
 
-    pub fn conflict(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn conflict(code: impl ProblemCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
     /// 401 with `WWW-Authenticate: Bearer`.
-    pub fn unauthorized(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn unauthorized(code: KitCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail).with_header(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"order-back-office\""),
@@ -136,7 +275,7 @@ impl ApiError {
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            KitCode::InternalError,
             "the request could not be completed; it is safe to retry",
         );
         e.source = Some(source.into());
@@ -145,7 +284,7 @@ impl ApiError {
 
     /// A dependency (database, another service) is unavailable.
     pub fn unavailable(
-        code: &'static str,
+        code: impl ProblemCode,
         detail: &'static str,
         source: impl Into<anyhow::Error>,
     ) -> Self {
@@ -164,8 +303,8 @@ impl ApiError {
         self
     }
 
-    pub fn code(&self) -> &str {
-        &self.code
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     pub fn status(&self) -> StatusCode {
@@ -176,7 +315,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         Problem {
             kind: format!("urn:problem:{}", self.code),
-            title: title_of(&self.code),
+            title: title_of(self.code),
             status: self.status.as_u16(),
             detail: self.detail.to_string(),
             code: self.code.to_string(),
@@ -217,7 +356,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => Self::unavailable(
-                "database_unavailable",
+                KitCode::DatabaseUnavailable,
                 "the database is unavailable; retry later",
                 e,
             )
@@ -273,7 +412,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             if !json_media_type {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    KitCode::UnsupportedMediaType,
                     "the request body must be JSON (Content-Type: application/json)",
                 ));
             }
@@ -304,10 +443,13 @@ fn payload_error(e: actix_web::Error) -> ApiError {
     match e.as_error::<PayloadError>() {
         Some(PayloadError::Overflow) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            KitCode::PayloadTooLarge,
             "the request body is larger than this endpoint accepts",
         ),
-        _ => ApiError::bad_request("unreadable_body", "the request body could not be read"),
+        _ => ApiError::bad_request(
+            KitCode::UnreadableBody,
+            "the request body could not be read",
+        ),
     }
 }
 
@@ -315,7 +457,7 @@ fn payload_error(e: actix_web::Error) -> ApiError {
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
-            "empty_body",
+            KitCode::EmptyBody,
             "the request body is empty; a JSON document is required",
         ));
     }
@@ -333,7 +475,7 @@ fn json_error(path: &str, e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {
         Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
-            "malformed_json",
+            KitCode::MalformedJson,
             format!("the request body is not valid JSON ({e})"),
         ),
         Category::Data => {
@@ -368,11 +510,14 @@ fn missing_field(message: &str) -> Option<&str> {
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|e: PathError, _req| {
         let PathError::Deserialize(inner) = &e else {
-            return ApiError::bad_request("invalid_path", "the path is invalid").into();
+            return ApiError::bad_request(KitCode::InvalidPath, "the path is invalid").into();
         };
-        ApiError::bad_request("invalid_path", format!("invalid path parameter: {inner}"))
-            .with_errors(vec![FieldError::new("path", inner.to_string())])
-            .into()
+        ApiError::bad_request(
+            KitCode::InvalidPath,
+            format!("invalid path parameter: {inner}"),
+        )
+        .with_errors(vec![FieldError::new("path", inner.to_string())])
+        .into()
     })
 }
 
@@ -383,7 +528,11 @@ pub fn query_config() -> web::QueryConfig {
             QueryPayloadError::Deserialize(inner) => inner.to_string(),
             other => other.to_string(),
         };
-        ApiError::bad_request("invalid_query", format!("invalid query string: {message}")).into()
+        ApiError::bad_request(
+            KitCode::InvalidQuery,
+            format!("invalid query string: {message}"),
+        )
+        .into()
     })
 }
 
@@ -395,23 +544,23 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
             actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
             | actix_web::error::JsonPayloadError::Overflow { .. } => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                KitCode::PayloadTooLarge,
                 "the request body is larger than this endpoint accepts",
             )
             .into(),
             actix_web::error::JsonPayloadError::ContentType => ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                KitCode::UnsupportedMediaType,
                 "the request body must be JSON (Content-Type: application/json)",
             )
             .into(),
-            other => ApiError::bad_request("malformed_json", other.to_string()).into(),
+            other => ApiError::bad_request(KitCode::MalformedJson, other.to_string()).into(),
         })
 }
 
 /// The app's default service: unknown paths are 404 problem documents.
 pub async fn not_found() -> HttpResponse {
-    ApiError::not_found("route_not_found", "no such route").error_response()
+    ApiError::not_found(KitCode::RouteNotFound, "no such route").error_response()
 }
 
 /// A resource's default service: a known path with an unsupported method is
@@ -420,7 +569,7 @@ pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
     actix_web::web::to(move || async move {
         let mut res = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            KitCode::MethodNotAllowed,
             format!("this route supports {allow}"),
         )
         .error_response();
@@ -498,6 +647,20 @@ mod tests {
         let doc = serde_json::to_string(&e.problem()).expect("serializes");
         assert!(!doc.contains("secret"));
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn kit_codes_are_snake_case_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for code in KitCode::ALL {
+            assert!(is_snake_case(code.as_str()), "{code}");
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            let json = serde_json::to_value(code).expect("serialises");
+            assert_eq!(json, code.as_str());
+        }
+        assert!(!is_snake_case("Email_taken"));
+        assert!(!is_snake_case("email-taken"));
+        assert!(!is_snake_case("email_"));
     }
 
     #[test]

@@ -38,10 +38,7 @@ impl CustomerCounters {
 }
 
 pub(crate) fn not_found(id: u64) -> ApiError {
-    ApiError::not_found(
-        Code::CustomerNotFound.as_str(),
-        format!("no customer with id {id}"),
-    )
+    ApiError::not_found(Code::CustomerNotFound, format!("no customer with id {id}"))
 }
 
 /// Creates a customer.

@@ -6,15 +6,17 @@ pub mod internal;
 use actix_web::web;
 use service_kit::problem::{method_not_allowed, ApiError, FieldError};
 
-use crate::{domain::CustomerError, store::StoreError};
+use crate::{codes::CustomersCode, domain::CustomerError, store::StoreError};
 
 /// Registers every business and internal route.
 /// The problem document of each refusal of the customer rules.
 impl From<CustomerError> for ApiError {
     fn from(e: CustomerError) -> Self {
         match e {
-            CustomerError::EmailTaken => ApiError::conflict("email_taken", e.to_string())
-                .with_errors(vec![FieldError::new("email", "is already taken")]),
+            CustomerError::EmailTaken => {
+                ApiError::conflict(CustomersCode::EmailTaken, e.to_string())
+                    .with_errors(vec![FieldError::new("email", "is already taken")])
+            }
         }
     }
 }

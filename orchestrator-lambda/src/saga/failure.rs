@@ -17,6 +17,108 @@ pub enum Step {
     Compensate,
 }
 
+/// The `code` of a failed saga's answer: what a caller branches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SagaCode {
+    /// No valid bearer token (401).
+    Unauthorized,
+    /// No such route (404).
+    RouteNotFound,
+    /// The route exists, not with this method (405, with `Allow`).
+    MethodNotAllowed,
+    /// The body is larger than [`SagaRequest::BODY_BYTES`](super::SagaRequest::BODY_BYTES) (413).
+    PayloadTooLarge,
+    /// The body is no valid saga request (400).
+    InvalidRequest,
+    /// The customer does not exist (404).
+    CustomerNotFound,
+    /// An ordered product does not exist (422).
+    ProductNotFound,
+    /// Not enough stock (409).
+    InsufficientStock,
+    /// The idempotency key was used with another request (422).
+    IdempotencyKeyReused,
+    /// Another request with this key is running the saga (409, retriable).
+    SagaInProgress,
+    /// Confirm failed; the order was canceled and its stock is back (502, final).
+    ConfirmFailedOrderCanceled,
+    /// orders-api refused to confirm and the order is not settled yet (502, retriable).
+    ConfirmRejected,
+    /// The order this request confirmed was canceled since (409).
+    OrderCanceled,
+    /// The invocation's deadline ran out (504).
+    DeadlineExceeded,
+    /// A downstream service did not answer in time (504).
+    DownstreamTimeout,
+    /// A downstream service could not be reached or failed (502).
+    ServiceUnavailable,
+}
+
+impl SagaCode {
+    /// Every code, as documented.
+    pub const ALL: [Self; 16] = [
+        Self::Unauthorized,
+        Self::RouteNotFound,
+        Self::MethodNotAllowed,
+        Self::PayloadTooLarge,
+        Self::InvalidRequest,
+        Self::CustomerNotFound,
+        Self::ProductNotFound,
+        Self::InsufficientStock,
+        Self::IdempotencyKeyReused,
+        Self::SagaInProgress,
+        Self::ConfirmFailedOrderCanceled,
+        Self::ConfirmRejected,
+        Self::OrderCanceled,
+        Self::DeadlineExceeded,
+        Self::DownstreamTimeout,
+        Self::ServiceUnavailable,
+    ];
+
+    /// The code as written in the answer.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::InvalidRequest => "invalid_request",
+            Self::CustomerNotFound => "customer_not_found",
+            Self::ProductNotFound => "product_not_found",
+            Self::InsufficientStock => "insufficient_stock",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::SagaInProgress => "saga_in_progress",
+            Self::ConfirmFailedOrderCanceled => "confirm_failed_order_canceled",
+            Self::ConfirmRejected => "confirm_rejected",
+            Self::OrderCanceled => "order_canceled",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::DownstreamTimeout => "downstream_timeout",
+            Self::ServiceUnavailable => "service_unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for SagaCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A downstream's code, as the saga answers it (a twin's claim on the key
+/// is the saga in progress).
+impl From<Code> for SagaCode {
+    fn from(code: Code) -> Self {
+        match code {
+            Code::CustomerNotFound => Self::CustomerNotFound,
+            Code::ProductNotFound => Self::ProductNotFound,
+            Code::InsufficientStock => Self::InsufficientStock,
+            Code::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            Code::IdempotencyKeyInProgress => Self::SagaInProgress,
+        }
+    }
+}
+
 /// How a saga that failed after creating an order was cleaned up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,7 +133,7 @@ pub enum Compensation {
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: SagaCode,
     pub message: String,
     pub step: Option<Step>,
     pub retriable: bool,
@@ -42,12 +144,7 @@ pub struct Failure {
 
 impl Failure {
     /// A failure at `step`, retriable when it is the server's (5xx).
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<String>,
-        step: Step,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: SagaCode, message: impl Into<String>, step: Step) -> Self {
         Self {
             step: Some(step),
             ..Self::request(status, code, message)
@@ -55,7 +152,7 @@ impl Failure {
     }
 
     /// A refusal of the request itself, before any step ran.
-    pub fn request(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn request(status: StatusCode, code: SagaCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -82,7 +179,7 @@ impl Failure {
             retry_after: Some(after),
             ..Self::new(
                 StatusCode::CONFLICT,
-                "saga_in_progress",
+                SagaCode::SagaInProgress,
                 "another request with this idempotency_key is running this saga; retry to get its outcome",
                 step,
             )
@@ -98,7 +195,7 @@ impl Failure {
             compensation: Some(Compensation::Done),
             ..Self::new(
                 StatusCode::BAD_GATEWAY,
-                "confirm_failed_order_canceled",
+                SagaCode::ConfirmFailedOrderCanceled,
                 format!(
                     "order {order_id} could not be confirmed and was canceled; its stock is back"
                 ),
@@ -113,7 +210,7 @@ impl Failure {
         let failure = match e {
             CallError::Status { status, code, .. } if status.is_client_error() => Self::new(
                 StatusCode::BAD_GATEWAY,
-                "confirm_rejected",
+                SagaCode::ConfirmRejected,
                 format!(
                     "orders-api refused to confirm order {order_id} ({})",
                     code.as_deref().unwrap_or("-")
@@ -133,7 +230,7 @@ impl Failure {
     pub fn canceled_since(order_id: u64) -> Self {
         Self::new(
             StatusCode::CONFLICT,
-            "order_canceled",
+            SagaCode::OrderCanceled,
             format!("order {order_id} was canceled after this request first confirmed it"),
             Step::FetchOrder,
         )
@@ -147,19 +244,19 @@ pub fn unavailable(step: Step, service: &str, e: &CallError) -> Failure {
     match e {
         CallError::Deadline => Failure::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "deadline_exceeded",
+            SagaCode::DeadlineExceeded,
             format!("{service} did not answer before the deadline"),
             step,
         ),
         e if e.timed_out() => Failure::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "downstream_timeout",
+            SagaCode::DownstreamTimeout,
             format!("{service} did not answer in time"),
             step,
         ),
         _ => Failure::new(
             StatusCode::BAD_GATEWAY,
-            "service_unavailable",
+            SagaCode::ServiceUnavailable,
             format!("{service} could not be reached or failed"),
             step,
         ),
@@ -171,7 +268,7 @@ pub fn lookup_failure(customer_id: u64, e: &CallError) -> Failure {
     match e.status() {
         Some(StatusCode::NOT_FOUND) => Failure::new(
             StatusCode::NOT_FOUND,
-            Code::CustomerNotFound.as_str(),
+            Code::CustomerNotFound.into(),
             format!("no customer with id {customer_id}"),
             Step::ValidateCustomer,
         ),
@@ -185,7 +282,7 @@ pub fn lookup_failure(customer_id: u64, e: &CallError) -> Failure {
 pub fn create_failure(e: &CallError) -> Failure {
     let step = Step::CreateOrder;
     let refused = |status, code: Code, fallback: &str| {
-        Failure::new(status, code.as_str(), e.detail_or(fallback), step)
+        Failure::new(status, code.into(), e.detail_or(fallback), step)
     };
     match (e.status(), e.code()) {
         (Some(StatusCode::CONFLICT), Some(Code::InsufficientStock)) => refused(
@@ -200,7 +297,7 @@ pub fn create_failure(e: &CallError) -> Failure {
         ),
         (Some(StatusCode::UNPROCESSABLE_ENTITY), Some(Code::IdempotencyKeyReused)) => Failure::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Code::IdempotencyKeyReused.as_str(),
+            Code::IdempotencyKeyReused.into(),
             "this idempotency_key was already used with a different request",
             step,
         ),
@@ -214,7 +311,7 @@ pub fn create_failure(e: &CallError) -> Failure {
         }
         (Some(StatusCode::BAD_REQUEST), _) => Failure::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            SagaCode::InvalidRequest,
             e.detail_or("orders-api refused the order"),
             step,
         ),
@@ -248,17 +345,17 @@ mod tests {
         let f = create_failure(&refusal(409, Code::InsufficientStock));
         assert_eq!(
             (f.status, f.code, f.message.as_str()),
-            (StatusCode::CONFLICT, "insufficient_stock", "why")
+            (StatusCode::CONFLICT, SagaCode::InsufficientStock, "why")
         );
         let f = create_failure(&refusal(422, Code::CustomerNotFound));
         assert_eq!(
             (f.status, f.code),
-            (StatusCode::NOT_FOUND, "customer_not_found")
+            (StatusCode::NOT_FOUND, SagaCode::CustomerNotFound)
         );
         let f = create_failure(&refusal(409, Code::IdempotencyKeyInProgress));
         assert_eq!(
             (f.code, f.retriable, f.compensation),
-            ("saga_in_progress", true, None)
+            (SagaCode::SagaInProgress, true, None)
         );
         let lost = CallError::Transport {
             sent: true,
@@ -288,8 +385,25 @@ mod tests {
         let f = Failure::confirm_unsettled(8, &refusal(409, Code::InsufficientStock));
         assert_eq!(
             (f.code, f.retriable, f.compensation),
-            ("confirm_rejected", true, Some(Compensation::Pending))
+            (SagaCode::ConfirmRejected, true, Some(Compensation::Pending))
         );
         assert!(f.message.contains("insufficient_stock"), "{}", f.message);
+    }
+
+    #[test]
+    fn codes_are_written_as_they_are_named() {
+        for code in SagaCode::ALL {
+            let json = serde_json::to_value(code).expect("serialises");
+            assert_eq!(json, code.as_str());
+        }
+        assert_eq!(
+            SagaCode::from(Code::IdempotencyKeyInProgress),
+            SagaCode::SagaInProgress
+        );
+        for code in Code::ALL {
+            if code != Code::IdempotencyKeyInProgress {
+                assert_eq!(SagaCode::from(code).as_str(), code.as_str());
+            }
+        }
     }
 }

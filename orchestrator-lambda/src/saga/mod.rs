@@ -20,11 +20,10 @@ use tokio::time::Instant;
 
 use self::failure::{create_failure, lookup_failure};
 pub use self::{
-    failure::{Compensation, Failure, Step},
+    failure::{Compensation, Failure, SagaCode, Step},
     request::{Keys, SagaRequest},
 };
 use crate::{
-    answer::Confirmed,
     config::Config,
     endpoint::{Endpoint, EndpointSpec},
 };
@@ -63,6 +62,14 @@ impl Deps {
     }
 }
 
+/// What a saga that succeeded ends with: the customer, as customers-api
+/// knows it, and the order, confirmed, as it stands.
+#[derive(Debug)]
+pub struct Completed {
+    pub customer: Customer,
+    pub order: Order,
+}
+
 /// Runs the saga for the caller `subject` (the verified token's `sub`).
 /// `deadline` is when the invocation must have answered.
 pub async fn run(
@@ -70,7 +77,7 @@ pub async fn run(
     subject: &str,
     req: &SagaRequest,
     deadline: Instant,
-) -> Result<Confirmed, Failure> {
+) -> Result<Completed, Failure> {
     let saga = Saga::new(deps, subject, req, deadline);
     let customer = saga.validate_customer().await?;
     let order_id = saga.create_order().await?.id;
@@ -80,7 +87,7 @@ pub async fn run(
     };
     let order = saga.current(confirmed).await?;
     tracing::debug!(order_id, "saga complete");
-    Ok(Confirmed::new(customer, order))
+    Ok(Completed { customer, order })
 }
 
 /// One run of the saga: who for, with which keys, and until when.

@@ -1,6 +1,8 @@
 //! The saga's request, checked, and the orders-api keys derived from it.
 
-use contracts::OrderItemInput;
+use std::ops::RangeInclusive;
+
+use contracts::{OrderInput, OrderItemInput};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -16,25 +18,43 @@ pub struct SagaRequest {
 }
 
 impl SagaRequest {
-    /// What is wrong with the request, if anything.
+    /// Largest accepted body, in bytes.
+    pub const BODY_BYTES: usize = 64 * 1024;
+    /// Length of `idempotency_key`, in characters.
+    pub const KEY_CHARS: RangeInclusive<usize> = 1..=128;
+
+    /// What is wrong with the request, if anything. The items obey the
+    /// limits of orders-api's [`OrderInput`], declared there.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let key_len = self.idempotency_key.chars().count();
-        if !(1..=128).contains(&key_len) {
-            problems.push("idempotency_key must be 1 to 128 characters".to_owned());
+        let (key, lines, qty) = (Self::KEY_CHARS, OrderInput::ITEMS, OrderItemInput::QTY);
+        if !key.contains(&self.idempotency_key.chars().count()) {
+            problems.push(format!(
+                "idempotency_key must be {} to {} characters",
+                key.start(),
+                key.end()
+            ));
         }
         if self.customer_id == 0 {
             problems.push("customer_id must be a positive id".to_owned());
         }
-        if self.items.is_empty() || self.items.len() > 100 {
-            problems.push("items must hold 1 to 100 items".to_owned());
+        if !lines.contains(&self.items.len()) {
+            problems.push(format!(
+                "items must hold {} to {} items",
+                lines.start(),
+                lines.end()
+            ));
         }
         for (i, item) in self.items.iter().enumerate() {
             if item.product_id == 0 {
                 problems.push(format!("items[{i}].product_id must be a positive id"));
             }
-            if !(1..=1_000_000).contains(&item.qty) {
-                problems.push(format!("items[{i}].qty must be between 1 and 1000000"));
+            if !qty.contains(&item.qty) {
+                problems.push(format!(
+                    "items[{i}].qty must be between {} and {}",
+                    qty.start(),
+                    qty.end()
+                ));
             }
         }
         problems

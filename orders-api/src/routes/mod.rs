@@ -18,6 +18,7 @@ use service_kit::{
 use contracts::Code;
 
 use crate::{
+    codes::OrdersCode,
     domain::{OrderError, ProductError},
     store::{is_lock_conflict, TxError},
 };
@@ -29,23 +30,25 @@ impl From<OrderError> for ApiError {
         match e {
             OrderError::ProductNotFound { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Code::ProductNotFound.as_str(),
+                Code::ProductNotFound,
                 detail,
             ),
             OrderError::InsufficientStock {
                 product_id,
                 available,
                 ..
-            } => ApiError::conflict(Code::InsufficientStock.as_str(), detail).with_errors(vec![
+            } => ApiError::conflict(Code::InsufficientStock, detail).with_errors(vec![
                 FieldError::new(
                     format!("items[product_id={product_id}]"),
                     format!("only {available} in stock"),
                 ),
             ]),
-            OrderError::NotFound { .. } => ApiError::not_found("order_not_found", detail),
-            OrderError::ConfirmCanceled { .. } => ApiError::conflict("invalid_state", detail),
+            OrderError::NotFound { .. } => ApiError::not_found(OrdersCode::OrderNotFound, detail),
+            OrderError::ConfirmCanceled { .. } => {
+                ApiError::conflict(OrdersCode::InvalidState, detail)
+            }
             OrderError::CancelWindowExpired { .. } => {
-                ApiError::conflict("cancel_window_expired", detail)
+                ApiError::conflict(OrdersCode::CancelWindowExpired, detail)
             }
             OrderError::PreconditionFailed { .. } => precondition_failed(detail),
             OrderError::Overflow(_) => ApiError::internal(anyhow::Error::from(e)),
@@ -58,14 +61,14 @@ impl From<ProductError> for ApiError {
     fn from(e: ProductError) -> Self {
         let detail = e.to_string();
         match e {
-            ProductError::SkuTaken { .. } => ApiError::conflict("sku_taken", detail)
+            ProductError::SkuTaken { .. } => ApiError::conflict(OrdersCode::SkuTaken, detail)
                 .with_errors(vec![FieldError::new("sku", "is already taken")]),
             ProductError::Changed { .. } => precondition_failed(detail),
             ProductError::InsufficientStock { .. } => {
-                ApiError::conflict(Code::InsufficientStock.as_str(), detail)
+                ApiError::conflict(Code::InsufficientStock, detail)
             }
             ProductError::StockOutOfRange { .. } => {
-                ApiError::conflict("stock_out_of_range", detail)
+                ApiError::conflict(OrdersCode::StockOutOfRange, detail)
             }
         }
     }
@@ -77,7 +80,7 @@ impl From<TxError> for ApiError {
             // Still deadlocking or waiting on a row lock after every attempt:
             // another transaction holds what this one needs. Transient.
             TxError::Db(db) if is_lock_conflict(&db) => ApiError::unavailable(
-                "database_busy",
+                OrdersCode::DatabaseBusy,
                 "the data this request needs is locked by others; retry later",
                 db,
             )

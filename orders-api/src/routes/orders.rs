@@ -19,6 +19,7 @@ use sqlx::MySqlPool;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    codes::OrdersCode,
     customers::{CustomerCheck, CustomersClient},
     domain::{NewOrder, OrderError, OrderInput, OrderStatus},
     idempotency::{self, Idem, Outcome, Reply},
@@ -54,13 +55,13 @@ async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiE
         Ok(CustomerCheck::Exists) => Ok(()),
         Ok(CustomerCheck::NotFound) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Code::CustomerNotFound.as_str(),
+            Code::CustomerNotFound,
             format!("no customer with id {id}"),
         )),
         // The caller's own deadline ran out first: nobody waits any more.
         Err(e) if e.timed_out() && deadline::passed() => Err(deadline::expired()),
         Err(e) => Err(ApiError::unavailable(
-            "customers_unavailable",
+            OrdersCode::CustomersUnavailable,
             "customers-api is unavailable; retry later",
             e,
         )
@@ -193,7 +194,7 @@ async fn transition(
     let key = idempotency::key_of(req.headers())?;
     if key.is_none() && rule == KeyRule::Required {
         return Err(ApiError::bad_request(
-            "idempotency_key_missing",
+            OrdersCode::IdempotencyKeyMissing,
             "this endpoint needs an Idempotency-Key (or X-Idempotency-Key) header",
         ));
     }

@@ -21,10 +21,7 @@ use crate::{
 };
 
 fn not_found(id: u64) -> ApiError {
-    ApiError::not_found(
-        Code::ProductNotFound.as_str(),
-        format!("no product with id {id}"),
-    )
+    ApiError::not_found(Code::ProductNotFound, format!("no product with id {id}"))
 }
 
 /// Creates a product.

@@ -1,0 +1,213 @@
+//! The function's HTTP layer: an axum [`Router`] that `lambda_http` runs.
+//! Two exact routes; any other path is a 404 and any other method a 405
+//! (with `Allow`), both in the saga's answer shape.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::Response,
+    routing::{get, post, MethodRouter},
+    Router,
+};
+use lambda_http::Context;
+use serde::Serialize;
+use service_kit::correlation::{self, CorrelationId};
+use tokio::time::Instant;
+
+use crate::{
+    answer,
+    saga::{self, Completed, Deps, Failure, SagaCode, SagaRequest},
+};
+
+pub const SAGA_PATH: &str = "/orchestrator/create-and-confirm-order";
+pub const HEALTH_PATH: &str = "/orchestrator/health";
+
+/// The function's routes over `deps` (built once per cold start).
+pub fn app(deps: Arc<Deps>) -> Router {
+    Router::new()
+        .route(HEALTH_PATH, only("GET", get(health)))
+        .route(SAGA_PATH, only("POST", post(create_and_confirm)))
+        .fallback(route_not_found)
+        .with_state(deps)
+}
+
+/// `route`, answering 405 with `Allow: allow` to every other method.
+fn only(allow: &'static str, route: MethodRouter<Arc<Deps>>) -> MethodRouter<Arc<Deps>> {
+    route.fallback(move |headers: HeaderMap| async move {
+        let f = Failure::request(
+            StatusCode::METHOD_NOT_ALLOWED,
+            SagaCode::MethodNotAllowed,
+            format!("use {allow}"),
+        );
+        let mut res = answer::failure(&correlation_of(&headers), &f);
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        res
+    })
+}
+
+async fn route_not_found(headers: HeaderMap) -> Response {
+    let f = Failure::request(
+        StatusCode::NOT_FOUND,
+        SagaCode::RouteNotFound,
+        "no such route",
+    );
+    answer::failure(&correlation_of(&headers), &f)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+/// `GET /orchestrator/health`: alive, no token needed.
+async fn health(headers: HeaderMap) -> Response {
+    answer::json(
+        StatusCode::OK,
+        &correlation_of(&headers),
+        &Health { status: "ok" },
+    )
+}
+
+/// The caller's correlation id, or a new one.
+fn correlation_of(headers: &HeaderMap) -> CorrelationId {
+    header_correlation(headers).unwrap_or_else(CorrelationId::generate)
+}
+
+fn header_correlation(headers: &HeaderMap) -> Option<CorrelationId> {
+    headers
+        .get(correlation::HEADER_NAME)
+        .and_then(|v| v.to_str().ok())
+        .and_then(CorrelationId::parse)
+}
+
+/// `POST /orchestrator/create-and-confirm-order`: the caller, then the
+/// body, then the saga, under the body's correlation id (else the
+/// header's, else a new one).
+async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Response {
+    let header_id = header_correlation(req.headers());
+    let subject = match authenticate(req.headers(), &deps) {
+        Ok(subject) => subject,
+        Err(f) => return answer::failure(&header_id.unwrap_or_else(CorrelationId::generate), &f),
+    };
+    let deadline = deadline_of(req.extensions().get::<Context>(), &deps);
+    let parsed = parse(req).await;
+    let id = parsed
+        .as_ref()
+        .ok()
+        .and_then(|r| r.correlation_id.as_deref())
+        .and_then(CorrelationId::parse)
+        .or(header_id)
+        .unwrap_or_else(CorrelationId::generate);
+    let outcome = correlation::scope(id.clone(), async {
+        run_logged(&deps, &subject, &parsed?, deadline, &id).await
+    })
+    .await;
+    match outcome {
+        Ok(completed) => answer::success(&id, completed),
+        Err(f) => answer::failure(&id, &f),
+    }
+}
+
+/// The caller's subject, from a valid `Authorization: Bearer <JWT>`.
+fn authenticate(headers: &HeaderMap, deps: &Deps) -> Result<String, Failure> {
+    let refuse = |why: &str| {
+        tracing::info!(reason = why, "caller refused");
+        Failure::request(
+            StatusCode::UNAUTHORIZED,
+            SagaCode::Unauthorized,
+            "a valid bearer token is required",
+        )
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| refuse("no Authorization header"))?
+        .to_str()
+        .map_err(|_| refuse("the Authorization header is not text"))?;
+    let token = service_kit::token::bearer_token(value).map_err(refuse)?;
+    deps.config.users.verify(token).map_err(refuse)
+}
+
+/// Epoch milliseconds of 2001-09-09: a Lambda deadline below this is no
+/// wall-clock instant but a duration (local emulators send the function
+/// timeout itself).
+const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
+
+/// When this invocation must have answered: the Lambda deadline minus a
+/// margin, and never later than `SAGA_TIMEOUT_MS` from now.
+fn deadline_of(context: Option<&Context>, deps: &Deps) -> Instant {
+    let cap = deps.config.saga_timeout;
+    let remaining = context
+        .map(|ctx| ctx.deadline)
+        .filter(|ms| *ms > 0)
+        .map(|deadline_ms| {
+            let left = if deadline_ms < EPOCH_MS_FLOOR {
+                deadline_ms
+            } else {
+                let now_ms =
+                    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+                deadline_ms.saturating_sub(now_ms)
+            };
+            Duration::from_millis(left).saturating_sub(deps.config.deadline_margin)
+        })
+        .unwrap_or(cap);
+    let now = Instant::now();
+    now.checked_add(remaining.min(cap)).unwrap_or(now)
+}
+
+/// The body as a saga request, within [`SagaRequest::BODY_BYTES`]. The
+/// event's body is in memory already: it is read whole, then measured.
+async fn parse(req: Request) -> Result<SagaRequest, Failure> {
+    let invalid = |message: String| {
+        Failure::request(StatusCode::BAD_REQUEST, SagaCode::InvalidRequest, message)
+    };
+    let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .map_err(|_| invalid("the request body could not be read".into()))?;
+    if bytes.len() > SagaRequest::BODY_BYTES {
+        return Err(Failure::request(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            SagaCode::PayloadTooLarge,
+            "the request body is too large",
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid("the request body is empty".into()));
+    }
+    let request: SagaRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| invalid(format!("invalid request body: {e}")))?;
+    let problems = request.problems();
+    if !problems.is_empty() {
+        return Err(invalid(problems.join("; ")));
+    }
+    Ok(request)
+}
+
+/// Runs the saga in its span, with one log line for its outcome.
+async fn run_logged(
+    deps: &Deps,
+    subject: &str,
+    request: &SagaRequest,
+    deadline: Instant,
+    id: &CorrelationId,
+) -> Result<Completed, Failure> {
+    let span = tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id);
+    tracing::Instrument::instrument(
+        async {
+            let started = Instant::now();
+            let budget_ms = deadline.saturating_duration_since(started).as_millis() as u64;
+            tracing::debug!(items = request.items.len(), budget_ms, "saga started");
+            let result = saga::run(deps, subject, request, deadline).await;
+            let latency_ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(done) => tracing::info!(order_id = done.order.id, latency_ms, "saga succeeded"),
+                Err(f) => tracing::warn!(code = %f.code, step = ?f.step, status = f.status.as_u16(), latency_ms, "saga failed"),
+            }
+            result
+        },
+        span,
+    )
+    .await
+}
