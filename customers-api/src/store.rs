@@ -35,10 +35,14 @@ pub enum StoreError {
     Customer(#[from] CustomerError),
 }
 
-/// The unique key on active emails refused the write.
+/// The unique key on active emails (see the migration).
+const ACTIVE_EMAIL_KEY: &str = "uq_customers_active_email";
+
+/// The unique key on active emails refused the write; any other error (a
+/// violation of another key among them) stays what it is.
 fn email_taken(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => CustomerError::EmailTaken.into(),
+    match service_kit::db::unique_key(&e) {
+        Some(key) if key == ACTIVE_EMAIL_KEY => CustomerError::EmailTaken.into(),
         _ => e.into(),
     }
 }

@@ -22,9 +22,8 @@ use sqlx::MySqlPool;
 use tokio::sync::watch;
 
 use crate::{
-    idempotency,
     metrics::OrderCounters,
-    store::{self, orders},
+    store::{self, idempotency, orders},
 };
 
 /// Orders released per transaction.
@@ -76,12 +75,6 @@ impl SweeperHealth {
     }
 }
 
-/// The query that picks expired reservations: oldest first along the
-/// `(status, created_at)` index (whose entries end with the id), skipping
-/// rows another transaction holds. Public so that a test can check its plan.
-pub const EXPIRED_SQL: &str = "SELECT id FROM orders WHERE status = 'CREATED' AND created_at < ? \
-     ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED";
-
 /// Releases every expired reservation, batch by batch. Returns how many.
 pub async fn sweep_once(
     pool: &MySqlPool,
@@ -98,9 +91,7 @@ pub async fn sweep_once(
             // A TTL reaching before the calendar begins: nothing expires.
             return Ok(released_total);
         };
-        let mut tx = pool.begin().await?;
-        let released = orders::release_expired(&mut tx, cutoff, at, BATCH).await?;
-        tx.commit().await?;
+        let released = orders::release_expired(pool, cutoff, at, BATCH).await?;
         for order in &released {
             counters.expired.inc();
             let units: u64 = order.items.iter().map(|i| u64::from(i.qty)).sum();
@@ -127,10 +118,7 @@ async fn overdue(pool: &MySqlPool, ttl: Duration) -> Result<i64, sqlx::Error> {
     else {
         return Ok(0);
     };
-    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CREATED' AND created_at < ?")
-        .bind(cutoff)
-        .fetch_one(pool)
-        .await
+    orders::count_expired(pool, cutoff).await
 }
 
 /// What the sweeper needs.

@@ -138,3 +138,45 @@ pub async fn migrate(pool: &MySqlPool, migrator: &mut Migrator) -> anyhow::Resul
         .await;
     result
 }
+
+/// The name of the unique key a write violated, or `None` for any other
+/// error. MySQL and MariaDB name it only in the message (`Duplicate entry
+/// '…' for key 'uq_x'`; MySQL 8 writes `table.uq_x`), so a caller can tell
+/// its keys apart instead of taking any violation for the one it expects.
+pub fn unique_key(e: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    if !db.is_unique_violation() {
+        return None;
+    }
+    key_in_message(db.message()).map(str::to_owned)
+}
+
+fn key_in_message(message: &str) -> Option<&str> {
+    let (_, quoted) = message.rsplit_once(" for key '")?;
+    let name = quoted.strip_suffix('\'')?;
+    Some(name.rsplit_once('.').map_or(name, |(_, key)| key))
+}
+
+#[cfg(test)]
+mod unique_key_tests {
+    use super::key_in_message;
+
+    #[test]
+    fn names_the_key_as_mysql_and_mariadb_write_it() {
+        assert_eq!(
+            key_in_message("Duplicate entry 'sku001' for key 'uq_products_sku'"),
+            Some("uq_products_sku")
+        );
+        assert_eq!(
+            key_in_message("Duplicate entry 'sku001' for key 'products.uq_products_sku'"),
+            Some("uq_products_sku")
+        );
+        assert_eq!(
+            key_in_message("Duplicate entry 'a for key 'b' for key 'PRIMARY'"),
+            Some("PRIMARY")
+        );
+        assert_eq!(key_in_message("Deadlock found"), None);
+    }
+}

@@ -190,7 +190,10 @@ impl utoipa::Modify for DocumentedCodes {
             return;
         };
         if let Some(RefOr::T(Schema::Object(code))) = problem.properties.get_mut("code") {
-            let codes: Vec<_> = (self.0)().into_iter().map(serde_json::Value::from).collect();
+            let codes: Vec<_> = (self.0)()
+                .into_iter()
+                .map(serde_json::Value::from)
+                .collect();
             // The example is one of the service's own codes (listed first).
             #[allow(deprecated)]
             {

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource.
 
+pub mod idempotent;
 pub mod orders;
 pub mod products;
 
@@ -19,7 +20,7 @@ use contracts::Code;
 
 use crate::{
     codes::OrdersCode,
-    domain::{OrderError, ProductError},
+    domain::{KeyConflict, OrderError, ProductError},
     store::{is_lock_conflict, TxError},
 };
 
@@ -28,6 +29,11 @@ impl From<OrderError> for ApiError {
     fn from(e: OrderError) -> Self {
         let detail = e.to_string();
         match e {
+            OrderError::CustomerNotFound { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Code::CustomerNotFound,
+                detail,
+            ),
             OrderError::ProductNotFound { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Code::ProductNotFound,
@@ -74,6 +80,26 @@ impl From<ProductError> for ApiError {
     }
 }
 
+/// The problem document of each refusal of an idempotency key.
+impl From<KeyConflict> for ApiError {
+    fn from(e: KeyConflict) -> Self {
+        let detail = e.to_string();
+        match e {
+            KeyConflict::Reused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Code::IdempotencyKeyReused,
+                detail,
+            ),
+            KeyConflict::InProgress { retry_after_secs } => {
+                ApiError::conflict(Code::IdempotencyKeyInProgress, detail).with_header(
+                    RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs.clamp(1, 60)),
+                )
+            }
+        }
+    }
+}
+
 impl From<TxError> for ApiError {
     fn from(e: TxError) -> Self {
         match e {
@@ -88,7 +114,7 @@ impl From<TxError> for ApiError {
             TxError::Db(e) => e.into(),
             TxError::Order(e) => e.into(),
             TxError::Product(e) => e.into(),
-            TxError::Api(e) => e,
+            TxError::Key(e) => e.into(),
         }
     }
 }

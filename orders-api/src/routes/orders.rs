@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use contracts::Code;
 use serde::{Deserialize, Serialize};
 use service_kit::{
     auth::Caller,
@@ -22,8 +21,9 @@ use crate::{
     codes::OrdersCode,
     customers::{CustomerCheck, CustomersClient},
     domain::{NewOrder, OrderError, OrderInput, OrderStatus},
-    idempotency::{self, Idem, Outcome, Reply},
+    idempotency::{self, Answer, Idem, Outcome},
     metrics::OrderCounters,
+    routes::idempotent::{self, respond},
     store::{self, orders, orders::Order, Tx, TxError},
 };
 
@@ -43,21 +43,25 @@ pub struct OrdersContext {
 }
 
 /// A stored answer, sent again.
-fn replayed(ctx: &OrdersContext, scope: &'static str, reply: Reply) -> HttpResponse {
+fn replayed(
+    ctx: &OrdersContext,
+    scope: &'static str,
+    answer: Answer,
+) -> Result<HttpResponse, ApiError> {
     ctx.counters.replays.inc();
     tracing::info!(scope, "idempotent replay");
-    reply.into_response(true)
+    respond(answer, true)
 }
 
-/// Whether customers-api knows the customer: a refusal or a 503 if not.
-async fn check_customer(customers: &CustomersClient, id: u64) -> Result<(), ApiError> {
+/// Whether customers-api knows the customer: `Ok(Some(refusal))` if not, an
+/// error when it cannot tell.
+async fn check_customer(
+    customers: &CustomersClient,
+    id: u64,
+) -> Result<Option<OrderError>, ApiError> {
     match customers.check(id).await {
-        Ok(CustomerCheck::Exists) => Ok(()),
-        Ok(CustomerCheck::NotFound) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Code::CustomerNotFound,
-            format!("no customer with id {id}"),
-        )),
+        Ok(CustomerCheck::Exists) => Ok(None),
+        Ok(CustomerCheck::NotFound) => Ok(Some(OrderError::CustomerNotFound { id })),
         // The caller's own deadline ran out first: nobody waits any more.
         Err(e) if e.timed_out() && deadline::passed() => Err(deadline::expired()),
         Err(e) => Err(ApiError::unavailable(
@@ -104,15 +108,15 @@ pub async fn create(
     let canonical =
         serde_json::to_vec(&input).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
     let new = NewOrder::try_from(input).map_err(ApiError::validation)?;
-    let idem = idempotency::key_of(req.headers())?
+    let idem = idempotent::key_of(req.headers())?
         .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
     // Three phases, and no network call while a transaction is open (a slow
     // customers-api must not hold a database connection):
     // 1. a stored answer for the key is replayed at once, whatever changed
     //    since (the customer may be gone);
     if let Some(idem) = &idem {
-        if let Some(reply) = idempotency::stored(&pool, idem).await? {
-            return Ok(replayed(&ctx, "create_order", reply));
+        if let Some(answer) = idempotency::stored(&pool, idem).await? {
+            return replayed(&ctx, "create_order", answer);
         }
     }
     if deadline::passed() {
@@ -121,15 +125,11 @@ pub async fn create(
     // 2. the customer, outside any transaction. An unknown customer is a
     //    final answer, stored under the key in phase 3; customers-api being
     //    unavailable is not (the key stays free for a retry);
-    let mut refusal = match check_customer(&ctx.customers, new.customer_id).await {
-        Ok(()) => None,
-        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => Some(e),
-        Err(e) => return Err(e),
-    };
+    let mut refusal = check_customer(&ctx.customers, new.customer_id).await?;
     // 3. one short transaction: the key's claim (a twin waits on it, then
     //    replays), the stock, the order, the answer.
     let at = store::now();
-    let outcome = idempotency::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
+    let outcome = idempotent::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
         if let Some(e) = refusal.take() {
             return Err(e.into());
         }
@@ -142,19 +142,19 @@ pub async fn create(
     .await?;
     match outcome {
         Outcome::Done(tx, order) => {
-            let reply = Reply::json(StatusCode::CREATED, &order)?
+            let answer = idempotent::json(StatusCode::CREATED, &order)?
                 .with_location(format!("/orders/{}", order.id));
-            idempotency::commit(tx, idem.as_ref(), &reply).await?;
+            idempotency::commit(tx, idem.as_ref(), &answer).await?;
             ctx.counters.created.inc();
             tracing::debug!(
                 order_id = order.id,
                 total_cents = order.total_cents,
                 "order created"
             );
-            Ok(reply.into_response(false))
+            respond(answer, false)
         }
-        Outcome::Replay(reply) => Ok(replayed(&ctx, "create_order", reply)),
-        Outcome::Refused(reply) => Ok(reply.into_response(false)),
+        Outcome::Replay(answer) => replayed(&ctx, "create_order", answer),
+        Outcome::Refused(answer) => respond(answer, false),
     }
 }
 
@@ -191,7 +191,7 @@ async fn transition(
     id: u64,
     mut work: impl AsyncFnMut(&mut Tx) -> Result<(Order, bool), TxError>,
 ) -> Result<(HttpResponse, bool), ApiError> {
-    let key = idempotency::key_of(req.headers())?;
+    let key = idempotent::key_of(req.headers())?;
     if key.is_none() && rule == KeyRule::Required {
         return Err(ApiError::bad_request(
             OrdersCode::IdempotencyKeyMissing,
@@ -205,18 +205,18 @@ async fn transition(
         Some(v) => format!("{id}\u{0}{}", String::from_utf8_lossy(v.as_bytes())),
     };
     let idem = key.map(|key| Idem::new(scope, &caller.subject, key, &target, b""));
-    match idempotency::run(pool, idem.as_ref(), async |tx: &mut Tx| work(tx).await).await? {
+    match idempotent::run(pool, idem.as_ref(), async |tx: &mut Tx| work(tx).await).await? {
         Outcome::Done(tx, (order, changed)) => {
-            let reply = Reply::json(StatusCode::OK, &order)?;
-            idempotency::commit(tx, idem.as_ref(), &reply).await?;
-            let mut res = reply.into_response(false);
+            let answer = idempotent::json(StatusCode::OK, &order)?;
+            idempotency::commit(tx, idem.as_ref(), &answer).await?;
+            let mut res = respond(answer, false)?;
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&order.etag()) {
                 res.headers_mut().insert(actix_web::http::header::ETAG, v);
             }
             Ok((res, changed))
         }
-        Outcome::Replay(reply) => Ok((replayed(ctx, scope, reply), false)),
-        Outcome::Refused(reply) => Ok((reply.into_response(false), false)),
+        Outcome::Replay(answer) => Ok((replayed(ctx, scope, answer)?, false)),
+        Outcome::Refused(answer) => Ok((respond(answer, false)?, false)),
     }
 }
 

@@ -1,27 +1,25 @@
-//! Persistence: products, orders, and the transaction helper that retries
-//! deadlocks.
+//! Persistence: products, orders, idempotency keys, and the transaction
+//! helper that retries deadlocks. Every query of orders-api is here.
 
+pub mod idempotency;
 pub mod orders;
 pub mod products;
 
 use std::time::Duration;
 
-use service_kit::problem::ApiError;
-
-use crate::domain::{OrderError, ProductError};
+use crate::domain::{KeyConflict, OrderError, ProductError};
 use sqlx::{MySql, MySqlPool, Transaction};
 
 pub type Tx = Transaction<'static, MySql>;
 
 /// What can go wrong in a store function: the database (maybe a deadlock,
-/// worth another try), a rule of orders or products, or another answer for
-/// the caller (a failed customer check).
+/// worth another try), or a rule of orders, products or idempotency keys.
 #[derive(Debug)]
 pub enum TxError {
     Db(sqlx::Error),
     Order(OrderError),
     Product(ProductError),
-    Api(ApiError),
+    Key(KeyConflict),
 }
 
 impl From<ProductError> for TxError {
@@ -42,9 +40,9 @@ impl From<sqlx::Error> for TxError {
     }
 }
 
-impl From<ApiError> for TxError {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
+impl From<KeyConflict> for TxError {
+    fn from(e: KeyConflict) -> Self {
+        Self::Key(e)
     }
 }
 

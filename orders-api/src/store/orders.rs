@@ -8,7 +8,7 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use service_kit::conditional::IfMatch;
-use sqlx::{MySql, MySqlConnection, QueryBuilder};
+use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::{Tx, TxError};
 use crate::domain::{NewOrder, OrderError, OrderStatus};
@@ -318,28 +318,45 @@ pub async fn cancel(
     Ok((order, true))
 }
 
-/// Locks up to `limit` CREATED orders older than `cutoff`, skipping those
-/// another transaction (a request, or another replica's sweeper) holds, and
-/// cancels them with their stock restored. Returns the released orders.
+/// The query that picks expired reservations: oldest first along the
+/// `(status, created_at)` index (whose entries end with the id), skipping
+/// rows another transaction holds. Public so that a test can check its plan.
+pub const EXPIRED_SQL: &str = "SELECT id FROM orders WHERE status = 'CREATED' AND created_at < ? \
+     ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED";
+
+/// In one transaction, locks up to `limit` CREATED orders older than
+/// `cutoff`, skipping those another transaction (a request, or another
+/// replica's sweeper) holds, and cancels them with their stock restored.
+/// Returns the released orders.
 pub async fn release_expired(
-    tx: &mut Tx,
+    pool: &MySqlPool,
     cutoff: DateTime<Utc>,
     at: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Order>, sqlx::Error> {
-    let ids: Vec<u64> = sqlx::query_scalar(crate::sweeper::EXPIRED_SQL)
+    let mut tx = pool.begin().await?;
+    let ids: Vec<u64> = sqlx::query_scalar(EXPIRED_SQL)
         .bind(cutoff)
         .bind(limit)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
     let mut released = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(mut order) = load(tx, id, false).await? {
-            mark_canceled(tx, &mut order, at).await?;
+        if let Some(mut order) = load(&mut tx, id, false).await? {
+            mark_canceled(&mut tx, &mut order, at).await?;
             released.push(order);
         }
     }
+    tx.commit().await?;
     Ok(released)
+}
+
+/// How many CREATED orders are older than `cutoff`.
+pub async fn count_expired(pool: &MySqlPool, cutoff: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = 'CREATED' AND created_at < ?")
+        .bind(cutoff)
+        .fetch_one(pool)
+        .await
 }
 
 /// Filters of `GET /orders`.
@@ -381,7 +398,7 @@ pub fn list_query<'a>(
 /// Newest first: orders with an id below `before_id`, matching the filter.
 #[tracing::instrument(skip(pool))]
 pub async fn list(
-    pool: &sqlx::MySqlPool,
+    pool: &MySqlPool,
     filter: &OrderFilter,
     before_id: u64,
     fetch: i64,

@@ -11,6 +11,10 @@ use super::{now, TxError};
 pub use crate::domain::Product;
 use crate::domain::{NewProduct, ProductError, ProductPatch};
 
+/// The unique key on SKUs (see the migration): only its violation is a
+/// taken SKU.
+const SKU_KEY: &str = "uq_products_sku";
+
 #[tracing::instrument(skip_all, fields(sku = %p.sku))]
 pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError> {
     let at = now();
@@ -25,12 +29,10 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError
     )
     .execute(pool)
     .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => TxError::Product(
-            ProductError::SkuTaken {
-                sku: p.sku.clone(),
-            },
-        ),
+    .map_err(|e| match service_kit::db::unique_key(&e) {
+        Some(key) if key == SKU_KEY => TxError::Product(ProductError::SkuTaken {
+            sku: p.sku.clone(),
+        }),
         _ => e.into(),
     })?;
     Ok(Product {

@@ -348,10 +348,8 @@ async fn cancel_if_still_created_never_cancels_a_confirmed_order() {
 /// filter, the primary key without; never a table scan or a sort.
 #[tokio::test]
 async fn listing_orders_uses_an_index_in_its_order() {
-    use orders_api::{
-        domain::OrderStatus,
-        store::orders::{list_query, OrderFilter},
-    };
+    use contracts::OrderStatus;
+    use orders_api::plans::{list_query, OrderFilter};
     let app = spawn_app().await;
     crate::helpers::fill_orders(&app, 3000).await;
     let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);

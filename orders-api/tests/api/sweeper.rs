@@ -135,7 +135,7 @@ async fn the_sweeper_query_uses_its_index() {
     crate::helpers::fill_orders(&app, 3000).await;
     let plan = crate::helpers::explain(
         &app.pool,
-        sqlx::query(&format!("EXPLAIN {}", sweeper::EXPIRED_SQL))
+        sqlx::query(&format!("EXPLAIN {}", orders_api::plans::EXPIRED_SQL))
             .bind(chrono::Utc::now() - chrono::Duration::minutes(15))
             .bind(100_i64),
     )
