@@ -15,35 +15,33 @@
 //! which a unique key never is.
 
 use anyhow::anyhow;
+use contracts::{CustomerId, OrderInput, OrderItemInput, ProductId};
 use orders_api::ceiling::{confirm_order, create_order};
 use sqlx::MySqlPool;
 
 /// Whether customers-api's store has the customer.
-async fn customer_exists(pool: &MySqlPool, customer_id: u64) -> anyhow::Result<bool> {
+async fn customer_exists(pool: &MySqlPool, customer_id: CustomerId) -> anyhow::Result<bool> {
     Ok(customers_api::store::find(pool, customer_id)
         .await?
         .is_some())
 }
 
-/// One saga's worth of SQL. `key` must be unique per call.
+/// One saga's worth of SQL: one unit of `product_id`. `key` must be unique
+/// per call.
 pub async fn saga_sql(
     pool: &MySqlPool,
-    customer_id: u64,
-    items: &[(u64, u32)],
+    customer_id: CustomerId,
+    product_id: ProductId,
     key: &str,
 ) -> anyhow::Result<()> {
     if !customer_exists(pool, customer_id).await? {
         return Err(anyhow!("customer {customer_id} is missing"));
     }
-    let lookup = async |id: u64| customer_exists(pool, id).await;
-    let id = create_order(
-        pool,
-        "bench",
+    let input = OrderInput {
         customer_id,
-        items,
-        &format!("{key}-create"),
-        lookup,
-    )
-    .await?;
+        items: vec![OrderItemInput { product_id, qty: 1 }],
+    };
+    let lookup = async |id: CustomerId| customer_exists(pool, id).await;
+    let id = create_order(pool, "bench", input, &format!("{key}-create"), lookup).await?;
     confirm_order(pool, "bench", id, &format!("{key}-confirm")).await
 }

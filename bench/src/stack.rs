@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::{anyhow, bail};
+use contracts::{Customer, CustomerId, CustomerInput, Product, ProductId, ProductInput};
 
 pub const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
@@ -355,28 +356,20 @@ pub async fn create_products(
     orders_base: &str,
     count: usize,
     price_cents: u64,
-    stock: u64,
-) -> anyhow::Result<Vec<u64>> {
+    stock: u32,
+) -> anyhow::Result<Vec<ProductId>> {
     let token = user_token();
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
-        let res = client
-            .post(format!("{orders_base}/products"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({
-                "sku": format!("BENCH-{i:04}-{}", fastrand::u32(..)),
-                "name": format!("Bench product {i}"),
-                "price_cents": price_cents,
-                "stock": stock,
-            }))
-            .send()
-            .await?;
-        let status = res.status();
-        let body: serde_json::Value = res.json().await?;
-        let id = body["id"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("creating a product: {status} {body}"))?;
-        ids.push(id);
+        let input = ProductInput {
+            sku: format!("BENCH-{i:04}-{}", fastrand::u32(..)),
+            name: format!("Bench product {i}"),
+            price_cents,
+            stock,
+        };
+        let url = format!("{orders_base}/products");
+        let product: Product = created(client.post(url).bearer_auth(&token).json(&input)).await?;
+        ids.push(product.id);
     }
     Ok(ids)
 }
@@ -385,22 +378,29 @@ pub async fn create_products(
 pub async fn create_customer(
     client: &reqwest::Client,
     customers_base: &str,
-) -> anyhow::Result<u64> {
-    let res = client
-        .post(format!("{customers_base}/customers"))
-        .bearer_auth(user_token())
-        .json(&serde_json::json!({
-            "name": "Bench Buyer",
-            "email": format!("buyer-{}@bench.example", fastrand::u32(..)),
-            "phone": "+51900000000",
-        }))
-        .send()
-        .await?;
+) -> anyhow::Result<CustomerId> {
+    let input = CustomerInput {
+        name: "Bench Buyer".into(),
+        email: format!("buyer-{}@bench.example", fastrand::u32(..)),
+        phone: Some("+51900000000".into()),
+    };
+    let url = format!("{customers_base}/customers");
+    let customer: Customer =
+        created(client.post(url).bearer_auth(user_token()).json(&input)).await?;
+    Ok(customer.id)
+}
+
+/// Sends a create and reads its 201 answer, or says what came instead.
+async fn created<T: serde::de::DeserializeOwned>(
+    req: reqwest::RequestBuilder,
+) -> anyhow::Result<T> {
+    let res = req.send().await?;
     let status = res.status();
-    let body: serde_json::Value = res.json().await?;
-    body["id"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("creating a customer: {status} {body}"))
+    let text = res.text().await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(anyhow!("{status}: {text}"));
+    }
+    Ok(serde_json::from_str(&text)?)
 }
 
 #[cfg(test)]

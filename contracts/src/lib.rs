@@ -1,15 +1,21 @@
-//! The contracts between the services: the bodies customers-api and
-//! orders-api answer, the body of `POST /orders`, and the problem codes a
-//! caller acts on. The services send these types and their callers read them
+//! The contracts between the services and with their callers: the bodies
+//! customers-api and orders-api take and answer, the saga's request, the
+//! ids, and the problem codes a caller acts on. The services send these types and their callers read them
 //! back into the same types, so a renamed or retyped field fails to compile
 //! (or to deserialise, loudly) instead of turning into a `null` at run time.
 //!
 //! With the `schema` feature the types also describe themselves for OpenAPI.
 
 pub mod customers;
+pub mod ids;
 pub mod orders;
 pub mod problem;
+pub mod saga;
 
-pub use customers::Customer;
-pub use orders::{Order, OrderInput, OrderItem, OrderItemInput, OrderStatus};
+pub use customers::{Customer, CustomerInput};
+pub use ids::{CustomerId, OrderId, ProductId};
+pub use orders::{
+    Order, OrderInput, OrderItem, OrderItemInput, OrderStatus, Product, ProductInput,
+};
 pub use problem::Code;
+pub use saga::SagaRequest;

@@ -5,13 +5,62 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::{CustomerId, OrderId, ProductId};
+
+/// Body of `POST /products`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    /// Unique (case-insensitively); 1..=64 of letters, digits, `-`, `_`, `.`.
+    #[cfg_attr(feature = "schema", schema(example = "SKU001"))]
+    pub sku: String,
+    #[cfg_attr(feature = "schema", schema(example = "Laptop"))]
+    pub name: String,
+    /// Price in cents, 1..=10000000000.
+    #[cfg_attr(feature = "schema", schema(example = 129900, minimum = 1))]
+    pub price_cents: u64,
+    /// Units available, 0..=1000000000.
+    #[cfg_attr(feature = "schema", schema(example = 10, minimum = 0))]
+    pub stock: u32,
+}
+
+/// A product, as every endpoint answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Product {
+    #[cfg_attr(feature = "schema", schema(value_type = u64, example = 1))]
+    pub id: ProductId,
+    #[cfg_attr(feature = "schema", schema(example = "SKU001"))]
+    pub sku: String,
+    #[cfg_attr(feature = "schema", schema(example = "Laptop"))]
+    pub name: String,
+    #[cfg_attr(feature = "schema", schema(example = 129900))]
+    pub price_cents: u64,
+    #[cfg_attr(feature = "schema", schema(example = 10))]
+    pub stock: u32,
+    /// Bumped by every change (a sale, a release, a patch); the `ETag` is
+    /// this number, quoted.
+    #[cfg_attr(feature = "schema", schema(example = 1))]
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    /// The product's entity tag: its version, quoted.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
 /// One line of `POST /orders`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderItemInput {
-    #[cfg_attr(feature = "schema", schema(example = 2))]
-    pub product_id: u64,
+    #[cfg_attr(feature = "schema", schema(value_type = u64, example = 2))]
+    pub product_id: ProductId,
     /// 1..=1000000.
     #[cfg_attr(feature = "schema", schema(example = 3, minimum = 1))]
     pub qty: u32,
@@ -28,8 +77,8 @@ impl OrderItemInput {
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
-    #[cfg_attr(feature = "schema", schema(example = 1))]
-    pub customer_id: u64,
+    #[cfg_attr(feature = "schema", schema(value_type = u64, example = 1))]
+    pub customer_id: CustomerId,
     /// 1..=100 items; repeated product ids are summed.
     pub items: Vec<OrderItemInput>,
 }
@@ -68,8 +117,8 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct OrderItem {
-    #[cfg_attr(feature = "schema", schema(example = 2))]
-    pub product_id: u64,
+    #[cfg_attr(feature = "schema", schema(value_type = u64, example = 2))]
+    pub product_id: ProductId,
     #[cfg_attr(feature = "schema", schema(example = 3))]
     pub qty: u32,
     #[cfg_attr(feature = "schema", schema(example = 2990))]
@@ -81,10 +130,10 @@ pub struct OrderItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Order {
-    #[cfg_attr(feature = "schema", schema(example = 8))]
-    pub id: u64,
-    #[cfg_attr(feature = "schema", schema(example = 1))]
-    pub customer_id: u64,
+    #[cfg_attr(feature = "schema", schema(value_type = u64, example = 8))]
+    pub id: OrderId,
+    #[cfg_attr(feature = "schema", schema(value_type = u64, example = 1))]
+    pub customer_id: CustomerId,
     pub status: OrderStatus,
     #[cfg_attr(feature = "schema", schema(example = 8970))]
     pub total_cents: u64,
@@ -127,12 +176,12 @@ mod tests {
             .expect("a date")
             .with_timezone(&Utc);
         let order = Order {
-            id: 8,
-            customer_id: 1,
+            id: OrderId(8),
+            customer_id: CustomerId(1),
             status: OrderStatus::Confirmed,
             total_cents: 8970,
             items: vec![OrderItem {
-                product_id: 2,
+                product_id: ProductId(2),
                 qty: 3,
                 unit_price_cents: 2990,
                 subtotal_cents: 8970,

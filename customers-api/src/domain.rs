@@ -1,10 +1,8 @@
 //! Customer values, parsed once at the edge: past a handler's first lines
 //! nothing is unchecked.
 
-pub use contracts::Customer;
-use serde::Deserialize;
-use service_kit::problem::FieldError;
-use utoipa::ToSchema;
+pub use contracts::{Customer, CustomerId, CustomerInput};
+use service_kit::invalid::Invalid;
 
 /// Why a customer could not be written: the rules of customers, free of
 /// HTTP. The route layer turns each into a problem document.
@@ -117,22 +115,6 @@ impl AsRef<str> for Phone {
     }
 }
 
-/// Body of `POST /customers` and `PUT /customers/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerInput {
-    /// 1..=200 characters.
-    #[schema(example = "ACME", min_length = 1, max_length = 200)]
-    pub name: String,
-    /// Unique among active customers, case-insensitively.
-    #[schema(example = "ops@acme.com", max_length = 254)]
-    pub email: String,
-    /// 7..=15 digits, optional leading `+`; stored in E.164 form.
-    #[schema(example = "+51987654321")]
-    #[serde(default)]
-    pub phone: Option<String>,
-}
-
 /// A checked customer, ready to store.
 #[derive(Debug, Clone)]
 pub struct NewCustomer {
@@ -142,20 +124,19 @@ pub struct NewCustomer {
 }
 
 impl TryFrom<CustomerInput> for NewCustomer {
-    type Error = Vec<FieldError>;
+    type Error = Vec<Invalid>;
 
     /// Reports every invalid field at once, not just the first.
     fn try_from(input: CustomerInput) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
         let name =
-            CustomerName::parse(&input.name).map_err(|m| errors.push(FieldError::new("name", m)));
-        let email =
-            Email::parse(&input.email).map_err(|m| errors.push(FieldError::new("email", m)));
+            CustomerName::parse(&input.name).map_err(|m| errors.push(Invalid::new("name", m)));
+        let email = Email::parse(&input.email).map_err(|m| errors.push(Invalid::new("email", m)));
         let phone = match input.phone.as_deref() {
             None => Ok(None),
             Some(p) => Phone::parse(p)
                 .map(Some)
-                .map_err(|m| errors.push(FieldError::new("phone", m))),
+                .map_err(|m| errors.push(Invalid::new("phone", m))),
         };
         match (name, email, phone) {
             (Ok(name), Ok(email), Ok(phone)) => Ok(Self { name, email, phone }),

@@ -7,11 +7,11 @@ use service_kit::{
 };
 use sqlx::MySqlPool;
 
-use crate::domain::{Customer, CustomerError, NewCustomer};
+use crate::domain::{Customer, CustomerError, CustomerId, NewCustomer};
 
 /// The customer `c`, as stored under `id`.
 fn stored(
-    id: u64,
+    id: CustomerId,
     c: &NewCustomer,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -64,19 +64,19 @@ pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, Store
     .execute(pool)
     .await
     .map_err(email_taken)?;
-    Ok(stored(done.last_insert_id(), c, at, at))
+    Ok(stored(CustomerId(done.last_insert_id()), c, at, at))
 }
 
 /// An active (not deleted) customer.
 #[tracing::instrument(skip(pool))]
-pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Customer>, sqlx::Error> {
+pub async fn find(pool: &MySqlPool, id: CustomerId) -> Result<Option<Customer>, sqlx::Error> {
     sqlx::query_as!(
         Customer,
         r#"SELECT id, name, email, phone,
                   created_at AS "created_at: DateTime<Utc>",
                   updated_at AS "updated_at: DateTime<Utc>"
            FROM customers WHERE id = ? AND deleted_at IS NULL"#,
-        id
+        id.get()
     )
     .fetch_optional(pool)
     .await
@@ -86,7 +86,7 @@ pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Customer>, sqlx::E
 #[tracing::instrument(skip(pool, c))]
 pub async fn replace(
     pool: &MySqlPool,
-    id: u64,
+    id: CustomerId,
     c: &NewCustomer,
 ) -> Result<Option<Customer>, StoreError> {
     let mut tx = pool.begin().await?;
@@ -95,7 +95,7 @@ pub async fn replace(
     let created_at = sqlx::query_scalar!(
         r#"SELECT created_at AS "created_at: DateTime<Utc>" FROM customers
            WHERE id = ? AND deleted_at IS NULL FOR UPDATE"#,
-        id
+        id.get()
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -110,7 +110,7 @@ pub async fn replace(
         c.email.as_ref(),
         phone,
         at,
-        id,
+        id.get(),
     )
     .execute(&mut *tx)
     .await
@@ -121,13 +121,13 @@ pub async fn replace(
 
 /// Soft-deletes an active customer, which frees its email. `false` when there is none.
 #[tracing::instrument(skip(pool))]
-pub async fn soft_delete(pool: &MySqlPool, id: u64) -> Result<bool, sqlx::Error> {
+pub async fn soft_delete(pool: &MySqlPool, id: CustomerId) -> Result<bool, sqlx::Error> {
     let at = now();
     let done = sqlx::query!(
         "UPDATE customers SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
         at,
         at,
-        id
+        id.get()
     )
     .execute(pool)
     .await?;

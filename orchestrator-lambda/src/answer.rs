@@ -6,7 +6,7 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::Response,
 };
-use contracts::{OrderItem, OrderStatus};
+use contracts::{CustomerId, OrderId, OrderItem, OrderStatus};
 use serde::Serialize;
 use service_kit::correlation::{self, CorrelationId};
 
@@ -15,7 +15,7 @@ use crate::saga::{Compensation, Completed, Failure, SagaCode, Step};
 /// The customer, as the saga's answer shows it.
 #[derive(Debug, Serialize)]
 pub struct CustomerSummary {
-    pub id: u64,
+    pub id: CustomerId,
     pub name: String,
     pub email: String,
     pub phone: Option<String>,
@@ -24,8 +24,8 @@ pub struct CustomerSummary {
 /// The order, as the saga's answer shows it.
 #[derive(Debug, Serialize)]
 pub struct OrderSummary {
-    pub id: u64,
-    pub customer_id: u64,
+    pub id: OrderId,
+    pub customer_id: CustomerId,
     pub status: OrderStatus,
     pub total_cents: u64,
     pub items: Vec<OrderItem>,

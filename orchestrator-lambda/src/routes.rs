@@ -193,7 +193,8 @@ async fn run_logged(
     deadline: Instant,
     id: &CorrelationId,
 ) -> Result<Completed, Failure> {
-    let span = tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id);
+    let span =
+        tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id.get());
     tracing::Instrument::instrument(
         async {
             let started = Instant::now();
@@ -202,7 +203,7 @@ async fn run_logged(
             let result = saga::run(deps, subject, request, deadline).await;
             let latency_ms = started.elapsed().as_millis() as u64;
             match &result {
-                Ok(done) => tracing::info!(order_id = done.order.id, latency_ms, "saga succeeded"),
+                Ok(done) => tracing::info!(order_id = done.order.id.get(), latency_ms, "saga succeeded"),
                 Err(f) => tracing::warn!(code = %f.code, step = ?f.step, status = f.status.as_u16(), latency_ms, "saga failed"),
             }
             result

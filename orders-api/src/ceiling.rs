@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use sqlx::MySqlPool;
 
 use crate::{
-    domain::{IdempotencyKey, NewOrder, OrderInput, OrderItemInput},
+    domain::{CustomerId, IdempotencyKey, NewOrder, OrderId, OrderInput},
     idempotency::{self, Idem, Outcome},
     routes::idempotent,
     store::{self, orders, Tx, TxError},
@@ -20,18 +20,11 @@ use crate::{
 pub async fn create_order(
     pool: &MySqlPool,
     subject: &str,
-    customer_id: u64,
-    items: &[(u64, u32)],
+    input: OrderInput,
     key: &str,
-    customer_exists: impl AsyncFn(u64) -> anyhow::Result<bool>,
-) -> anyhow::Result<u64> {
-    let input = OrderInput {
-        customer_id,
-        items: items
-            .iter()
-            .map(|&(product_id, qty)| OrderItemInput { product_id, qty })
-            .collect(),
-    };
+    customer_exists: impl AsyncFn(CustomerId) -> anyhow::Result<bool>,
+) -> anyhow::Result<OrderId> {
+    let customer_id = input.customer_id;
     let canonical = serde_json::to_vec(&input)?;
     let new = NewOrder::try_from(input).map_err(|e| anyhow!("invalid order: {e:?}"))?;
     let idem = Idem::new("create_order", subject, parse_key(key)?, "", &canonical);
@@ -66,7 +59,7 @@ pub async fn create_order(
 pub async fn confirm_order(
     pool: &MySqlPool,
     subject: &str,
-    id: u64,
+    id: OrderId,
     key: &str,
 ) -> anyhow::Result<()> {
     let idem = Idem::new(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use contracts::Customer;
+use contracts::{Customer, CustomerId};
 use reqwest::{Method, StatusCode};
 use service_kit::client::{BaseUrl, CallError, Client, Request, RetryPolicy};
 use tokio::time::Instant;
@@ -44,7 +44,7 @@ impl CustomersClient {
 
     /// Whether the customer exists (and is not deleted). The answer is read
     /// as a [`Customer`]: one that does not fit the contract is an error.
-    pub async fn check(&self, id: u64) -> Result<CustomerCheck, CallError> {
+    pub async fn check(&self, id: CustomerId) -> Result<CustomerCheck, CallError> {
         let req = Request::new(
             "customers.get",
             Method::GET,

@@ -8,8 +8,9 @@ use std::{
 use chrono::{DateTime, Utc};
 
 pub use contracts::orders::{Order, OrderInput, OrderItem, OrderItemInput, OrderStatus};
-use serde::{Deserialize, Serialize};
-use service_kit::problem::FieldError;
+pub use contracts::{CustomerId, OrderId, Product, ProductId, ProductInput};
+use serde::Deserialize;
+use service_kit::invalid::Invalid;
 use utoipa::ToSchema;
 
 /// Highest accepted price: 100 million in cents, so no total can overflow.
@@ -46,23 +47,6 @@ fn check_stock(stock: u32) -> Result<u32, &'static str> {
     }
 }
 
-/// Body of `POST /products`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProductInput {
-    /// Unique (case-insensitively); 1..=64 of letters, digits, `-`, `_`, `.`.
-    #[schema(example = "SKU001")]
-    pub sku: String,
-    #[schema(example = "Laptop")]
-    pub name: String,
-    /// Price in cents, 1..=10000000000.
-    #[schema(example = 129900, minimum = 1)]
-    pub price_cents: u64,
-    /// Units available, 0..=1000000000.
-    #[schema(example = 10, minimum = 0)]
-    pub stock: u32,
-}
-
 #[derive(Debug, Clone)]
 pub struct NewProduct {
     pub sku: String,
@@ -71,12 +55,12 @@ pub struct NewProduct {
     pub stock: u32,
 }
 
-fn collect<T>(errors: &mut Vec<FieldError>, field: &str, r: Result<T, &'static str>) -> Option<T> {
-    r.map_err(|m| errors.push(FieldError::new(field, m))).ok()
+fn collect<T>(errors: &mut Vec<Invalid>, field: &str, r: Result<T, &'static str>) -> Option<T> {
+    r.map_err(|m| errors.push(Invalid::new(field, m))).ok()
 }
 
 impl TryFrom<ProductInput> for NewProduct {
-    type Error = Vec<FieldError>;
+    type Error = Vec<Invalid>;
 
     fn try_from(input: ProductInput) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
@@ -130,7 +114,7 @@ pub struct ProductPatch {
 }
 
 impl TryFrom<ProductPatchInput> for ProductPatch {
-    type Error = Vec<FieldError>;
+    type Error = Vec<Invalid>;
 
     fn try_from(input: ProductPatchInput) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
@@ -139,13 +123,13 @@ impl TryFrom<ProductPatchInput> for ProductPatch {
             && input.stock.is_none()
             && input.stock_delta.is_none()
         {
-            errors.push(FieldError::new(
+            errors.push(Invalid::new(
                 "body",
                 "give at least one of name, price_cents, stock, stock_delta",
             ));
         }
         if input.stock.is_some() && input.stock_delta.is_some() {
-            errors.push(FieldError::new(
+            errors.push(Invalid::new(
                 "stock_delta",
                 "give stock or stock_delta, not both",
             ));
@@ -184,34 +168,6 @@ impl TryFrom<ProductPatchInput> for ProductPatch {
     }
 }
 
-/// A product, as every endpoint answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Product {
-    #[schema(example = 1)]
-    pub id: u64,
-    #[schema(example = "SKU001")]
-    pub sku: String,
-    #[schema(example = "Laptop")]
-    pub name: String,
-    #[schema(example = 129900)]
-    pub price_cents: u64,
-    #[schema(example = 10)]
-    pub stock: u32,
-    /// Bumped by every change (a sale, a release, a patch); the `ETag` is
-    /// this number, quoted.
-    #[schema(example = 1)]
-    pub version: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Product {
-    /// The product's entity tag: its version, quoted.
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.version)
-    }
-}
-
 /// Why a product could not be created or changed: the rules of products,
 /// free of HTTP. The route layer turns each into a problem document.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -219,15 +175,15 @@ pub enum ProductError {
     #[error("a product with sku {sku} already exists")]
     SkuTaken { sku: String },
     #[error("product {id} has changed since it was read: its ETag is now {etag}")]
-    Changed { id: u64, etag: String },
+    Changed { id: ProductId, etag: String },
     #[error("product {id} has {available} in stock; {removed} cannot be removed")]
     InsufficientStock {
-        id: u64,
+        id: ProductId,
         available: u32,
         removed: u64,
     },
     #[error("product {id} would hold more than {MAX_STOCK} units")]
-    StockOutOfRange { id: u64 },
+    StockOutOfRange { id: ProductId },
 }
 
 /// Applies `patch` to `product` as of `at`: the new name, price and stock
@@ -268,40 +224,54 @@ pub fn apply_patch(
     Ok(())
 }
 
+/// One line of a checked order: a product and how many of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLine {
+    pub product_id: ProductId,
+    pub qty: u32,
+}
+
+/// A product's price and stock, as an order finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockLevel {
+    pub price_cents: u64,
+    pub stock: u32,
+}
+
 /// A checked order request: items summed per product, in product id order
 /// (the order in which rows are locked, so concurrent orders cannot deadlock).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrder {
-    pub customer_id: u64,
-    /// (product_id, qty), ascending product ids, unique.
-    pub items: Vec<(u64, u32)>,
+    pub customer_id: CustomerId,
+    /// Ascending product ids, each once.
+    pub items: Vec<OrderLine>,
 }
 
 impl TryFrom<OrderInput> for NewOrder {
-    type Error = Vec<FieldError>;
+    type Error = Vec<Invalid>;
 
     fn try_from(input: OrderInput) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
-        if input.customer_id == 0 {
-            errors.push(FieldError::new("customer_id", "must be a positive id"));
+        if input.customer_id.get() == 0 {
+            errors.push(Invalid::new("customer_id", "must be a positive id"));
         }
         let (lines, qty) = (OrderInput::ITEMS, OrderItemInput::QTY);
         if !lines.contains(&input.items.len()) {
-            errors.push(FieldError::new(
+            errors.push(Invalid::new(
                 "items",
                 format!("must hold {} to {} items", lines.start(), lines.end()),
             ));
         }
-        let mut summed: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut summed: BTreeMap<ProductId, u64> = BTreeMap::new();
         for (i, item) in input.items.iter().enumerate() {
-            if item.product_id == 0 {
-                errors.push(FieldError::new(
+            if item.product_id.get() == 0 {
+                errors.push(Invalid::new(
                     format!("items[{i}].product_id"),
                     "must be a positive id",
                 ));
             }
             if !qty.contains(&item.qty) {
-                errors.push(FieldError::new(
+                errors.push(Invalid::new(
                     format!("items[{i}].qty"),
                     format!("must be between {} and {}", qty.start(), qty.end()),
                 ));
@@ -311,7 +281,7 @@ impl TryFrom<OrderInput> for NewOrder {
         if errors.is_empty() {
             for (product_id, qty) in &summed {
                 if *qty > u64::from(*OrderItemInput::QTY.end()) {
-                    errors.push(FieldError::new(
+                    errors.push(Invalid::new(
                         "items",
                         format!(
                             "the quantities of product {product_id} add up to more than {}",
@@ -326,7 +296,13 @@ impl TryFrom<OrderInput> for NewOrder {
         }
         Ok(Self {
             customer_id: input.customer_id,
-            items: summed.into_iter().map(|(p, q)| (p, q as u32)).collect(),
+            items: summed
+                .into_iter()
+                .map(|(product_id, qty)| OrderLine {
+                    product_id,
+                    qty: qty as u32,
+                })
+                .collect(),
         })
     }
 }
@@ -336,24 +312,24 @@ impl TryFrom<OrderInput> for NewOrder {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OrderError {
     #[error("no customer with id {id}")]
-    CustomerNotFound { id: u64 },
+    CustomerNotFound { id: CustomerId },
     #[error("no product with id {product_id}")]
-    ProductNotFound { product_id: u64 },
+    ProductNotFound { product_id: ProductId },
     #[error("product {product_id} has {available} in stock; {wanted} requested")]
     InsufficientStock {
-        product_id: u64,
+        product_id: ProductId,
         available: u32,
         wanted: u32,
     },
     #[error("no order with id {id}")]
-    NotFound { id: u64 },
+    NotFound { id: OrderId },
     #[error("order {id} is CANCELED and cannot be confirmed")]
-    ConfirmCanceled { id: u64 },
+    ConfirmCanceled { id: OrderId },
     #[error("order {id} was confirmed more than {window_secs} seconds ago and can no longer be canceled")]
-    CancelWindowExpired { id: u64, window_secs: u64 },
+    CancelWindowExpired { id: OrderId, window_secs: u64 },
     #[error("order {id} is {status}; If-Match did not match its ETag {etag}")]
     PreconditionFailed {
-        id: u64,
+        id: OrderId,
         status: &'static str,
         etag: String,
     },
@@ -393,17 +369,20 @@ pub enum KeyConflict {
     InProgress { retry_after_secs: i64 },
 }
 
-/// Prices `items` (product id, quantity) at the current prices, checking
-/// that each product exists and has the stock: `products` maps an id to its
-/// price and stock. Returns the priced items and the total.
+/// Prices `items` at the current prices, checking that each product exists
+/// and has the stock: `products` holds each one's price and stock. Returns
+/// the priced items and the total.
 pub fn price(
-    items: &[(u64, u32)],
-    products: &HashMap<u64, (u64, u32)>,
+    items: &[OrderLine],
+    products: &HashMap<ProductId, StockLevel>,
 ) -> Result<(Vec<OrderItem>, u64), OrderError> {
     let mut priced = Vec::with_capacity(items.len());
     let mut total: u64 = 0;
-    for &(product_id, qty) in items {
-        let &(price, stock) = products
+    for &OrderLine { product_id, qty } in items {
+        let &StockLevel {
+            price_cents: price,
+            stock,
+        } = products
             .get(&product_id)
             .ok_or(OrderError::ProductNotFound { product_id })?;
         if stock < qty {
@@ -473,8 +452,8 @@ mod tests {
     fn an_order(status: OrderStatus, confirmed_secs_ago: i64, now: DateTime<Utc>) -> Order {
         let confirmed = now - chrono::Duration::seconds(confirmed_secs_ago);
         Order {
-            id: 8,
-            customer_id: 1,
+            id: OrderId(8),
+            customer_id: CustomerId(1),
             status,
             total_cents: 0,
             items: Vec::new(),
@@ -486,27 +465,48 @@ mod tests {
         }
     }
 
+    /// Order lines of (product id, quantity).
+    fn lines(items: &[(u64, u32)]) -> Vec<OrderLine> {
+        items
+            .iter()
+            .map(|&(p, qty)| OrderLine {
+                product_id: ProductId(p),
+                qty,
+            })
+            .collect()
+    }
+
+    /// Stock levels of (product id, price, stock).
+    fn levels(products: &[(u64, u64, u32)]) -> HashMap<ProductId, StockLevel> {
+        products
+            .iter()
+            .map(|&(p, price_cents, stock)| (ProductId(p), StockLevel { price_cents, stock }))
+            .collect()
+    }
+
     #[test]
     fn pricing_checks_products_and_stock_and_totals() {
-        let products = HashMap::from([(2, (2990, 10)), (3, (100, 1))]);
-        let (items, total) = price(&[(2, 3), (3, 1)], &products).expect("priced");
+        let products = levels(&[(2, 2990, 10), (3, 100, 1)]);
+        let (items, total) = price(&lines(&[(2, 3), (3, 1)]), &products).expect("priced");
         assert_eq!(total, 3 * 2990 + 100);
         assert_eq!(items[0].subtotal_cents, 8970);
         assert_eq!(
-            price(&[(9, 1)], &products),
-            Err(OrderError::ProductNotFound { product_id: 9 })
+            price(&lines(&[(9, 1)]), &products),
+            Err(OrderError::ProductNotFound {
+                product_id: ProductId(9)
+            })
         );
         assert_eq!(
-            price(&[(3, 2)], &products),
+            price(&lines(&[(3, 2)]), &products),
             Err(OrderError::InsufficientStock {
-                product_id: 3,
+                product_id: ProductId(3),
                 available: 1,
                 wanted: 2
             })
         );
-        let dear = HashMap::from([(2, (u64::MAX, 10))]);
+        let dear = levels(&[(2, u64::MAX, 10)]);
         assert_eq!(
-            price(&[(2, 2)], &dear),
+            price(&lines(&[(2, 2)]), &dear),
             Err(OrderError::Overflow("subtotal"))
         );
     }
@@ -514,7 +514,7 @@ mod tests {
     fn a_product(stock: u32) -> Product {
         let at = Utc::now();
         Product {
-            id: 2,
+            id: ProductId(2),
             sku: "SKU".into(),
             name: "Lamp".into(),
             price_cents: 100,
@@ -538,7 +538,7 @@ mod tests {
         assert_eq!(
             apply_patch(&mut a_product(5), &by(-6), at),
             Err(ProductError::InsufficientStock {
-                id: 2,
+                id: ProductId(2),
                 available: 5,
                 removed: 6
             })
@@ -546,7 +546,7 @@ mod tests {
         let mut full = a_product(MAX_STOCK);
         assert_eq!(
             apply_patch(&mut full, &by(1), at),
-            Err(ProductError::StockOutOfRange { id: 2 })
+            Err(ProductError::StockOutOfRange { id: ProductId(2) })
         );
         assert_eq!(full.version, 4, "a refused patch changes nothing");
         let mut p = a_product(5);
@@ -573,7 +573,7 @@ mod tests {
         );
         assert_eq!(
             confirm_changes(&an_order(OrderStatus::Canceled, 0, now)),
-            Err(OrderError::ConfirmCanceled { id: 8 })
+            Err(OrderError::ConfirmCanceled { id: OrderId(8) })
         );
     }
 
@@ -596,7 +596,7 @@ mod tests {
         assert_eq!(
             cancel_changes(&an_order(OrderStatus::Confirmed, 601, now), now, window),
             Err(OrderError::CancelWindowExpired {
-                id: 8,
+                id: OrderId(8),
                 window_secs: 600
             })
         );
@@ -616,11 +616,11 @@ mod tests {
 
     fn order(items: &[(u64, u32)]) -> OrderInput {
         OrderInput {
-            customer_id: 1,
+            customer_id: CustomerId(1),
             items: items
                 .iter()
                 .map(|(p, q)| OrderItemInput {
-                    product_id: *p,
+                    product_id: ProductId(*p),
                     qty: *q,
                 })
                 .collect(),
@@ -630,7 +630,7 @@ mod tests {
     #[test]
     fn repeated_products_are_summed_and_sorted() {
         let o = NewOrder::try_from(order(&[(3, 1), (1, 2), (3, 4)])).expect("valid");
-        assert_eq!(o.items, vec![(1, 2), (3, 5)]);
+        assert_eq!(o.items, lines(&[(1, 2), (3, 5)]));
     }
 
     #[test]
@@ -650,8 +650,8 @@ mod tests {
         fn summing_conserves_quantities(items in proptest::collection::vec((1u64..6, 1u32..1000), 1..50)) {
             let total: u64 = items.iter().map(|(_, q)| u64::from(*q)).sum();
             let o = NewOrder::try_from(order(&items)).expect("valid");
-            prop_assert_eq!(o.items.iter().map(|(_, q)| u64::from(*q)).sum::<u64>(), total);
-            prop_assert!(o.items.windows(2).all(|w| w[0].0 < w[1].0));
+            prop_assert_eq!(o.items.iter().map(|l| u64::from(l.qty)).sum::<u64>(), total);
+            prop_assert!(o.items.windows(2).all(|w| w[0].product_id < w[1].product_id));
         }
     }
 }

@@ -96,8 +96,8 @@ pub async fn sweep_once(
             counters.expired.inc();
             let units: u64 = order.items.iter().map(|i| u64::from(i.qty)).sum();
             tracing::info!(
-                order_id = order.id,
-                customer_id = order.customer_id,
+                order_id = order.id.get(),
+                customer_id = order.customer_id.get(),
                 units,
                 "reservation expired; stock released"
             );

@@ -6,6 +6,7 @@
 //! - [`telemetry`]: JSON log lines stamped with the correlation id of the request.
 //! - [`correlation`]: `X-Correlation-Id` in and out, and the id of the request being served.
 //! - [`deadline`]: `X-Request-Timeout-Ms` in and out: the caller's budget, kept by every call made for it.
+//! - [`invalid`]: what a domain's rules say of an invalid input, free of HTTP.
 //! - [`problem`]: RFC 9457 problem documents and the JSON, path and query extractors that emit them.
 //! - [`token`]: HS256 user tokens and the constant-time service token.
 //! - [`auth`]: the same as actix extractors (`User`, `Service`, `Caller`).
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod correlation;
 pub mod deadline;
+pub mod invalid;
 pub mod telemetry;
 pub mod text;
 pub mod token;

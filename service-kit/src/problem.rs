@@ -355,6 +355,19 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The invalid fields of an input, as a 400 `validation_failed` listing
+/// them.
+impl From<Vec<crate::invalid::Invalid>> for ApiError {
+    fn from(invalid: Vec<crate::invalid::Invalid>) -> Self {
+        Self::validation(
+            invalid
+                .into_iter()
+                .map(|i| FieldError::new(i.field, i.message))
+                .collect(),
+        )
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

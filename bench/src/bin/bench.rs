@@ -14,7 +14,7 @@ use bench::{
     stack::{self, ApiOptions, Proc},
 };
 use clap::{Parser, ValueEnum};
-use serde_json::json;
+use contracts::{CustomerId, OrderItemInput, ProductId, SagaRequest};
 use service_kit::testing::TestDatabase;
 use sqlx::MySqlPool;
 use tokio::time::Instant;
@@ -122,7 +122,7 @@ impl Workload {
         }
     }
 
-    fn pick(self, products: &[u64]) -> u64 {
+    fn pick(self, products: &[ProductId]) -> ProductId {
         match self {
             Self::Spread => products[fastrand::usize(..products.len())],
             Self::Hot => products[0],
@@ -130,16 +130,20 @@ impl Workload {
     }
 }
 
-/// The saga request for load number `n`.
-fn saga_body(key: String, customer_id: u64, product: u64) -> serde_json::Value {
-    json!({
-        "customer_id": customer_id,
-        "items": [{"product_id": product, "qty": 1}],
-        "idempotency_key": key,
-    })
+/// The saga request for load number `n`: one unit of `product`.
+fn saga_body(key: String, customer_id: CustomerId, product: ProductId) -> SagaRequest {
+    SagaRequest {
+        customer_id,
+        items: vec![OrderItemInput {
+            product_id: product,
+            qty: 1,
+        }],
+        idempotency_key: key,
+        correlation_id: None,
+    }
 }
 
-async fn send_saga(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> load::Outcome {
+async fn send_saga(client: &reqwest::Client, url: &str, body: &SagaRequest) -> load::Outcome {
     let res = client.post(url).json(body).send().await.map_err(|e| {
         format!(
             "transport: {}",
@@ -603,8 +607,8 @@ async fn comparisons(
 /// What every level's sagas share: the run's keys, the customer, the products.
 struct Load {
     run_id: String,
-    customer_id: u64,
-    products: Arc<Vec<u64>>,
+    customer_id: CustomerId,
+    products: Arc<Vec<ProductId>>,
 }
 
 impl Load {
@@ -661,7 +665,7 @@ async fn ceiling(
         let product = workload.pick(&products);
         let key = format!("{run}-{n}");
         async move {
-            ceiling::saga_sql(&pool, customer_id, &[(product, 1)], &key)
+            ceiling::saga_sql(&pool, customer_id, product, &key)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -864,8 +868,8 @@ mod tests {
 
     #[test]
     fn the_hot_workload_always_picks_the_first_product() {
-        let products = [7, 8, 9];
-        assert!((0..50).all(|_| Workload::Hot.pick(&products) == 7));
+        let products = [ProductId(7), ProductId(8), ProductId(9)];
+        assert!((0..50).all(|_| Workload::Hot.pick(&products) == ProductId(7)));
         assert!((0..50).all(|_| products.contains(&Workload::Spread.pick(&products))));
     }
 }

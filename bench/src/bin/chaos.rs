@@ -32,7 +32,7 @@ use bench::{
     stack::{self, ApiOptions, Proc},
 };
 use clap::Parser;
-use contracts::orders::{OrderInput, OrderItemInput};
+use contracts::{CustomerId, OrderInput, OrderItemInput, ProductId, SagaRequest};
 use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -56,7 +56,7 @@ struct Options {
     concurrency: usize,
     /// Units of stock of each product (less than the sagas ask for in all).
     #[arg(long, default_value_t = 150)]
-    stock: u64,
+    stock: u32,
     /// Products the sagas pick from.
     #[arg(long, default_value_t = 3)]
     products: usize,
@@ -85,7 +85,7 @@ struct Options {
 #[derive(Debug, Clone, Serialize)]
 struct Answer {
     key: String,
-    body: Value,
+    body: SagaRequest,
     status: u16,
     response: Value,
 }
@@ -103,7 +103,7 @@ struct ChaosReport {
     sagas: usize,
     concurrency: usize,
     products: usize,
-    stock_per_product: u64,
+    stock_per_product: u32,
     fault_rate_per_kind: f64,
     orders_api_kills: usize,
     /// Sagas sent a second time, 50-500 ms after the first.
@@ -154,7 +154,7 @@ fn same_answer(a_status: u16, a: &Value, b_status: u16, b: &Value) -> bool {
     a_status == b_status && a["data"] == b["data"] && a["error"] == b["error"]
 }
 
-async fn send(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
+async fn send(client: &reqwest::Client, url: &str, body: &SagaRequest) -> (u16, Value) {
     match client.post(url).json(body).send().await {
         Ok(res) => {
             let status = res.status().as_u16();
@@ -283,7 +283,10 @@ impl Stack {
 
     /// The sagas' bodies: one key each, one or two products, 1-2 units; and
     /// what the slow window's direct calls use.
-    async fn sagas(&self, opts: &Options) -> anyhow::Result<(Vec<u64>, Vec<Value>, Probe)> {
+    async fn sagas(
+        &self,
+        opts: &Options,
+    ) -> anyhow::Result<(Vec<ProductId>, Vec<SagaRequest>, Probe)> {
         let customer_id = stack::create_customer(&self.client, &self.customers_base).await?;
         let probe = Probe {
             product: stack::create_products(&self.client, &self.orders_base, 1, 100, 1_000_000)
@@ -303,12 +306,23 @@ impl Stack {
         let bodies = (0..opts.sagas)
             .map(|i| {
                 let first = products[i % products.len()];
-                let mut items = vec![json!({"product_id": first, "qty": 1 + fastrand::u32(..2)})];
+                let mut items = vec![OrderItemInput {
+                    product_id: first,
+                    qty: 1 + fastrand::u32(..2),
+                }];
                 let other = products[(i + 1) % products.len()];
                 if fastrand::bool() && other != first {
-                    items.push(json!({"product_id": other, "qty": 1}));
+                    items.push(OrderItemInput {
+                        product_id: other,
+                        qty: 1,
+                    });
                 }
-                json!({"customer_id": customer_id, "items": items, "idempotency_key": format!("{run}-{i}")})
+                SagaRequest {
+                    customer_id,
+                    items,
+                    idempotency_key: format!("{run}-{i}"),
+                    correlation_id: None,
+                }
             })
             .collect();
         Ok((products, bodies, probe))
@@ -349,7 +363,7 @@ impl Stack {
     async fn run(
         &self,
         opts: &Options,
-        jobs: Vec<(Value, u64)>,
+        jobs: Vec<(SagaRequest, u64)>,
         probe: Probe,
     ) -> anyhow::Result<(Vec<Answer>, Option<SlowWindow>)> {
         let done = Arc::new(AtomicUsize::new(0));
@@ -362,9 +376,8 @@ impl Stack {
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                     let (status, response) = send(client, url, &body).await;
                     done.fetch_add(1, Ordering::Relaxed);
-                    let key = body["idempotency_key"].as_str().unwrap_or_default();
                     Answer {
-                        key: key.to_owned(),
+                        key: body.idempotency_key.clone(),
                         body,
                         status,
                         response,
@@ -430,7 +443,7 @@ impl Stack {
     /// `GET /products/{id}` until `until`, one after another.
     async fn probe_reads(
         &self,
-        product: u64,
+        product: ProductId,
         until: tokio::time::Instant,
     ) -> (BTreeMap<String, u64>, f64) {
         let url = format!("{}/products/{product}", self.orders_base);
@@ -477,7 +490,7 @@ impl Stack {
     }
 
     /// Sends `bodies` again, `concurrency` at a time, in order.
-    async fn replay_all(&self, bodies: Vec<Value>, concurrency: usize) -> Vec<(u16, Value)> {
+    async fn replay_all(&self, bodies: Vec<SagaRequest>, concurrency: usize) -> Vec<(u16, Value)> {
         stream::iter(bodies)
             .map(|body| async move { send(&self.client, &self.saga_url, &body).await })
             .buffered(concurrency)
@@ -492,8 +505,8 @@ const PROBE_DEADLINE_MS: u64 = 2000;
 /// What the slow window's calls to orders-api use: a product of their own
 /// (so they take no stock from the sagas), the sagas' customer, a key prefix.
 struct Probe {
-    product: u64,
-    customer_id: u64,
+    product: ProductId,
+    customer_id: CustomerId,
     run: String,
 }
 
@@ -537,7 +550,7 @@ fn with_logs(e: anyhow::Error) -> anyhow::Error {
 
 /// Twins follow their original in the stream, so that both run at once:
 /// every `every`-th body is sent again 50-500 ms after the first.
-fn with_twins(bodies: Vec<Value>, every: usize) -> Vec<(Value, u64)> {
+fn with_twins(bodies: Vec<SagaRequest>, every: usize) -> Vec<(SagaRequest, u64)> {
     bodies
         .into_iter()
         .enumerate()
@@ -778,22 +791,26 @@ async fn check_none_created(pool: &MySqlPool) -> anyhow::Result<Check> {
     ))
 }
 
-async fn check_stock(pool: &MySqlPool, products: &[u64], stock: u64) -> anyhow::Result<Check> {
+async fn check_stock(
+    pool: &MySqlPool,
+    products: &[ProductId],
+    stock: u32,
+) -> anyhow::Result<Check> {
     let mut broken = Vec::new();
     for &p in products {
         let current: i64 =
             sqlx::query_scalar("SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?")
-                .bind(p)
+                .bind(p.get())
                 .fetch_one(pool)
                 .await?;
         let held: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(i.qty), 0) AS SIGNED) FROM order_items i JOIN orders o ON o.id = i.order_id
              WHERE i.product_id = ? AND o.status IN ('CREATED', 'CONFIRMED')",
         )
-        .bind(p)
+        .bind(p.get())
         .fetch_one(pool)
         .await?;
-        if i64::try_from(stock).unwrap_or(i64::MAX) != current + held {
+        if i64::from(stock) != current + held {
             broken.push(format!(
                 "product {p}: {stock} ≠ {current} in stock + {held} held"
             ));

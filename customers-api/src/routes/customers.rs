@@ -16,7 +16,7 @@ use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Customer, CustomerInput, NewCustomer},
+    domain::{Customer, CustomerId, CustomerInput, NewCustomer},
     store,
 };
 
@@ -37,7 +37,7 @@ impl CustomerCounters {
     }
 }
 
-pub(crate) fn not_found(id: u64) -> ApiError {
+pub(crate) fn not_found(id: CustomerId) -> ApiError {
     ApiError::not_found(Code::CustomerNotFound, format!("no customer with id {id}"))
 }
 
@@ -60,10 +60,10 @@ pub async fn create(
     counters: web::Data<CustomerCounters>,
     body: Json<CustomerInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::from)?;
     let customer = store::insert(&pool, &input).await?;
     counters.created.inc();
-    tracing::info!(customer_id = customer.id, "customer created");
+    tracing::info!(customer_id = customer.id.get(), "customer created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/customers/{}", customer.id)))
         .json(customer))
@@ -79,17 +79,17 @@ pub async fn create(
         Unauthorized,
         (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
     ))]
-#[tracing::instrument(skip_all, fields(customer_id = *id))]
+#[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn get(
     _user: User,
     pool: web::Data<MySqlPool>,
-    id: web::Path<u64>,
+    id: web::Path<CustomerId>,
 ) -> Result<HttpResponse, ApiError> {
     found(&pool, id.into_inner()).await
 }
 
 /// 200 with the active customer `id`, or 404.
-pub async fn found(pool: &MySqlPool, id: u64) -> Result<HttpResponse, ApiError> {
+pub async fn found(pool: &MySqlPool, id: CustomerId) -> Result<HttpResponse, ApiError> {
     let customer = store::find(pool, id).await?.ok_or_else(|| not_found(id))?;
     Ok(HttpResponse::Ok().json(customer))
 }
@@ -119,7 +119,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (term, page) = params.parse()?;
     let rows = store::search(&pool, term, page).await?;
-    let (data, next_cursor) = paginate(rows, page, |c| c.id);
+    let (data, next_cursor) = paginate(rows, page, |c| c.id.get());
     Ok(HttpResponse::Ok().json(CustomerPage { data, next_cursor }))
 }
 
@@ -136,16 +136,16 @@ pub async fn list(
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
         BodyRefused,
     ))]
-#[tracing::instrument(skip_all, fields(customer_id = *id))]
+#[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn replace(
     _user: User,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
-    id: web::Path<u64>,
+    id: web::Path<CustomerId>,
     body: Json<CustomerInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::from)?;
     let customer = store::replace(&pool, id, &input)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -163,12 +163,12 @@ pub async fn replace(
         Unauthorized,
         (status = 404, description = "`customer_not_found`", body = Problem, content_type = "application/problem+json"),
     ))]
-#[tracing::instrument(skip_all, fields(customer_id = *id))]
+#[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn delete(
     _user: User,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
-    id: web::Path<u64>,
+    id: web::Path<CustomerId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if !store::soft_delete(&pool, id).await? {

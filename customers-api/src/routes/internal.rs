@@ -7,6 +7,8 @@ use service_kit::{
 };
 use sqlx::MySqlPool;
 
+use contracts::CustomerId;
+
 use crate::routes::customers::found;
 
 /// The same as `GET /customers/{id}`, for services holding the service token.
@@ -19,11 +21,11 @@ use crate::routes::customers::found;
         (status = 401, description = "Missing or wrong service token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`customer_not_found` (also once deleted)", body = Problem, content_type = "application/problem+json"),
     ))]
-#[tracing::instrument(skip_all, fields(customer_id = *id))]
+#[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn get(
     _caller: Service,
     pool: web::Data<MySqlPool>,
-    id: web::Path<u64>,
+    id: web::Path<CustomerId>,
 ) -> Result<HttpResponse, ApiError> {
     found(&pool, id.into_inner()).await
 }

@@ -2,7 +2,7 @@
 //! to a status, a code of the orchestrator's own, the step it happened at,
 //! whether a retry can help, and what became of the order.
 
-use contracts::Code;
+use contracts::{Code, CustomerId, OrderId};
 use reqwest::StatusCode;
 use serde::Serialize;
 use service_kit::client::CallError;
@@ -189,7 +189,7 @@ impl Failure {
     /// Confirm failed and the order was canceled: final, and the same for
     /// every replay of the key, whatever made confirm fail (the log line,
     /// under the same correlation id, says what).
-    pub fn compensated(order_id: u64) -> Self {
+    pub fn compensated(order_id: OrderId) -> Self {
         Self {
             retriable: false,
             compensation: Some(Compensation::Done),
@@ -206,7 +206,7 @@ impl Failure {
 
     /// Confirm failed and the order could not be canceled (yet): retriable,
     /// the reservation sweeper releases its stock meanwhile.
-    pub fn confirm_unsettled(order_id: u64, e: &CallError) -> Self {
+    pub fn confirm_unsettled(order_id: OrderId, e: &CallError) -> Self {
         let failure = match e {
             CallError::Status { status, code, .. } if status.is_client_error() => Self::new(
                 StatusCode::BAD_GATEWAY,
@@ -227,7 +227,7 @@ impl Failure {
     }
 
     /// The order this request confirmed has been canceled since.
-    pub fn canceled_since(order_id: u64) -> Self {
+    pub fn canceled_since(order_id: OrderId) -> Self {
         Self::new(
             StatusCode::CONFLICT,
             SagaCode::OrderCanceled,
@@ -264,7 +264,7 @@ pub fn unavailable(step: Step, service: &str, e: &CallError) -> Failure {
 }
 
 /// customers-api's answer to the customer lookup, as a failure.
-pub fn lookup_failure(customer_id: u64, e: &CallError) -> Failure {
+pub fn lookup_failure(customer_id: CustomerId, e: &CallError) -> Failure {
     match e.status() {
         Some(StatusCode::NOT_FOUND) => Failure::new(
             StatusCode::NOT_FOUND,
@@ -377,12 +377,12 @@ mod tests {
 
     #[test]
     fn a_compensated_confirm_is_final_and_an_unsettled_one_is_not() {
-        let f = Failure::compensated(8);
+        let f = Failure::compensated(OrderId(8));
         assert_eq!(
             (f.retriable, f.compensation),
             (false, Some(Compensation::Done))
         );
-        let f = Failure::confirm_unsettled(8, &refusal(409, Code::InsufficientStock));
+        let f = Failure::confirm_unsettled(OrderId(8), &refusal(409, Code::InsufficientStock));
         assert_eq!(
             (f.code, f.retriable, f.compensation),
             (SagaCode::ConfirmRejected, true, Some(Compensation::Pending))

@@ -13,7 +13,7 @@
 pub mod failure;
 pub mod request;
 
-use contracts::{Customer, Order, OrderInput, OrderStatus};
+use contracts::{Customer, Order, OrderId, OrderInput, OrderStatus};
 use reqwest::{Method, StatusCode};
 use service_kit::client::{Answer, CallError, Client, Request};
 use tokio::time::Instant;
@@ -86,7 +86,7 @@ pub async fn run(
         Err(e) => saga.compensate(order_id, e).await?,
     };
     let order = saga.current(confirmed).await?;
-    tracing::debug!(order_id, "saga complete");
+    tracing::debug!(order_id = order_id.get(), "saga complete");
     Ok(Completed { customer, order })
 }
 
@@ -138,7 +138,7 @@ impl<'a> Saga<'a> {
         let customer = customer.map_err(|e| lookup_failure(id, &e))?.body;
         tracing::debug!(
             step = "validate_customer",
-            customer_id = id,
+            customer_id = id.get(),
             "saga step done"
         );
         Ok(customer)
@@ -160,12 +160,16 @@ impl<'a> Saga<'a> {
             .send(&self.deps.orders, &req, self.forward)
             .await;
         let order: Order = created.map_err(|e| create_failure(&e))?.body;
-        tracing::debug!(step = "create_order", order_id = order.id, "saga step done");
+        tracing::debug!(
+            step = "create_order",
+            order_id = order.id.get(),
+            "saga step done"
+        );
         Ok(order)
     }
 
     /// Step 3: the order confirmed.
-    async fn confirm_order(&self, order_id: u64) -> Result<Answer<Order>, CallError> {
+    async fn confirm_order(&self, order_id: OrderId) -> Result<Answer<Order>, CallError> {
         let path = format!("/orders/{order_id}/confirm");
         let req = self
             .to_orders("orders.confirm", Method::POST, path)
@@ -175,23 +179,31 @@ impl<'a> Saga<'a> {
             .client
             .send(&self.deps.orders, &req, self.forward)
             .await?;
-        tracing::debug!(step = "confirm_order", order_id, "saga step done");
+        tracing::debug!(
+            step = "confirm_order",
+            order_id = order_id.get(),
+            "saga step done"
+        );
         Ok(confirmed)
     }
 
     /// Step 3 failed (`cause`): cancel the order, unless a twin owns the
     /// confirm (it may yet succeed) or the order was confirmed after all
     /// (then the saga goes on with it).
-    async fn compensate(&self, order_id: u64, cause: CallError) -> Result<Answer<Order>, Failure> {
+    async fn compensate(
+        &self,
+        order_id: OrderId,
+        cause: CallError,
+    ) -> Result<Answer<Order>, Failure> {
         if cause.code() == Some(contracts::Code::IdempotencyKeyInProgress) {
             tracing::info!(
                 step = "confirm_order",
-                order_id,
+                order_id = order_id.get(),
                 "confirm is in progress elsewhere; not compensating"
             );
             return Err(Failure::in_progress(Step::ConfirmOrder, &cause));
         }
-        tracing::warn!(step = "confirm_order", order_id, error = %cause, "confirm failed; compensating");
+        tracing::warn!(step = "confirm_order", order_id = order_id.get(), error = %cause, "confirm failed; compensating");
         match self.cancel(order_id).await {
             Settled::Canceled => Err(Failure::compensated(order_id)),
             Settled::Unknown => Err(Failure::confirm_unsettled(order_id, &cause)),
@@ -199,7 +211,7 @@ impl<'a> Saga<'a> {
                 // Our lost attempt, or a twin: the order stands, and so does the answer.
                 tracing::info!(
                     step = "compensate",
-                    order_id,
+                    order_id = order_id.get(),
                     "the order was confirmed meanwhile; not canceled"
                 );
                 Ok(Answer {
@@ -214,7 +226,7 @@ impl<'a> Saga<'a> {
     /// "CREATED"`), idempotently, with retries, until the deadline. A
     /// confirmed order is never canceled by a saga: some request may have
     /// answered 201 for it.
-    async fn cancel(&self, order_id: u64) -> Settled {
+    async fn cancel(&self, order_id: OrderId) -> Settled {
         let path = format!("/orders/{order_id}/cancel");
         let req = self
             .to_orders("orders.cancel", Method::POST, path)
@@ -232,13 +244,13 @@ impl<'a> Saga<'a> {
                 match self.get_order(order_id).await {
                     Ok(order) => order,
                     Err(e) => {
-                        tracing::error!(step = "compensate", order_id, error = %e, "could not read the order back; the reservation sweeper will release it if it is still held");
+                        tracing::error!(step = "compensate", order_id = order_id.get(), error = %e, "could not read the order back; the reservation sweeper will release it if it is still held");
                         return Settled::Unknown;
                     }
                 }
             }
             Err(e) => {
-                tracing::error!(step = "compensate", order_id, error = %e, "compensation failed; the reservation sweeper will release the stock");
+                tracing::error!(step = "compensate", order_id = order_id.get(), error = %e, "compensation failed; the reservation sweeper will release the stock");
                 return Settled::Unknown;
             }
         };
@@ -256,7 +268,7 @@ impl<'a> Saga<'a> {
                 Ok(order) => order,
                 Err(e) => {
                     // The confirmation's own answer is the order, confirmed.
-                    tracing::warn!(step = "fetch_order", order_id, error = %e, "read-back failed; answering from the confirmation");
+                    tracing::warn!(step = "fetch_order", order_id = order_id.get(), error = %e, "read-back failed; answering from the confirmation");
                     confirmed.body
                 }
             }
@@ -268,7 +280,7 @@ impl<'a> Saga<'a> {
     }
 
     /// `GET /orders/{id}`, for the caller.
-    async fn get_order(&self, order_id: u64) -> Result<Order, CallError> {
+    async fn get_order(&self, order_id: OrderId) -> Result<Order, CallError> {
         let req = self.to_orders("orders.get", Method::GET, format!("/orders/{order_id}"));
         Ok(self
             .deps
@@ -298,7 +310,7 @@ impl Settled {
             OrderStatus::Canceled => {
                 tracing::info!(
                     step = "compensate",
-                    order_id = id,
+                    order_id = id.get(),
                     "order canceled; stock restored"
                 );
                 Self::Canceled
@@ -306,7 +318,7 @@ impl Settled {
             OrderStatus::Created => {
                 tracing::error!(
                     step = "compensate",
-                    order_id = id,
+                    order_id = id.get(),
                     "the order is neither canceled nor confirmed"
                 );
                 Self::Unknown

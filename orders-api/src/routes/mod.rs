@@ -158,29 +158,61 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{CustomerId, OrderId, ProductId};
+
+    #[test]
+    fn each_key_conflict_has_its_status_code_and_retry() {
+        let e = ApiError::from(TxError::from(KeyConflict::Reused));
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (422, "idempotency_key_reused")
+        );
+        let e = ApiError::from(TxError::from(KeyConflict::InProgress {
+            retry_after_secs: 900,
+        }));
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (409, "idempotency_key_in_progress")
+        );
+    }
 
     #[test]
     fn each_order_refusal_has_its_status_and_code() {
         let cases = [
             (
-                OrderError::ProductNotFound { product_id: 2 },
+                OrderError::CustomerNotFound { id: CustomerId(1) },
+                422,
+                "customer_not_found",
+            ),
+            (
+                OrderError::ProductNotFound {
+                    product_id: ProductId(2),
+                },
                 422,
                 "product_not_found",
             ),
             (
                 OrderError::InsufficientStock {
-                    product_id: 2,
+                    product_id: ProductId(2),
                     available: 1,
                     wanted: 3,
                 },
                 409,
                 "insufficient_stock",
             ),
-            (OrderError::NotFound { id: 8 }, 404, "order_not_found"),
-            (OrderError::ConfirmCanceled { id: 8 }, 409, "invalid_state"),
+            (
+                OrderError::NotFound { id: OrderId(8) },
+                404,
+                "order_not_found",
+            ),
+            (
+                OrderError::ConfirmCanceled { id: OrderId(8) },
+                409,
+                "invalid_state",
+            ),
             (
                 OrderError::CancelWindowExpired {
-                    id: 8,
+                    id: OrderId(8),
                     window_secs: 600,
                 },
                 409,
@@ -188,7 +220,7 @@ mod tests {
             ),
             (
                 OrderError::PreconditionFailed {
-                    id: 8,
+                    id: OrderId(8),
                     status: "CONFIRMED",
                     etag: "\"CONFIRMED\"".into(),
                 },
@@ -210,7 +242,7 @@ mod tests {
             (ProductError::SkuTaken { sku: "A".into() }, 409, "sku_taken"),
             (
                 ProductError::Changed {
-                    id: 2,
+                    id: ProductId(2),
                     etag: "\"3\"".into(),
                 },
                 412,
@@ -218,7 +250,7 @@ mod tests {
             ),
             (
                 ProductError::InsufficientStock {
-                    id: 2,
+                    id: ProductId(2),
                     available: 1,
                     removed: 3,
                 },
@@ -226,7 +258,7 @@ mod tests {
                 "insufficient_stock",
             ),
             (
-                ProductError::StockOutOfRange { id: 2 },
+                ProductError::StockOutOfRange { id: ProductId(2) },
                 409,
                 "stock_out_of_range",
             ),

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     codes::OrdersCode,
     customers::{CustomerCheck, CustomersClient},
-    domain::{NewOrder, OrderError, OrderInput, OrderStatus},
+    domain::{CustomerId, NewOrder, OrderError, OrderId, OrderInput, OrderStatus},
     idempotency::{self, Answer, Idem, Outcome},
     metrics::OrderCounters,
     routes::idempotent::{self, respond},
@@ -57,7 +57,7 @@ fn replayed(
 /// error when it cannot tell.
 async fn check_customer(
     customers: &CustomersClient,
-    id: u64,
+    id: CustomerId,
 ) -> Result<Option<OrderError>, ApiError> {
     match customers.check(id).await {
         Ok(CustomerCheck::Exists) => Ok(None),
@@ -107,7 +107,7 @@ pub async fn create(
     let input = body.into_inner();
     let canonical =
         serde_json::to_vec(&input).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
-    let new = NewOrder::try_from(input).map_err(ApiError::validation)?;
+    let new = NewOrder::try_from(input).map_err(ApiError::from)?;
     let idem = idempotent::key_of(req.headers())?
         .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
     // Three phases, and no network call while a transaction is open (a slow
@@ -147,7 +147,7 @@ pub async fn create(
             idempotency::commit(tx, idem.as_ref(), &answer).await?;
             ctx.counters.created.inc();
             tracing::debug!(
-                order_id = order.id,
+                order_id = order.id.get(),
                 total_cents = order.total_cents,
                 "order created"
             );
@@ -188,7 +188,7 @@ async fn transition(
     pool: &MySqlPool,
     ctx: &OrdersContext,
     Transition { scope, key: rule }: Transition,
-    id: u64,
+    id: OrderId,
     mut work: impl AsyncFnMut(&mut Tx) -> Result<(Order, bool), TxError>,
 ) -> Result<(HttpResponse, bool), ApiError> {
     let key = idempotent::key_of(req.headers())?;
@@ -237,13 +237,13 @@ async fn transition(
         KeyReused,
         OrderBusy,
     ))]
-#[tracing::instrument(skip_all, fields(order_id = *id))]
+#[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn confirm(
     caller: Caller,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
-    id: web::Path<u64>,
+    id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let at = store::now();
@@ -259,7 +259,7 @@ pub async fn confirm(
     .await?;
     if changed {
         ctx.counters.confirmed.inc();
-        tracing::debug!(order_id = id, "order confirmed");
+        tracing::debug!(order_id = id.get(), "order confirmed");
     }
     Ok(res)
 }
@@ -283,13 +283,13 @@ pub async fn confirm(
         KeyReused,
         OrderBusy,
     ))]
-#[tracing::instrument(skip_all, fields(order_id = *id))]
+#[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn cancel(
     caller: Caller,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
-    id: web::Path<u64>,
+    id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let at = store::now();
@@ -307,7 +307,7 @@ pub async fn cancel(
     .await?;
     if changed {
         ctx.counters.canceled.inc();
-        tracing::info!(order_id = id, "order canceled; stock restored");
+        tracing::info!(order_id = id.get(), "order canceled; stock restored");
     }
     Ok(res)
 }
@@ -322,11 +322,11 @@ pub async fn cancel(
         Unauthorized,
         OrderNotFound,
     ))]
-#[tracing::instrument(skip_all, fields(order_id = *id))]
+#[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn get(
     _caller: Caller,
     pool: web::Data<MySqlPool>,
-    id: web::Path<u64>,
+    id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let mut conn = pool.acquire().await?;
@@ -423,6 +423,6 @@ pub async fn list(
     let filter = orders::OrderFilter { status, from, to };
     let before = if has_cursor { page.after_id } else { u64::MAX };
     let rows = orders::list(&pool, &filter, before, page.fetch()).await?;
-    let (data, next_cursor) = paginate(rows, page, |o| o.id);
+    let (data, next_cursor) = paginate(rows, page, |o| o.id.get());
     Ok(HttpResponse::Ok().json(OrderPage { data, next_cursor }))
 }

@@ -16,11 +16,11 @@ use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{NewProduct, ProductInput, ProductPatch, ProductPatchInput, StockChange},
+    domain::{NewProduct, ProductId, ProductInput, ProductPatch, ProductPatchInput, StockChange},
     store::products::{self, Product},
 };
 
-fn not_found(id: u64) -> ApiError {
+fn not_found(id: ProductId) -> ApiError {
     ApiError::not_found(Code::ProductNotFound, format!("no product with id {id}"))
 }
 
@@ -40,9 +40,9 @@ pub async fn create(
     pool: web::Data<MySqlPool>,
     body: Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = NewProduct::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let input = NewProduct::try_from(body.into_inner()).map_err(ApiError::from)?;
     let product = products::insert(&pool, &input).await?;
-    tracing::info!(product_id = product.id, "product created");
+    tracing::info!(product_id = product.id.get(), "product created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/products/{}", product.id)))
         .insert_header((header::ETAG, product.etag()))
@@ -68,16 +68,16 @@ pub async fn create(
         BodyRefused,
         (status = 428, description = "`precondition_required`: setting `stock` needs If-Match", body = Problem, content_type = "application/problem+json"),
     ))]
-#[tracing::instrument(skip_all, fields(product_id = *id))]
+#[tracing::instrument(skip_all, fields(product_id = id.get()))]
 pub async fn patch(
     _user: User,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
-    id: web::Path<u64>,
+    id: web::Path<ProductId>,
     body: Json<ProductPatchInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let patch = ProductPatch::try_from(body.into_inner()).map_err(ApiError::validation)?;
+    let patch = ProductPatch::try_from(body.into_inner()).map_err(ApiError::from)?;
     let if_match = if_match(req.headers())?;
     if matches!(patch.stock, Some(StockChange::Set(_))) && if_match.is_none() {
         return Err(precondition_required(
@@ -102,11 +102,11 @@ pub async fn patch(
         Unauthorized,
         (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
     ))]
-#[tracing::instrument(skip_all, fields(product_id = *id))]
+#[tracing::instrument(skip_all, fields(product_id = id.get()))]
 pub async fn get(
     _user: User,
     pool: web::Data<MySqlPool>,
-    id: web::Path<u64>,
+    id: web::Path<ProductId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let product = products::find(&pool, id)
@@ -140,6 +140,6 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (term, page) = params.parse()?;
     let rows = products::search(&pool, term, page).await?;
-    let (data, next_cursor) = paginate(rows, page, |p| p.id);
+    let (data, next_cursor) = paginate(rows, page, |p| p.id.get());
     Ok(HttpResponse::Ok().json(ProductPage { data, next_cursor }))
 }

@@ -11,7 +11,9 @@ use service_kit::conditional::IfMatch;
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::{Tx, TxError};
-use crate::domain::{NewOrder, OrderError, OrderStatus};
+use crate::domain::{
+    CustomerId, NewOrder, OrderError, OrderId, OrderLine, OrderStatus, ProductId, StockLevel,
+};
 
 pub use crate::domain::{Order, OrderItem};
 
@@ -34,8 +36,8 @@ impl OrderRow {
             sqlx::Error::Decode(format!("unknown order status {:?}", self.status).into())
         })?;
         Ok(Order {
-            id: self.id,
-            customer_id: self.customer_id,
+            id: OrderId(self.id),
+            customer_id: CustomerId(self.customer_id),
             status,
             total_cents: self.total_cents,
             items,
@@ -49,7 +51,7 @@ impl OrderRow {
 }
 
 /// Reserves stock and writes the order as CREATED, priced at current prices.
-#[tracing::instrument(skip_all, fields(customer_id = new.customer_id))]
+#[tracing::instrument(skip_all, fields(customer_id = new.customer_id.get()))]
 pub async fn create(
     tx: &mut Tx,
     new: &NewOrder,
@@ -60,7 +62,7 @@ pub async fn create(
     let (items, total) = crate::domain::price(&new.items, &found)?;
     reserve(tx, &items).await?;
     let order = Order {
-        id: 0,
+        id: OrderId(0),
         customer_id: new.customer_id,
         status: OrderStatus::Created,
         total_cents: total,
@@ -75,22 +77,22 @@ pub async fn create(
     Ok(Order { id, ..order })
 }
 
-/// Locks every product of `items`, in id order: id → (price, stock).
+/// Locks every product of `items`, in id order: each one's price and stock.
 async fn lock_products(
     tx: &mut Tx,
-    items: &[(u64, u32)],
-) -> Result<HashMap<u64, (u64, u32)>, sqlx::Error> {
+    items: &[OrderLine],
+) -> Result<HashMap<ProductId, StockLevel>, sqlx::Error> {
     let mut q: QueryBuilder<MySql> =
         QueryBuilder::new("SELECT id, price_cents, stock FROM products WHERE id IN (");
     let mut ids = q.separated(", ");
-    for (product_id, _) in items {
-        ids.push_bind(*product_id);
+    for line in items {
+        ids.push_bind(line.product_id.get());
     }
     q.push(") ORDER BY id FOR UPDATE");
     let rows: Vec<(u64, u64, u32)> = q.build_query_as().fetch_all(&mut **tx).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, price, stock)| (id, (price, stock)))
+        .map(|(id, price_cents, stock)| (ProductId(id), StockLevel { price_cents, stock }))
         .collect())
 }
 
@@ -102,7 +104,7 @@ async fn reserve(tx: &mut Tx, items: &[OrderItem]) -> Result<(), TxError> {
         let done = sqlx::query!(
             "UPDATE products SET stock = stock - ?, version = version + 1 WHERE id = ? AND stock >= ?",
             item.qty,
-            item.product_id,
+            item.product_id.get(),
             item.qty
         )
         .execute(&mut **tx)
@@ -120,11 +122,11 @@ async fn reserve(tx: &mut Tx, items: &[OrderItem]) -> Result<(), TxError> {
 }
 
 /// Writes `order` and its items; returns the order's new id.
-async fn insert(tx: &mut Tx, order: &Order) -> Result<u64, sqlx::Error> {
+async fn insert(tx: &mut Tx, order: &Order) -> Result<OrderId, sqlx::Error> {
     let status = order.status.as_str();
     let order_id = sqlx::query!(
         "INSERT INTO orders (customer_id, status, total_cents, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        order.customer_id,
+        order.customer_id.get(),
         status,
         order.total_cents,
         order.created_by,
@@ -139,13 +141,32 @@ async fn insert(tx: &mut Tx, order: &Order) -> Result<u64, sqlx::Error> {
     );
     q.push_values(&order.items, |mut row, item| {
         row.push_bind(order_id)
-            .push_bind(item.product_id)
+            .push_bind(item.product_id.get())
             .push_bind(item.qty)
             .push_bind(item.unit_price_cents)
             .push_bind(item.subtotal_cents);
     });
     q.build().execute(&mut **tx).await?;
-    Ok(order_id)
+    Ok(OrderId(order_id))
+}
+
+/// An item's row.
+struct ItemRow {
+    product_id: u64,
+    qty: u32,
+    unit_price_cents: u64,
+    subtotal_cents: u64,
+}
+
+impl From<ItemRow> for OrderItem {
+    fn from(row: ItemRow) -> Self {
+        Self {
+            product_id: ProductId(row.product_id),
+            qty: row.qty,
+            unit_price_cents: row.unit_price_cents,
+            subtotal_cents: row.subtotal_cents,
+        }
+    }
 }
 
 /// An order's row joined with one of its items: `load` reads an order and
@@ -163,7 +184,7 @@ struct JoinedRow {
 impl JoinedRow {
     fn item(&self) -> Option<OrderItem> {
         Some(OrderItem {
-            product_id: self.product_id?,
+            product_id: ProductId(self.product_id?),
             qty: self.qty?,
             unit_price_cents: self.unit_price_cents?,
             subtotal_cents: self.subtotal_cents?,
@@ -187,7 +208,7 @@ fn joined_order(rows: Vec<JoinedRow>) -> Result<Option<Order>, sqlx::Error> {
 #[tracing::instrument(skip(conn))]
 pub async fn load(
     conn: &mut MySqlConnection,
-    id: u64,
+    id: OrderId,
     lock: bool,
 ) -> Result<Option<Order>, sqlx::Error> {
     if lock {
@@ -197,18 +218,19 @@ pub async fn load(
                       created_at AS "created_at: DateTime<Utc>", updated_at AS "updated_at: DateTime<Utc>",
                       confirmed_at AS "confirmed_at: DateTime<Utc>", canceled_at AS "canceled_at: DateTime<Utc>"
                FROM orders WHERE id = ? FOR UPDATE"#,
-            id
+            id.get()
         )
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let items = sqlx::query_as!(
-            OrderItem,
+            ItemRow,
             "SELECT product_id, qty, unit_price_cents, subtotal_cents FROM order_items WHERE order_id = ? ORDER BY product_id",
-            id
+            id.get()
         )
         .fetch_all(&mut *conn)
         .await?;
+        let items = items.into_iter().map(OrderItem::from).collect();
         return row.into_order(items).map(Some);
     }
     let rows: Vec<JoinedRow> = sqlx::query_as(
@@ -218,7 +240,7 @@ pub async fn load(
          FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
          WHERE o.id = ? ORDER BY i.product_id",
     )
-    .bind(id)
+    .bind(id.get())
     .fetch_all(&mut *conn)
     .await?;
     joined_order(rows)
@@ -226,7 +248,11 @@ pub async fn load(
 
 /// CREATED → CONFIRMED; CONFIRMED stays as it is; CANCELED is a 409.
 #[tracing::instrument(skip(tx, at))]
-pub async fn confirm(tx: &mut Tx, id: u64, at: DateTime<Utc>) -> Result<(Order, bool), TxError> {
+pub async fn confirm(
+    tx: &mut Tx,
+    id: OrderId,
+    at: DateTime<Utc>,
+) -> Result<(Order, bool), TxError> {
     let mut order = load(tx, id, true)
         .await?
         .ok_or(OrderError::NotFound { id })?;
@@ -239,7 +265,7 @@ pub async fn confirm(tx: &mut Tx, id: u64, at: DateTime<Utc>) -> Result<(Order, 
         status,
         at,
         at,
-        id
+        id.get()
     )
     .execute(&mut **tx)
     .await?;
@@ -255,7 +281,7 @@ async fn restore_stock(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error> {
         sqlx::query!(
             "UPDATE products SET stock = stock + ?, version = version + 1 WHERE id = ?",
             item.qty,
-            item.product_id
+            item.product_id.get()
         )
         .execute(&mut **tx)
         .await?;
@@ -275,7 +301,7 @@ async fn mark_canceled(
         status,
         at,
         at,
-        order.id
+        order.id.get()
     )
     .execute(&mut **tx)
     .await?;
@@ -293,7 +319,7 @@ async fn mark_canceled(
 #[tracing::instrument(skip(tx, at, window))]
 pub async fn cancel(
     tx: &mut Tx,
-    id: u64,
+    id: OrderId,
     at: DateTime<Utc>,
     window: Duration,
     if_match: Option<&IfMatch>,
@@ -342,7 +368,7 @@ pub async fn release_expired(
         .await?;
     let mut released = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(mut order) = load(&mut tx, id, false).await? {
+        if let Some(mut order) = load(&mut tx, OrderId(id), false).await? {
             mark_canceled(&mut tx, &mut order, at).await?;
             released.push(order);
         }
@@ -423,7 +449,7 @@ pub async fn list(
     let mut items: HashMap<u64, Vec<OrderItem>> = HashMap::new();
     for (order_id, product_id, qty, unit_price_cents, subtotal_cents) in item_rows {
         items.entry(order_id).or_default().push(OrderItem {
-            product_id,
+            product_id: ProductId(product_id),
             qty,
             unit_price_cents,
             subtotal_cents,

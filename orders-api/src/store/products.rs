@@ -9,7 +9,7 @@ use sqlx::MySqlPool;
 
 use super::{now, TxError};
 pub use crate::domain::Product;
-use crate::domain::{NewProduct, ProductError, ProductPatch};
+use crate::domain::{NewProduct, ProductError, ProductId, ProductPatch};
 
 /// The unique key on SKUs (see the migration): only its violation is a
 /// taken SKU.
@@ -36,7 +36,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError
         _ => e.into(),
     })?;
     Ok(Product {
-        id: done.last_insert_id(),
+        id: ProductId(done.last_insert_id()),
         sku: p.sku.clone(),
         name: p.name.clone(),
         price_cents: p.price_cents,
@@ -48,14 +48,14 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError
 }
 
 #[tracing::instrument(skip(pool))]
-pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Product>, sqlx::Error> {
+pub async fn find(pool: &MySqlPool, id: ProductId) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query_as!(
         Product,
         r#"SELECT id, sku, name, price_cents, stock, version,
                   created_at AS "created_at: DateTime<Utc>",
                   updated_at AS "updated_at: DateTime<Utc>"
            FROM products WHERE id = ?"#,
-        id
+        id.get()
     )
     .fetch_optional(pool)
     .await
@@ -66,7 +66,7 @@ pub async fn find(pool: &MySqlPool, id: u64) -> Result<Option<Product>, sqlx::Er
 #[tracing::instrument(skip(pool, patch, if_match))]
 pub async fn patch(
     pool: &MySqlPool,
-    id: u64,
+    id: ProductId,
     patch: &ProductPatch,
     if_match: Option<&IfMatch>,
 ) -> Result<Option<Product>, TxError> {
@@ -77,7 +77,7 @@ pub async fn patch(
                   created_at AS "created_at: DateTime<Utc>",
                   updated_at AS "updated_at: DateTime<Utc>"
            FROM products WHERE id = ? FOR UPDATE"#,
-        id
+        id.get()
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -101,7 +101,7 @@ pub async fn patch(
         product.stock,
         product.version,
         product.updated_at,
-        id
+        id.get()
     )
     .execute(&mut *tx)
     .await?;
