@@ -70,9 +70,10 @@ fuzz: ## schemathesis against both OpenAPI documents (FUZZ_EXAMPLES per operatio
 deny: ## cargo deny check: advisories, bans, licenses, sources (offline; see deny.toml)
 	scripts/deny.sh
 
-lint: ## Formatting and clippy, warnings as errors
+lint: ## Formatting, clippy (warnings as errors), and the structure: no circle between modules, no function over 60 lines
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 scripts/structure.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -219,6 +219,24 @@ impl Report {
 
     pub fn markdown(&self, notes: &str) -> String {
         let mut md = String::new();
+        self.header_markdown(&mut md);
+        self.targets_markdown(&mut md);
+        self.saga_markdown(&mut md);
+        self.ceiling_markdown(&mut md);
+        self.processes_markdown(&mut md);
+        self.comparisons_markdown(&mut md);
+        self.cold_start_markdown(&mut md);
+        let _ = writeln!(
+            md,
+            "![throughput and p99 against concurrency]({}.svg)\n",
+            self.date
+        );
+        md.push_str(notes);
+        md
+    }
+
+    /// The title, the commit, the machine and the settings.
+    fn header_markdown(&self, md: &mut String) {
         let m = &self.machine;
         let _ = writeln!(md, "# Saga benchmark, {}\n", self.date);
         let _ = writeln!(
@@ -244,6 +262,10 @@ impl Report {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
+    }
+
+    /// Each target, its goal, what was measured, and whether it was met.
+    fn targets_markdown(&self, md: &mut String) {
         let _ = writeln!(
             md,
             "## Targets\n\n| target | goal | measured | met |\n|---|---|---|---|"
@@ -258,6 +280,10 @@ impl Report {
                 if t.met { "yes" } else { "**no**" }
             );
         }
+    }
+
+    /// The full stack at each concurrency, and its share of the ceiling.
+    fn saga_markdown(&self, md: &mut String) {
         let _ = writeln!(
             md,
             "\n## Full stack: `POST /orchestrator/create-and-confirm-order`\n\n\
@@ -286,6 +312,10 @@ impl Report {
                 ceiling
             );
         }
+    }
+
+    /// The database ceiling at each concurrency (and with the hot product).
+    fn ceiling_markdown(&self, md: &mut String) {
         let _ = writeln!(
             md,
             "\n## Database ceiling: the same SQL, no HTTP\n\n\
@@ -308,15 +338,19 @@ impl Report {
                 errors_cell(s)
             );
         }
+    }
+
+    /// Peak RSS and CPU per saga of each process, by level.
+    fn processes_markdown(&self, md: &mut String) {
         let _ = writeln!(md, "\n## Peak RSS (MiB) after each level\n");
-        process_table(&mut md, &self.saga, |l| {
+        process_table(md, &self.saga, |l| {
             l.peak_rss_kib
                 .iter()
                 .map(|(k, v)| (k.clone(), format!("{:.1}", *v as f64 / 1024.0)))
                 .collect()
         });
         let _ = writeln!(md, "\n## CPU per saga (ms), by process\n");
-        process_table(&mut md, &self.saga, |l| {
+        process_table(md, &self.saga, |l| {
             let mut cells: Vec<(String, String)> = l
                 .cpu_ms_per_saga
                 .iter()
@@ -326,7 +360,10 @@ impl Report {
             cells.push(("total".into(), format!("{total:.2}")));
             cells
         });
-        self.comparisons_markdown(&mut md);
+    }
+
+    /// Cold starts against the trivial function, and what an instance start costs.
+    fn cold_start_markdown(&self, md: &mut String) {
         let all = |v: &[f64]| {
             v.iter()
                 .map(|v| format!("{v:.1}"))
@@ -355,24 +392,11 @@ impl Report {
                     .join("; ")
             );
         }
-        let _ = writeln!(
-            md,
-            "![throughput and p99 against concurrency]({}.svg)\n",
-            self.date
-        );
-        md.push_str(notes);
-        md
     }
 
     /// Throughput (full stack and ceiling) and p99 against concurrency.
     pub fn svg(&self) -> String {
-        let (w, h) = (720.0, 400.0);
-        let (left, right, top, bottom) = (70.0, 70.0, 40.0, 50.0);
-        let pw = w - left - right;
-        let ph = h - top - bottom;
         let levels: Vec<usize> = self.saga.iter().map(|l| l.summary.concurrency).collect();
-        let n = levels.len().max(1);
-        let x = |i: usize| left + pw * (i as f64 + 0.5) / n as f64;
         let max_tp = self
             .saga
             .iter()
@@ -386,144 +410,29 @@ impl Report {
             .map(|l| l.summary.p99_ms)
             .fold(1.0, f64::max)
             * 1.1;
-        let y_tp = |v: f64| top + ph * (1.0 - v / max_tp);
-        let y_p99 = |v: f64| top + ph * (1.0 - v / max_p99);
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+        let chart = Chart::new(levels.len(), max_tp, max_p99);
+        let mut s = chart.frame(&self.date, &levels);
+        let throughput = self.saga.iter().map(|l| l.summary.throughput);
+        chart.series(&mut s, chart.points(throughput, Axis::Left), BLUE, "");
+        let ceiling: Vec<(f64, f64)> = levels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let found = self.ceiling.iter().find(|s| s.concurrency == *c)?;
+                Some((chart.x(i), chart.y(found.throughput, Axis::Left)))
+            })
+            .collect();
+        chart.series(&mut s, ceiling, BLUE, "5,4");
+        let p99 = self.saga.iter().map(|l| l.summary.p99_ms);
+        chart.series(&mut s, chart.points(p99, Axis::Right), RED, "");
+        chart.legend(
+            &mut s,
+            &[
+                (BLUE, "", "full stack, sagas/s"),
+                (BLUE, "5,4", "database ceiling, sagas/s"),
+                (RED, "", "full stack, p99 ms"),
+            ],
         );
-        let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="20" text-anchor="middle" font-size="14">Saga throughput and p99 latency ({})</text>"#,
-            w / 2.0,
-            self.date
-        );
-        let _ = writeln!(
-            s,
-            r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#,
-            top + ph,
-            left + pw,
-            top + ph
-        );
-        let _ = writeln!(
-            s,
-            r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#,
-            top + ph
-        );
-        let _ = writeln!(
-            s,
-            r#"<line x1="{}" y1="{top}" x2="{}" y2="{}" stroke="black"/>"#,
-            left + pw,
-            left + pw,
-            top + ph
-        );
-        for t in 0..=4 {
-            let f = f64::from(t) / 4.0;
-            let yy = top + ph * (1.0 - f);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{left}" y1="{yy}" x2="{}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end" fill="#1f77b4">{:.0}</text><text x="{}" y="{}" fill="#d62728">{:.1}</text>"##,
-                left + pw,
-                left - 6.0,
-                yy + 4.0,
-                max_tp * f,
-                left + pw + 6.0,
-                yy + 4.0,
-                max_p99 * f
-            );
-        }
-        for (i, c) in levels.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                r#"<text x="{}" y="{}" text-anchor="middle">{c}</text>"#,
-                x(i),
-                top + ph + 18.0
-            );
-        }
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle">concurrency</text>"#,
-            left + pw / 2.0,
-            h - 10.0
-        );
-        let _ = writeln!(
-            s,
-            r##"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle" fill="#1f77b4">sagas/s</text>"##,
-            top + ph / 2.0
-        );
-        let _ = writeln!(
-            s,
-            r##"<text transform="translate({},{}) rotate(90)" text-anchor="middle" fill="#d62728">p99 ms</text>"##,
-            w - 14.0,
-            top + ph / 2.0
-        );
-        let mut series = |points: Vec<(f64, f64)>, colour: &str, dash: &str| {
-            let path: Vec<String> = points
-                .iter()
-                .map(|(a, b)| format!("{a:.1},{b:.1}"))
-                .collect();
-            let _ = writeln!(
-                s,
-                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>"#,
-                path.join(" ")
-            );
-            for (a, b) in points {
-                let _ = writeln!(
-                    s,
-                    r#"<circle cx="{a:.1}" cy="{b:.1}" r="3" fill="{colour}"/>"#
-                );
-            }
-        };
-        series(
-            self.saga
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (x(i), y_tp(l.summary.throughput)))
-                .collect(),
-            "#1f77b4",
-            "",
-        );
-        series(
-            levels
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| {
-                    self.ceiling
-                        .iter()
-                        .find(|s| s.concurrency == *c)
-                        .map(|s| (x(i), y_tp(s.throughput)))
-                })
-                .collect(),
-            "#1f77b4",
-            "5,4",
-        );
-        series(
-            self.saga
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (x(i), y_p99(l.summary.p99_ms)))
-                .collect(),
-            "#d62728",
-            "",
-        );
-        let legend = [
-            ("#1f77b4", "", "full stack, sagas/s"),
-            ("#1f77b4", "5,4", "database ceiling, sagas/s"),
-            ("#d62728", "", "full stack, p99 ms"),
-        ];
-        for (i, (colour, dash, label)) in legend.iter().enumerate() {
-            let yy = top + 12.0 + 16.0 * i as f64;
-            let _ = writeln!(
-                s,
-                r#"<line x1="{}" y1="{yy}" x2="{}" y2="{yy}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{}" y="{}">{label}</text>"#,
-                left + 10.0,
-                left + 40.0,
-                left + 46.0,
-                yy + 4.0
-            );
-        }
         s.push_str("</svg>\n");
         s
     }
@@ -538,5 +447,178 @@ impl Report {
         std::fs::write(dir.join(format!("{}.md", self.date)), self.markdown(notes))?;
         std::fs::write(dir.join(format!("{}.svg", self.date)), self.svg())?;
         Ok(())
+    }
+}
+const BLUE: &str = "#1f77b4";
+const RED: &str = "#d62728";
+
+/// Which scale a value is drawn against: throughput on the left, p99 on
+/// the right.
+#[derive(Clone, Copy)]
+enum Axis {
+    Left,
+    Right,
+}
+
+/// The geometry of the benchmark's chart: one column per concurrency level,
+/// throughput on the left axis and p99 on the right.
+struct Chart {
+    w: f64,
+    h: f64,
+    left: f64,
+    top: f64,
+    pw: f64,
+    ph: f64,
+    columns: usize,
+    max_left: f64,
+    max_right: f64,
+}
+
+impl Chart {
+    fn new(columns: usize, max_left: f64, max_right: f64) -> Self {
+        let (w, h) = (720.0, 400.0);
+        let (left, right, top, bottom) = (70.0, 70.0, 40.0, 50.0);
+        Self {
+            w,
+            h,
+            left,
+            top,
+            pw: w - left - right,
+            ph: h - top - bottom,
+            columns: columns.max(1),
+            max_left,
+            max_right,
+        }
+    }
+
+    fn x(&self, column: usize) -> f64 {
+        self.left + self.pw * (column as f64 + 0.5) / self.columns as f64
+    }
+
+    fn y(&self, v: f64, axis: Axis) -> f64 {
+        let max = match axis {
+            Axis::Left => self.max_left,
+            Axis::Right => self.max_right,
+        };
+        self.top + self.ph * (1.0 - v / max)
+    }
+
+    /// One point per column.
+    fn points(&self, values: impl Iterator<Item = f64>, axis: Axis) -> Vec<(f64, f64)> {
+        values
+            .enumerate()
+            .map(|(i, v)| (self.x(i), self.y(v, axis)))
+            .collect()
+    }
+
+    /// The opening tag, the title, the axes with their ticks and labels.
+    fn frame(&self, date: &str, levels: &[usize]) -> String {
+        let (w, h, left, top, pw, ph) = (self.w, self.h, self.left, self.top, self.pw, self.ph);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="20" text-anchor="middle" font-size="14">Saga throughput and p99 latency ({date})</text>"#,
+            w / 2.0
+        );
+        for (x1, y1, x2, y2) in [
+            (left, top + ph, left + pw, top + ph),
+            (left, top, left, top + ph),
+            (left + pw, top, left + pw, top + ph),
+        ] {
+            let _ = writeln!(
+                s,
+                r#"<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="black"/>"#
+            );
+        }
+        self.ticks(&mut s);
+        for (i, c) in levels.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}" text-anchor="middle">{c}</text>"#,
+                self.x(i),
+                top + ph + 18.0
+            );
+        }
+        self.axis_labels(&mut s);
+        s
+    }
+
+    /// Five gridlines, each with its throughput (left) and p99 (right).
+    fn ticks(&self, s: &mut String) {
+        let (left, top, pw, ph) = (self.left, self.top, self.pw, self.ph);
+        for t in 0..=4 {
+            let f = f64::from(t) / 4.0;
+            let yy = top + ph * (1.0 - f);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" y1="{yy}" x2="{}" y2="{yy}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end" fill="{BLUE}">{:.0}</text><text x="{}" y="{}" fill="{RED}">{:.1}</text>"##,
+                left + pw,
+                left - 6.0,
+                yy + 4.0,
+                self.max_left * f,
+                left + pw + 6.0,
+                yy + 4.0,
+                self.max_right * f
+            );
+        }
+    }
+
+    fn axis_labels(&self, s: &mut String) {
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">concurrency</text>"#,
+            self.left + self.pw / 2.0,
+            self.h - 10.0
+        );
+        let _ = writeln!(
+            s,
+            r##"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle" fill="{BLUE}">sagas/s</text>"##,
+            self.top + self.ph / 2.0
+        );
+        let _ = writeln!(
+            s,
+            r##"<text transform="translate({},{}) rotate(90)" text-anchor="middle" fill="{RED}">p99 ms</text>"##,
+            self.w - 14.0,
+            self.top + self.ph / 2.0
+        );
+    }
+
+    /// A line through `points`, with a dot on each.
+    fn series(&self, s: &mut String, points: Vec<(f64, f64)>, colour: &str, dash: &str) {
+        let path: Vec<String> = points
+            .iter()
+            .map(|(a, b)| format!("{a:.1},{b:.1}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>"#,
+            path.join(" ")
+        );
+        for (a, b) in points {
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{a:.1}" cy="{b:.1}" r="3" fill="{colour}"/>"#
+            );
+        }
+    }
+
+    /// What each line is, top left.
+    fn legend(&self, s: &mut String, entries: &[(&str, &str, &str)]) {
+        for (i, (colour, dash, label)) in entries.iter().enumerate() {
+            let yy = self.top + 12.0 + 16.0 * i as f64;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{}" y1="{yy}" x2="{}" y2="{yy}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{}" y="{}">{label}</text>"#,
+                self.left + 10.0,
+                self.left + 40.0,
+                self.left + 46.0,
+                yy + 4.0
+            );
+        }
     }
 }

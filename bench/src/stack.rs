@@ -5,7 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{anyhow, bail};
@@ -15,7 +15,9 @@ pub const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
 
 use service_kit::testing::process::{as_lambda_function, lambda_runtime_api};
-pub use service_kit::testing::process::{cpu_seconds_of, free_port, wait_ready, Proc};
+pub use service_kit::testing::process::{
+    cpu_seconds_of, free_port, wait_listening, wait_ready, Proc,
+};
 
 /// The pid of the database server on this machine, if it runs here.
 pub fn database_pid() -> Option<u32> {
@@ -316,24 +318,6 @@ pub fn descendants(pid: u32) -> Vec<(u32, String)> {
     out
 }
 
-/// Waits until something listens on `port`.
-pub async fn wait_listening(port: u16, patience: Duration) -> anyhow::Result<()> {
-    let until = Instant::now() + patience;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if Instant::now() > until {
-            bail!(
-                "nothing listens on port {port} after {patience:?} (logs in {})",
-                log_dir().display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
-}
-
 /// A user token for the APIs, valid for an hour.
 pub fn user_token() -> String {
     service_kit::testing::mint_token(JWT_SECRET, "bench", 3600, serde_json::json!({}))
@@ -405,6 +389,8 @@ async fn created<T: serde::de::DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]

@@ -204,6 +204,17 @@ impl utoipa::Modify for DocumentedCodes {
     }
 }
 
+/// Every code a service answers, as its OpenAPI document lists them: its
+/// own (`own`), the `contracts::Code`s it sends (`shared`), the kit's.
+pub fn every_code(
+    own: impl IntoIterator<Item = &'static str>,
+    shared: &[contracts::Code],
+) -> Vec<&'static str> {
+    let shared = shared.iter().map(|c| c.as_str());
+    let kit = KitCode::ALL.iter().map(|c| c.as_str());
+    own.into_iter().chain(shared).chain(kit).collect()
+}
+
 /// Whether `code` is written as codes are: snake_case ASCII, starting with
 /// a letter.
 pub fn is_snake_case(code: &str) -> bool {

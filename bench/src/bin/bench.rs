@@ -482,6 +482,30 @@ fn git_commit() -> String {
         .unwrap_or_default()
 }
 
+/// What the database says of itself, and the ceiling (unless skipped).
+async fn database_side(
+    url: &str,
+    settings: &Settings,
+    load: &Load,
+) -> anyhow::Result<(String, String, Vec<load::Summary>, Option<load::Summary>)> {
+    let pool = service_kit::db::pool_options(
+        u32::try_from(settings.levels.iter().copied().max().unwrap_or(1)).unwrap_or(64),
+        Some(Duration::from_secs(
+            orders_api::config::DEFAULT_IDEMPOTENCY_WAIT_SECS,
+        )),
+    )
+    .connect(url)
+    .await?;
+    let (database, flush) = database_facts(&pool).await;
+    let (ceilings, ceiling_hot) = if settings.skip_ceiling {
+        (Vec::new(), None)
+    } else {
+        ceilings(&pool, settings, load).await
+    };
+    pool.close().await;
+    Ok((database, flush, ceilings, ceiling_hot))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
@@ -513,21 +537,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         comparisons(&running, &settings, &load).await?
     };
-    let pool = service_kit::db::pool_options(
-        u32::try_from(settings.levels.iter().copied().max().unwrap_or(1)).unwrap_or(64),
-        Some(Duration::from_secs(
-            orders_api::config::DEFAULT_IDEMPOTENCY_WAIT_SECS,
-        )),
-    )
-    .connect(&db.url)
-    .await?;
-    let (database, flush) = database_facts(&pool).await;
-    let (ceilings, ceiling_hot) = if settings.skip_ceiling {
-        (Vec::new(), None)
-    } else {
-        ceilings(&pool, &settings, &load).await
-    };
-    pool.close().await;
+    let (database, flush, ceilings, ceiling_hot) = database_side(&db.url, &settings, &load).await?;
     let mut report = Report {
         date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         commit: git_commit(),

@@ -81,6 +81,22 @@ struct Options {
     out: PathBuf,
 }
 
+impl Options {
+    /// The run, in a line.
+    fn describe(&self) -> String {
+        format!(
+            "{} sagas at concurrency {} on {} products of stock {}; \
+             each fault at {:.0}% of requests to orders-api; {} kills",
+            self.sagas,
+            self.concurrency,
+            self.products,
+            self.stock,
+            self.fault_rate * 100.0,
+            self.kills
+        )
+    }
+}
+
 /// One saga as first answered.
 #[derive(Debug, Clone, Serialize)]
 struct Answer {
@@ -229,23 +245,7 @@ impl Stack {
             .build()?;
         let slow = Faults::slow(opts.slow_customers);
         let apis = stack::start_apis(&client, &api, Some(Arc::clone(&slow))).await?;
-        let rate = opts.fault_rate;
-        let faults = Faults::new(
-            Rates {
-                error_before: rate,
-                error_after: rate,
-                delay: rate,
-                drop_before: rate,
-                drop_after: rate,
-            },
-            Duration::from_millis(ATTEMPT_TIMEOUT_MS * 3 / 2),
-        );
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", pp)).await?;
-        tokio::spawn(proxy::serve(
-            listener,
-            apis.orders_base.clone(),
-            Arc::clone(&faults),
-        ));
+        let faults = fault_proxy(pp, &apis.orders_base, opts.fault_rate).await?;
         let emulator = stack::emulator(rp)?;
         stack::wait_listening(rp, Duration::from_secs(60)).await?;
         let env = [
@@ -646,22 +646,66 @@ impl Replays {
     }
 }
 
+/// A fault proxy on `port` in front of `orders_base`: each kind of fault
+/// at `rate`.
+async fn fault_proxy(port: u16, orders_base: &str, rate: f64) -> anyhow::Result<Arc<Faults>> {
+    let faults = Faults::new(
+        Rates {
+            error_before: rate,
+            error_after: rate,
+            delay: rate,
+            drop_before: rate,
+            drop_after: rate,
+        },
+        Duration::from_millis(ATTEMPT_TIMEOUT_MS * 3 / 2),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    tokio::spawn(proxy::serve(
+        listener,
+        orders_base.to_owned(),
+        Arc::clone(&faults),
+    ));
+    Ok(faults)
+}
+
+/// Where the run ended: what the checks after it look at.
+struct Settled<'a> {
+    stack: &'a Stack,
+    pool: &'a MySqlPool,
+    answers: &'a [Answer],
+    twins: usize,
+}
+
+impl Settled<'_> {
+    /// The invariants, once the TTL has run out, and how retriable failures
+    /// settled on replay.
+    async fn checks(
+        &self,
+        opts: &Options,
+        products: &[ProductId],
+    ) -> anyhow::Result<(Vec<Check>, BTreeMap<String, u64>)> {
+        let (pool, answers) = (self.pool, self.answers);
+        let mut checks = vec![
+            check_clean(answers),
+            check_none_created(pool).await?,
+            check_stock(pool, products, opts.stock).await?,
+        ];
+        let replays = Replays::collect(self.stack, answers, opts.concurrency).await;
+        let (replay_check, replays_of_retriable) = check_replays(answers, &replays);
+        checks.push(replay_check);
+        checks.push(check_one_order_per_key(pool, answers, &replays).await?);
+        checks.push(check_no_contradiction(pool, answers, &replays, self.twins).await?);
+        Ok((checks, replays_of_retriable))
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let opts = Options::parse();
     let db = TestDatabase::create().await;
     let stack = Stack::start(&opts, &db.url).await?;
     let (products, bodies, probe) = stack.sagas(&opts).await?;
-    println!(
-        "{} sagas at concurrency {} on {} products of stock {}; \
-         each fault at {:.0}% of requests to orders-api; {} kills",
-        opts.sagas,
-        opts.concurrency,
-        opts.products,
-        opts.stock,
-        opts.fault_rate * 100.0,
-        opts.kills
-    );
+    println!("{}", opts.describe());
     let jobs = with_twins(bodies, opts.twins);
     let twins = jobs.iter().filter(|(_, delay)| *delay > 0).count();
     println!("{twins} sagas also sent as twins");
@@ -678,16 +722,14 @@ async fn main() -> anyhow::Result<()> {
 
     let pool = MySqlPool::connect(&db.url).await?;
     let mut checks: Vec<Check> = slow_window.iter().flat_map(check_slow_window).collect();
-    checks.extend([
-        check_clean(&answers),
-        check_none_created(&pool).await?,
-        check_stock(&pool, &products, opts.stock).await?,
-    ]);
-    let replays = Replays::collect(&stack, &answers, opts.concurrency).await;
-    let (replay_check, replays_of_retriable) = check_replays(&answers, &replays);
-    checks.push(replay_check);
-    checks.push(check_one_order_per_key(&pool, &answers, &replays).await?);
-    checks.push(check_no_contradiction(&pool, &answers, &replays, twins).await?);
+    let settled = Settled {
+        stack: &stack,
+        pool: &pool,
+        answers: &answers,
+        twins,
+    };
+    let (more, replays_of_retriable) = settled.checks(&opts, &products).await?;
+    checks.extend(more);
     pool.close().await;
 
     let report = ChaosReport {
@@ -958,6 +1000,31 @@ async fn check_no_contradiction(
     ))
 }
 
+/// What orders-api answered while customers-api was slow.
+fn slow_window_markdown(md: &mut String, w: &SlowWindow) {
+    let _ = writeln!(
+        md,
+        "\n## While customers-api was slow\n\nFor {:.0} s, every request to customers-api \
+         (from orders-api and the orchestrator) was held {} ms. Meanwhile orders-api, called \
+         directly, got reads one after another and creates (which check the customer) from 8 \
+         workers, each with `X-Request-Timeout-Ms: {}`.\n\n| call | answer | count |\n|---|---|---:|",
+        w.seconds, w.delay_ms, w.create_deadline_ms
+    );
+    for (call, labels) in [
+        ("GET /products/{id}", &w.reads),
+        ("POST /orders", &w.creates),
+    ] {
+        for (k, v) in labels {
+            let _ = writeln!(md, "| `{call}` | {k} | {v} |");
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nSlowest read {:.1} ms; slowest create {:.0} ms.",
+        w.slowest_read_ms, w.slowest_create_ms
+    );
+}
+
 fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let stem = format!("{}-chaos", r.date);
@@ -987,27 +1054,7 @@ fn write_report(dir: &std::path::Path, r: &ChaosReport) -> anyhow::Result<()> {
         );
     }
     if let Some(w) = &r.slow_window {
-        let _ = writeln!(
-            md,
-            "\n## While customers-api was slow\n\nFor {:.0} s, every request to customers-api \
-             (from orders-api and the orchestrator) was held {} ms. Meanwhile orders-api, called \
-             directly, got reads one after another and creates (which check the customer) from 8 \
-             workers, each with `X-Request-Timeout-Ms: {}`.\n\n| call | answer | count |\n|---|---|---:|",
-            w.seconds, w.delay_ms, w.create_deadline_ms
-        );
-        for (call, labels) in [
-            ("GET /products/{id}", &w.reads),
-            ("POST /orders", &w.creates),
-        ] {
-            for (k, v) in labels {
-                let _ = writeln!(md, "| `{call}` | {k} | {v} |");
-            }
-        }
-        let _ = writeln!(
-            md,
-            "\nSlowest read {:.1} ms; slowest create {:.0} ms.",
-            w.slowest_read_ms, w.slowest_create_ms
-        );
+        slow_window_markdown(&mut md, w);
     }
     let _ = writeln!(
         md,

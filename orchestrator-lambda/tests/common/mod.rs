@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use service_kit::token::JwtVerifier;
+use service_kit::{
+    testing::process::{free_port, wait_ready, Proc},
+    token::JwtVerifier,
+};
 
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
 pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
@@ -41,47 +44,28 @@ pub fn event_as(file: &str, token: &str) -> Value {
 }
 
 /// A `moto_server` standing in for AWS (ECS, Secrets Manager), killed when
-/// dropped.
+/// dropped (a `Proc`, as every process of the tests).
 pub struct Moto {
-    child: std::process::Child,
+    _proc: Proc,
     pub url: String,
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 pub async fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let child = std::process::Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+    let port = free_port().expect("a free port");
+    let mut cmd = std::process::Command::new("moto_server");
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let logs = std::env::temp_dir().join("order-back-office-moto");
+    let proc = Proc::spawn(&format!("moto-{port}"), cmd, &logs)
         .expect("moto_server is installed (make setup puts it in .venv/)");
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("{}/moto-api/", moto.url))
-            .send()
-            .await
-            .is_ok()
-        {
-            return moto;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not start");
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(
+        &reqwest::Client::new(),
+        &format!("{url}/moto-api/"),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("moto_server starts");
+    Moto { _proc: proc, url }
 }
 
 /// The environment that points an AWS SDK (in a child process) at `moto`.

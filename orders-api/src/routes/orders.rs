@@ -158,11 +158,13 @@ pub async fn create(
     }
 }
 
-/// A state transition of an order: the scope of its idempotency keys, and
-/// whether it needs one.
+/// A state transition of an order: the scope of its idempotency keys,
+/// whether it needs one, and what is counted and logged when it changes
+/// the order.
 struct Transition {
     scope: &'static str,
     key: KeyRule,
+    changed: fn(&OrderCounters, OrderId),
 }
 
 #[derive(PartialEq, Eq)]
@@ -174,11 +176,19 @@ enum KeyRule {
 const CONFIRM: Transition = Transition {
     scope: "confirm_order",
     key: KeyRule::Required,
+    changed: |counters, id| {
+        counters.confirmed.inc();
+        tracing::debug!(order_id = id.get(), "order confirmed");
+    },
 };
 
 const CANCEL: Transition = Transition {
     scope: "cancel_order",
     key: KeyRule::Optional,
+    changed: |counters, id| {
+        counters.canceled.inc();
+        tracing::info!(order_id = id.get(), "order canceled; stock restored");
+    },
 };
 
 /// Runs a state transition of one order, idempotently when a key is given.
@@ -187,10 +197,14 @@ async fn transition(
     req: &HttpRequest,
     pool: &MySqlPool,
     ctx: &OrdersContext,
-    Transition { scope, key: rule }: Transition,
+    Transition {
+        scope,
+        key: rule,
+        changed: on_change,
+    }: Transition,
     id: OrderId,
     mut work: impl AsyncFnMut(&mut Tx) -> Result<(Order, bool), TxError>,
-) -> Result<(HttpResponse, bool), ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let key = idempotent::key_of(req.headers())?;
     if key.is_none() && rule == KeyRule::Required {
         return Err(ApiError::bad_request(
@@ -213,10 +227,13 @@ async fn transition(
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&order.etag()) {
                 res.headers_mut().insert(actix_web::http::header::ETAG, v);
             }
-            Ok((res, changed))
+            if changed {
+                on_change(&ctx.counters, id);
+            }
+            Ok(res)
         }
-        Outcome::Replay(answer) => Ok((replayed(ctx, scope, answer)?, false)),
-        Outcome::Refused(answer) => Ok((respond(answer, false)?, false)),
+        Outcome::Replay(answer) => replayed(ctx, scope, answer),
+        Outcome::Refused(answer) => respond(answer, false),
     }
 }
 
@@ -247,7 +264,7 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let at = store::now();
-    let (res, changed) = transition(
+    transition(
         &caller,
         &req,
         &pool,
@@ -256,12 +273,7 @@ pub async fn confirm(
         id,
         async |tx: &mut Tx| orders::confirm(tx, id, at).await,
     )
-    .await?;
-    if changed {
-        ctx.counters.confirmed.inc();
-        tracing::debug!(order_id = id.get(), "order confirmed");
-    }
-    Ok(res)
+    .await
 }
 
 /// Cancels an order and restores its stock: CREATED at any time, CONFIRMED
@@ -295,7 +307,7 @@ pub async fn cancel(
     let at = store::now();
     let window = ctx.cancel_window;
     let if_match = service_kit::conditional::if_match(req.headers())?;
-    let (res, changed) = transition(
+    transition(
         &caller,
         &req,
         &pool,
@@ -304,12 +316,7 @@ pub async fn cancel(
         id,
         async |tx: &mut Tx| orders::cancel(tx, id, at, window, if_match.as_ref()).await,
     )
-    .await?;
-    if changed {
-        ctx.counters.canceled.inc();
-        tracing::info!(order_id = id.get(), "order canceled; stock restored");
-    }
-    Ok(res)
+    .await
 }
 
 /// One order with its items.

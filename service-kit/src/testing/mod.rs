@@ -244,3 +244,17 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     );
     body
 }
+
+/// Checks a service's problem codes: each snake_case and listed once, and
+/// `doc` (its OpenAPI document) listing exactly `codes` as the `enum` of
+/// `Problem.code`.
+pub fn assert_codes_documented(codes: &[&str], doc: &utoipa::openapi::OpenApi) {
+    for code in codes {
+        assert!(crate::problem::is_snake_case(code), "{code}");
+        let times = codes.iter().filter(|c| *c == code).count();
+        assert_eq!(times, 1, "{code} is listed {times} times");
+    }
+    let doc = serde_json::to_value(doc).expect("the document serialises");
+    let listed = &doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"];
+    assert_eq!(listed, &serde_json::json!(codes));
+}

@@ -1,6 +1,6 @@
 //! Processes of the stack for end-to-end tests and the bench: a child killed
-//! when dropped, its logs in a directory, a free port, and a wait for
-//! readiness.
+//! when dropped, its logs in a directory, a free port, and the waits for a
+//! port to listen or a route to answer.
 
 use std::{
     net::TcpListener,
@@ -128,6 +128,22 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until something listens on `127.0.0.1:port` (a server without a
+/// readiness route, such as a Lambda runtime API), for `patience` at most.
+pub async fn wait_listening(port: u16, patience: Duration) -> anyhow::Result<()> {
+    let until = tokio::time::Instant::now() + patience;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if tokio::time::Instant::now() > until {
+            bail!("nothing listens on port {port} after {patience:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// `cargo lambda watch` serving only the Lambda runtime API on
