@@ -31,10 +31,6 @@ mod tests {
     #[test]
     fn every_code_is_documented_once() {
         let doc = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
-        service_kit::testing::assert_codes_documented(&every(), &doc);
-        for code in CustomersCode::ALL {
-            let json = serde_json::to_value(code).expect("serialises");
-            assert_eq!(json, code.as_str());
-        }
+        service_kit::testing::assert_codes_documented(CustomersCode::ALL, &every(), &doc);
     }
 }

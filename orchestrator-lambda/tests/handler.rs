@@ -74,6 +74,19 @@ async fn call(req: Request, deps: &Arc<Deps>) -> (u16, Value) {
     (status, body)
 }
 
+/// Fakes that fail the test if anything calls them.
+async fn untouched_fakes() -> Fakes {
+    let f = fakes().await;
+    for server in [&f.customers, &f.orders] {
+        Mock::given(matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(server)
+            .await;
+    }
+    f
+}
+
 /// The sample saga event, with the default dependencies in front of `f`.
 async fn saga(f: &Fakes) -> (u16, Value) {
     call(request(&event("create-and-confirm-order.json")), &deps(f)).await
@@ -571,14 +584,7 @@ async fn unknown_routes_and_methods_are_refused() {
 /// it takes.
 #[tokio::test]
 async fn only_the_exact_routes_run_anything() {
-    let f = fakes().await;
-    for server in [&f.customers, &f.orders] {
-        Mock::given(matchers::any())
-            .respond_with(ResponseTemplate::new(500))
-            .expect(0)
-            .mount(server)
-            .await;
-    }
+    let f = untouched_fakes().await;
     let d = deps(&f);
     for path in [
         "/anything/orchestrator/create-and-confirm-order",
@@ -613,14 +619,7 @@ async fn only_the_exact_routes_run_anything() {
 /// Every kind of refused credential, and what the saga endpoint does with it.
 #[tokio::test]
 async fn every_refused_token_is_a_401_before_any_downstream_call() {
-    let f = fakes().await;
-    for server in [&f.customers, &f.orders] {
-        Mock::given(matchers::any())
-            .respond_with(ResponseTemplate::new(500))
-            .expect(0)
-            .mount(server)
-            .await;
-    }
+    let f = untouched_fakes().await;
     let d = deps(&f);
     let secret = common::JWT_SECRET;
     let mint = |claims: Value, alg: jsonwebtoken::Algorithm, key: &str| {

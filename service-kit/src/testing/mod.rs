@@ -245,10 +245,18 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     body
 }
 
-/// Checks a service's problem codes: each snake_case and listed once, and
-/// `doc` (its OpenAPI document) listing exactly `codes` as the `enum` of
+/// Checks a service's problem codes: its own (`own`) serialised as
+/// written, every code of `codes` snake_case and listed once, and `doc` (its
+/// OpenAPI document) listing exactly `codes` as the `enum` of
 /// `Problem.code`.
-pub fn assert_codes_documented(codes: &[&str], doc: &utoipa::openapi::OpenApi) {
+pub fn assert_codes_documented<C>(own: &[C], codes: &[&str], doc: &utoipa::openapi::OpenApi)
+where
+    C: crate::problem::ProblemCode + serde::Serialize,
+{
+    for code in own {
+        let json = serde_json::to_value(code).expect("a code serialises");
+        assert_eq!(json, code.as_str());
+    }
     for code in codes {
         assert!(crate::problem::is_snake_case(code), "{code}");
         let times = codes.iter().filter(|c| *c == code).count();
