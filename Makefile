@@ -78,8 +78,8 @@ lint: ## Formatting, clippy (warnings as errors), and the structure: no circle b
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-token: ## Print a dev user token (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE from .env), valid 1 h; SUB=name for another caller
-	@scripts/mint-token.sh $${SUB:-dev-user}
+token: ## Print a dev user token (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE from .env), valid 1 h: an admin's, or SCOPE="orders:read ..." and/or ROLE=viewer,...; SUB=name for another caller
+	@SCOPE="$(SCOPE)" ROLE="$(ROLE)" scripts/mint-token.sh $${SUB:-dev-user}
 
 schema: ## Regenerate db/schema.sql from the services' migrations
 	UPDATE_SCHEMA=1 $(CARGO) test -q -p service-kit --test schema
@@ -133,8 +133,8 @@ ecs-local: ## Run template.yaml's ECS task definitions as containers (images of 
 docker-check: ## What CI runs of the container paths: make up, the quick start, ECS tasks, sam local, sam invoke, make down
 	scripts/docker-check.sh
 
-token-aws: ## A user token (1 h) for the deployed stack, signed with the key it generated (SUB=name)
-	@python3 scripts/deploy.py --token $${SUB:-ops-user}
+token-aws: ## A user token (1 h) for the deployed stack, signed with the key it generated: an admin's, or SCOPE=... / ROLE=... as make token (SUB=name)
+	@SCOPE="$(SCOPE)" ROLE="$(ROLE)" python3 scripts/deploy.py --token $${SUB:-ops-user}
 
 url-aws: ## The deployed stack's create-and-confirm URL
 	@python3 scripts/deploy.py --url

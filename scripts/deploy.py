@@ -361,7 +361,8 @@ def run_migrate_task(aws: Aws, settings: Settings, poll_secs: float = 6.0, patie
 
 def mint_token(aws: Aws, settings: Settings, subject: str) -> str:
     """A user token for the stack: HS256 with the key the stack generated,
-    its JwtIssuer and JwtAudience (scripts/mint-token.sh signs it)."""
+    its JwtIssuer and JwtAudience (scripts/mint-token.sh signs it): an
+    admin's, unless SCOPE or ROLE (in the environment) say otherwise."""
     stack = aws.cfn.describe_stacks(StackName=settings.stack)["Stacks"][0]
     out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}

@@ -56,6 +56,8 @@ fi
 if ! $only_apis; then
   (cd orchestrator-lambda && exec cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port 3003) & pids+=($!)
   for _ in $(seq 1 120); do taken 3003 && break; sleep 0.25; done
+  # The orchestrator's own service token (orders-api's is SERVICE_TOKEN).
+  SERVICE_TOKEN="${ORCHESTRATOR_SERVICE_TOKEN:?.env lacks ORCHESTRATOR_SERVICE_TOKEN: compare it with .env.example}" \
   AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNCTION_VERSION=1 \
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:3003/.rt" \
     "$target/orchestrator-lambda" & pids+=($!)

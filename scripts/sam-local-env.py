@@ -7,8 +7,11 @@ against template.yaml, read by SAM CLI's own template reader
                                   AWS::Serverless::Function of the template and
                                   every variable it sets is one that function
                                   declares (SAM ignores the others silently)
-  sam-local-env.py render OUT     write the env file with JWT_SECRET and
-                                  SERVICE_TOKEN taken from .env, if there is one
+  sam-local-env.py render OUT     write the env file with JWT_SECRET (and
+                                  JWT_ISSUER, JWT_AUDIENCE) and the
+                                  orchestrator's own token
+                                  (ORCHESTRATOR_SERVICE_TOKEN, as its
+                                  SERVICE_TOKEN) taken from .env, if there is one
 """
 import json
 import pathlib
@@ -49,9 +52,12 @@ def render(out: str) -> int:
     if dotenv.exists():
         for line in dotenv.read_text().splitlines():
             name, sep, value = line.partition("=")
-            if sep and name.strip() in ("JWT_SECRET", "SERVICE_TOKEN", "JWT_ISSUER", "JWT_AUDIENCE"):
+            name = name.strip()
+            # The orchestrator's own token is its SERVICE_TOKEN.
+            renamed = {"ORCHESTRATOR_SERVICE_TOKEN": "SERVICE_TOKEN"}
+            if sep and name in ("JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", *renamed):
                 for values in env.values():
-                    values[name.strip()] = value.strip()
+                    values[renamed.get(name, name)] = value.strip()
     pathlib.Path(out).write_text(json.dumps(env, indent=2) + "\n")
     return 0
 

@@ -12,7 +12,15 @@ use anyhow::{anyhow, bail};
 use contracts::{Customer, CustomerId, CustomerInput, Product, ProductId, ProductInput};
 
 pub const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
+/// orders-api's own token for customers-api.
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
+/// The orchestrator's own token for customers-api.
+pub const ORCHESTRATOR_TOKEN: &str = "bench-orchestrator-token-0123456789";
+
+/// customers-api's `SERVICE_TOKENS`: each caller by its own token.
+fn service_tokens() -> String {
+    format!("orders-api={SERVICE_TOKEN},orchestrator={ORCHESTRATOR_TOKEN}")
+}
 
 use service_kit::testing::process::{as_lambda_function, lambda_runtime_api};
 pub use service_kit::testing::process::{
@@ -58,6 +66,7 @@ fn base_command(bin: &str) -> anyhow::Result<Command> {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("JWT_SECRET", JWT_SECRET)
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("SERVICE_TOKENS", service_tokens())
         .env("RUST_LOG", "info");
     Ok(cmd)
 }
@@ -187,6 +196,8 @@ pub fn function_binary(
     extra_env: &[(&str, String)],
 ) -> anyhow::Result<Proc> {
     let mut cmd = base_command(bin)?;
+    // A function is the orchestrator: its own token, not orders-api's.
+    cmd.env("SERVICE_TOKEN", ORCHESTRATOR_TOKEN);
     as_lambda_function(&mut cmd, runtime_port, max_concurrency);
     cmd.env("CUSTOMERS_API_BASE", customers_base)
         .env("ORDERS_API_BASE", orders_base);
@@ -230,7 +241,7 @@ pub fn watch(
         .args(["-A", "127.0.0.1", "-P", &port.to_string()])
         .env("CARGO_TARGET_DIR", target_dir()?)
         .env("JWT_SECRET", JWT_SECRET)
-        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("SERVICE_TOKEN", ORCHESTRATOR_TOKEN)
         .env("RUST_LOG", "info")
         .env("CUSTOMERS_API_BASE", customers_base)
         .env("ORDERS_API_BASE", orders_base);
@@ -258,7 +269,7 @@ pub fn function_start_cpu_seconds(via_cargo: bool) -> anyhow::Result<f64> {
     cmd.env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0")
         .env("JWT_SECRET", JWT_SECRET)
-        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("SERVICE_TOKEN", ORCHESTRATOR_TOKEN)
         .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
         .env("ORDERS_API_BASE", "http://127.0.0.1:9")
         .env("AWS_LAMBDA_FUNCTION_NAME", "orchestrator-lambda")

@@ -4,5 +4,10 @@ use service_kit::{config::HttpSettings, http};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     http::start("customers-api", 3001);
-    http::run_service(HttpSettings::from_env(3001), startup::build).await
+    // Only customers-api serves `/internal/*`: it alone reads SERVICE_TOKENS.
+    let settings = HttpSettings::from_env(3001).and_then(|mut s| {
+        s.auth = s.auth.with_services_from_env()?;
+        Ok(s)
+    });
+    http::run_service(settings, startup::build).await
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use service_kit::{
     client::RetryPolicy,
-    config::{millis_in, optional, parsed_in, required, AuthSettings},
+    config::{millis_in, optional, parsed_in, required, service_token, AuthSettings},
     token::JwtVerifier,
 };
 
@@ -22,8 +22,9 @@ pub struct Config {
     /// Checks the callers' tokens (`JWT_SECRET`, `JWT_ISSUER`,
     /// `JWT_AUDIENCE`, `JWT_MAX_TTL_SECS`), as the APIs do.
     pub users: JwtVerifier,
-    /// `SERVICE_TOKEN`: how the saga authenticates to both APIs. To
-    /// orders-api it names the caller in `X-On-Behalf-Of`.
+    /// `SERVICE_TOKEN`: the orchestrator's own token for customers-api's
+    /// `/internal/*` (customers-api knows it as `orchestrator`). orders-api
+    /// gets the caller's own token instead.
     pub service_token: String,
     /// How downstream calls are timed and retried: the longest wait for one
     /// attempt (`DOWNSTREAM_TIMEOUT_MS`, 2000), attempts per call, the first
@@ -47,7 +48,11 @@ impl Config {
     /// `APP_SECRET_ARN` is set.
     pub async fn load() -> anyhow::Result<Self> {
         let Some(arn) = optional("APP_SECRET_ARN") else {
-            return Self::from_env_with(AuthSettings::from_env()?, None);
+            return Self::from_env_with(
+                AuthSettings::from_env()?,
+                service_token(required("SERVICE_TOKEN")?)?,
+                None,
+            );
         };
         if optional("JWT_SECRET").is_some() || optional("SERVICE_TOKEN").is_some() {
             return Err(anyhow!(
@@ -57,22 +62,25 @@ impl Config {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = aws_sdk_secretsmanager::Client::new(&aws);
         let secrets = secrets::fetch(&client, &arn).await?;
-        let auth = AuthSettings::with_secrets(secrets.jwt_secret, secrets.service_token)
+        let auth = AuthSettings::with_secret(secrets.jwt_secret)
             .with_context(|| format!("the secret {arn}"))?;
-        Self::from_env_with(auth, Some(aws))
+        let service_token =
+            service_token(secrets.service_token).with_context(|| format!("the secret {arn}"))?;
+        Self::from_env_with(auth, service_token, Some(aws))
     }
 
     /// Every setting but the credentials from the environment.
     pub fn from_env_with(
         auth: AuthSettings,
+        service_token: String,
         aws: Option<aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
-        let users = JwtVerifier::from_settings(&auth);
+        let users = auth.verifier();
         let config = Self {
             customers: required("CUSTOMERS_API_BASE")?.parse()?,
             orders: required("ORDERS_API_BASE")?.parse()?,
             users,
-            service_token: auth.service_token,
+            service_token,
             retry: RetryPolicy {
                 attempt_timeout: millis_in("DOWNSTREAM_TIMEOUT_MS", 2000, 10..=60_000)?,
                 max_attempts: parsed_in("RETRY_MAX_ATTEMPTS", 4, 1..=20)?,

@@ -18,17 +18,47 @@ use tokio::time::Instant;
 
 use crate::{
     answer,
-    saga::{self, Completed, Deps, Failure, SagaCode, SagaRequest},
+    saga::{self, Caller, Completed, Deps, Failure, SagaCode, SagaRequest},
 };
+use service_kit::scope::Scope;
 
 pub const SAGA_PATH: &str = "/orchestrator/create-and-confirm-order";
 pub const HEALTH_PATH: &str = "/orchestrator/health";
 
+/// A route of the function: its method, its path, and the scope a caller's
+/// token must grant (`None`: open to anyone).
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub scope: Option<Scope>,
+}
+
+/// Every route [`app`] serves, with what it asks of its caller (the tests
+/// walk this table with every role).
+pub const ROUTES: [Route; 2] = [
+    Route {
+        method: "GET",
+        path: HEALTH_PATH,
+        scope: None,
+    },
+    Route {
+        method: "POST",
+        path: SAGA_PATH,
+        scope: Some(SAGA_SCOPE),
+    },
+];
+
+/// What running a saga needs.
+const SAGA_SCOPE: Scope = Scope::OrdersWrite;
+
 /// The function's routes over `deps` (built once per cold start).
 pub fn app(deps: Arc<Deps>) -> Router {
     Router::new()
-        .route(HEALTH_PATH, only("GET", get(health)))
-        .route(SAGA_PATH, only("POST", post(create_and_confirm)))
+        .route(ROUTES[0].path, only(ROUTES[0].method, get(health)))
+        .route(
+            ROUTES[1].path,
+            only(ROUTES[1].method, post(create_and_confirm)),
+        )
         .fallback(route_not_found)
         .with_state(deps)
 }
@@ -88,11 +118,11 @@ fn header_correlation(headers: &HeaderMap) -> Option<CorrelationId> {
 /// header's, else a new one).
 async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Response {
     let header_id = header_correlation(req.headers());
-    let subject = match authenticate(req.headers(), &deps) {
-        Ok(subject) => subject,
+    let deadline = deadline_of(req.extensions().get::<Context>(), &deps);
+    let caller = match authenticate(req.headers(), &deps, deadline) {
+        Ok(caller) => caller,
         Err(f) => return answer::failure(&header_id.unwrap_or_else(CorrelationId::generate), &f),
     };
-    let deadline = deadline_of(req.extensions().get::<Context>(), &deps);
     let parsed = parse(req).await;
     let id = parsed
         .as_ref()
@@ -102,7 +132,7 @@ async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Resp
         .or(header_id)
         .unwrap_or_else(CorrelationId::generate);
     let outcome = correlation::scope(id.clone(), async {
-        run_logged(&deps, &subject, &parsed?, deadline, &id).await
+        run_logged(&deps, &caller, &parsed?, deadline, &id).await
     })
     .await;
     match outcome {
@@ -111,8 +141,12 @@ async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Resp
     }
 }
 
-/// The caller's subject, from a valid `Authorization: Bearer <JWT>`.
-fn authenticate(headers: &HeaderMap, deps: &Deps) -> Result<String, Failure> {
+/// The caller, from a valid `Authorization: Bearer <JWT>` that grants
+/// `orders:write` (401 without a valid token, 403 without the scope). The
+/// token is relayed to orders-api for every step, compensation included,
+/// so it must stay valid until `deadline`: one that expires sooner is
+/// refused (401) before anything runs, rather than failing half-way.
+fn authenticate(headers: &HeaderMap, deps: &Deps, deadline: Instant) -> Result<Caller, Failure> {
     let refuse = |why: &str| {
         tracing::info!(reason = why, "caller refused");
         Failure::request(
@@ -127,7 +161,30 @@ fn authenticate(headers: &HeaderMap, deps: &Deps) -> Result<String, Failure> {
         .to_str()
         .map_err(|_| refuse("the Authorization header is not text"))?;
     let token = service_kit::token::bearer_token(value).map_err(refuse)?;
-    deps.config.users.verify(token).map_err(refuse)
+    let principal = deps.config.users.verify(token).map_err(refuse)?;
+    let needed = deadline.saturating_duration_since(Instant::now()).as_secs() as i64 + 1;
+    if principal.expires_at - chrono::Utc::now().timestamp() < needed {
+        tracing::info!(sub = %principal.subject, "the token expires before the saga could end");
+        return Err(Failure::request(
+            StatusCode::UNAUTHORIZED,
+            SagaCode::Unauthorized,
+            format!(
+                "the token expires within {needed} s, before the saga could end; use a fresh one"
+            ),
+        ));
+    }
+    principal.scopes.require(SAGA_SCOPE).map_err(|scope| {
+        tracing::info!(sub = %principal.subject, scope = %scope, "caller lacks the scope");
+        Failure::request(
+            StatusCode::FORBIDDEN,
+            SagaCode::Forbidden,
+            format!("this needs the scope {scope}, which the token does not grant"),
+        )
+    })?;
+    Ok(Caller {
+        subject: principal.subject,
+        token: token.to_owned(),
+    })
 }
 
 /// Epoch milliseconds of 2001-09-09: a Lambda deadline below this is no
@@ -188,19 +245,18 @@ async fn parse(req: Request) -> Result<SagaRequest, Failure> {
 /// Runs the saga in its span, with one log line for its outcome.
 async fn run_logged(
     deps: &Deps,
-    subject: &str,
+    caller: &Caller,
     request: &SagaRequest,
     deadline: Instant,
     id: &CorrelationId,
 ) -> Result<Completed, Failure> {
-    let span =
-        tracing::info_span!("saga", correlation_id = %id, customer_id = request.customer_id.get());
+    let span = tracing::info_span!("saga", correlation_id = %id, sub = %caller.subject, customer_id = request.customer_id.get());
     tracing::Instrument::instrument(
         async {
             let started = Instant::now();
             let budget_ms = deadline.saturating_duration_since(started).as_millis() as u64;
             tracing::debug!(items = request.items.len(), budget_ms, "saga started");
-            let result = saga::run(deps, subject, request, deadline).await;
+            let result = saga::run(deps, caller, request, deadline).await;
             let latency_ms = started.elapsed().as_millis() as u64;
             match &result {
                 Ok(done) => tracing::info!(order_id = done.order.id.get(), latency_ms, "saga succeeded"),

@@ -21,7 +21,10 @@ use sqlx::MySqlPool;
 mod common;
 
 const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef";
+/// orders-api's own token for customers-api.
 const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
+/// The orchestrator's own token for customers-api.
+const ORCHESTRATOR_TOKEN: &str = "e2e-orchestrator-token-0123456789";
 
 fn port() -> u16 {
     free_port().expect("a free port")
@@ -60,6 +63,10 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
         .env("DATABASE_URL", db_url)
         .env("JWT_SECRET", JWT_SECRET)
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env(
+            "SERVICE_TOKENS",
+            format!("orders-api={SERVICE_TOKEN},orchestrator={ORCHESTRATOR_TOKEN}"),
+        )
         .env(
             "CUSTOMERS_API_BASE",
             format!("http://127.0.0.1:{customers_port}"),
@@ -157,7 +164,7 @@ impl Stack {
         let arn = common::put_secret(
             &moto,
             "order-back-office-e2e",
-            &json!({"JWT_SECRET": JWT_SECRET, "SERVICE_TOKEN": SERVICE_TOKEN}).to_string(),
+            &json!({"JWT_SECRET": JWT_SECRET, "SERVICE_TOKEN": ORCHESTRATOR_TOKEN}).to_string(),
         )
         .await;
         let lambda = lambda(
@@ -508,6 +515,7 @@ async fn info_logs_carry_no_secrets_or_pii() {
         "5550001234",
         JWT_SECRET,
         SERVICE_TOKEN,
+        ORCHESTRATOR_TOKEN,
         &token,
         &stack.token,
         "not-a-jwt-but-a-secret-attempt",

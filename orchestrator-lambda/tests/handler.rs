@@ -235,19 +235,18 @@ async fn happy_path_answers_the_consolidated_201() {
             "{budget}"
         );
     }
-    // Every orders-api call is the service, acting for the caller.
+    // Every orders-api call carries the caller's own token, nothing else.
     for r in &received {
-        assert_eq!(
-            r.headers.get("authorization").and_then(|v| v.to_str().ok()),
-            Some(format!("Bearer {SERVICE_TOKEN}").as_str())
-        );
-        assert_eq!(
-            r.headers
-                .get("x-on-behalf-of")
-                .and_then(|v| v.to_str().ok()),
-            Some(SUBJECT)
-        );
+        assert_eq!(relayed_subject(r).as_deref(), Some(SUBJECT));
+        assert!(r.headers.get("x-on-behalf-of").is_none());
     }
+}
+
+/// The `sub` of the user token a downstream request carries, if it carries one.
+fn relayed_subject(r: &wiremock::Request) -> Option<String> {
+    let value = r.headers.get("authorization")?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ")?;
+    common::users().verify(token).ok().map(|p| p.subject)
 }
 
 #[tokio::test]
@@ -723,6 +722,126 @@ async fn every_refused_token_is_a_401_before_any_downstream_call() {
     assert_eq!(status, 200);
 }
 
+/// Every route of the function's table, called by each role, by a token
+/// with every scope but the route's and with the route's alone: 403
+/// `forbidden` naming the scope, before anything runs downstream, or
+/// through (to the body's 400, for the saga).
+#[tokio::test]
+async fn the_saga_answers_each_role_as_the_spec_says() {
+    use orchestrator_lambda::routes::ROUTES;
+    use service_kit::scope::{Role, Scopes};
+    let f = untouched_fakes().await;
+    let d = deps(&f);
+    let token = |scopes: Scopes, groups: &[&str]| {
+        service_kit::testing::mint_token(
+            common::JWT_SECRET,
+            "walker",
+            600,
+            json!({"scope": scopes.claim(), "groups": groups}),
+        )
+    };
+    let mut checked = 0;
+    for route in ROUTES {
+        let file = if route.method == "GET" {
+            "health.json"
+        } else {
+            "create-and-confirm-order.json"
+        };
+        let send = |bearer: Option<String>| {
+            let mut e = event(file);
+            e["requestContext"]["http"]["method"] = json!(route.method);
+            e["rawPath"] = json!(route.path);
+            if e["body"].is_string() {
+                e["body"] = json!("{}");
+            }
+            match bearer {
+                Some(t) => e["headers"]["authorization"] = json!(format!("Bearer {t}")),
+                None => {
+                    e["headers"]
+                        .as_object_mut()
+                        .map(|h| h.remove("authorization"));
+                }
+            }
+            let d = d.clone();
+            async move { call(request(&e), &d).await }
+        };
+        let Some(scope) = route.scope else {
+            assert_eq!(send(None).await.0, 200, "{} is open", route.path);
+            checked += 1;
+            continue;
+        };
+        let mut callers: Vec<(String, String, bool)> = Role::ALL
+            .iter()
+            .map(|r| {
+                (
+                    r.to_string(),
+                    token(Scopes::NONE, &[r.as_str()]),
+                    r.scopes().contains(scope),
+                )
+            })
+            .collect();
+        callers.push((
+            "every other scope".into(),
+            token(Scopes::all().without(scope), &[]),
+            false,
+        ));
+        callers.push((
+            scope.to_string(),
+            token(Scopes::NONE.with(scope), &[]),
+            true,
+        ));
+        for (who, t, allowed) in callers {
+            let (status, body) = send(Some(t)).await;
+            if allowed {
+                assert_eq!(
+                    status, 400,
+                    "{} by {who}: through to the body: {body}",
+                    route.path
+                );
+            } else {
+                assert_eq!(status, 403, "{} by {who}: {body}", route.path);
+                assert_eq!(body["error"]["code"], "forbidden");
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains(scope.as_str()), "{message}");
+            }
+            checked += 1;
+        }
+        assert_eq!(send(None).await.0, 401);
+    }
+    assert_eq!(checked, 1 + 7);
+}
+
+/// The caller's token is relayed for every step, compensation included: one
+/// that would expire before the saga's deadline is refused up front, not
+/// half-way.
+#[tokio::test]
+async fn a_token_that_expires_before_the_deadline_is_refused_before_anything_runs() {
+    let f = untouched_fakes().await;
+    // The budget is 10 s (saga_timeout): a token with 5 s left cannot last.
+    let d = deps(&f);
+    let short = service_kit::testing::mint_token(common::JWT_SECRET, SUBJECT, 5, json!({}));
+    let e = common::event_as("create-and-confirm-order.json", &short);
+    let (status, body) = call(request(&e), &d).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("fresh"),
+        "{body}"
+    );
+    // With a shorter budget, the same token is good enough to begin.
+    let f = fakes().await;
+    customer_ok(&f).await;
+    create_ok(&f).await;
+    confirm_ok(&f).await;
+    fetch_ok(&f, "CONFIRMED").await;
+    let d = deps_with(&f, |c| c.saga_timeout = Duration::from_secs(2));
+    let (status, body) = call(request(&e), &d).await;
+    assert_eq!(status, 201, "{body}");
+}
+
 /// The orders-api keys a saga sends for `sub`.
 async fn keys_sent_for(sub: &str) -> (String, String) {
     let f = fakes().await;
@@ -746,7 +865,10 @@ async fn keys_sent_for(sub: &str) -> (String, String) {
             .unwrap_or_default()
             .to_owned()
     };
-    (header("idempotency-key"), header("x-on-behalf-of"))
+    (
+        header("idempotency-key"),
+        relayed_subject(create).unwrap_or_default(),
+    )
 }
 
 #[tokio::test]

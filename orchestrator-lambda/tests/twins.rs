@@ -31,7 +31,7 @@ struct Apis {
 }
 
 fn http(db: &TestDatabase) -> HttpSettings {
-    service_kit::testing::http_settings(db, common::JWT_SECRET, SERVICE_TOKEN)
+    service_kit::testing::http_settings(db, common::JWT_SECRET)
 }
 
 async fn apis() -> Apis {
@@ -44,6 +44,7 @@ async fn apis() -> Apis {
     let orders = orders_api::startup::build(orders_api::config::Settings {
         http: http(&db),
         customers_api_base: customers_base.clone(),
+        service_token: common::ORDERS_SERVICE_TOKEN.into(),
         reservation_ttl: Duration::from_secs(900),
         cancel_window: Duration::from_secs(600),
         idempotency_ttl: Duration::from_secs(86_400),
@@ -131,8 +132,7 @@ async fn twins(
     let keys = Keys::derive(SUBJECT, &key);
     let created: Value = reqwest::Client::new()
         .post(format!("{}/orders", apis.orders))
-        .bearer_auth(SERVICE_TOKEN)
-        .header("X-On-Behalf-Of", SUBJECT)
+        .bearer_auth(common::token_for(SUBJECT))
         .header("Idempotency-Key", &keys.create)
         .json(&order_body)
         .send()

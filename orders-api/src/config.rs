@@ -5,11 +5,14 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use service_kit::config::{self, secs_in, HttpSettings};
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
     pub http: HttpSettings,
     /// `CUSTOMERS_API_BASE`: where `GET /internal/customers/{id}` is asked.
     pub customers_api_base: String,
+    /// `SERVICE_TOKEN`: orders-api's own token for customers-api (which
+    /// knows it as `orders-api` in its `SERVICE_TOKENS`).
+    pub service_token: String,
     /// `RESERVATION_TTL_SECS` (900): CREATED orders older than this are released.
     pub reservation_ttl: Duration,
     /// `CANCEL_WINDOW_SECS` (600): how long after confirmation an order may be canceled.
@@ -23,6 +26,21 @@ pub struct Settings {
     /// is the sessions' `innodb_lock_wait_timeout`, so it bounds every lock
     /// wait of orders-api.
     pub idempotency_wait: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("http", &self.http)
+            .field("customers_api_base", &self.customers_api_base)
+            .field("service_token", &"<redacted>")
+            .field("reservation_ttl", &self.reservation_ttl)
+            .field("cancel_window", &self.cancel_window)
+            .field("idempotency_ttl", &self.idempotency_ttl)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("idempotency_wait", &self.idempotency_wait)
+            .finish()
+    }
 }
 
 /// `IDEMPOTENCY_WAIT_SECS` when unset.
@@ -41,6 +59,7 @@ impl Settings {
         Ok(Self {
             http: HttpSettings::from_env(3002)?,
             customers_api_base: base.trim_end_matches('/').to_owned(),
+            service_token: config::service_token(config::required("SERVICE_TOKEN")?)?,
             reservation_ttl: secs_in("RESERVATION_TTL_SECS", 900, 1..=MONTH)?,
             cancel_window: secs_in("CANCEL_WINDOW_SECS", 600, 1..=MONTH)?,
             idempotency_ttl: secs_in("IDEMPOTENCY_TTL_SECS", 86_400, 60..=MONTH)?,

@@ -70,10 +70,7 @@ pub fn run(
 ) -> anyhow::Result<Server> {
     let readiness = web::Data::new(ops::Readiness::default().with(move || sweeper.stalled()));
     let ctx = web::Data::new(OrdersContext {
-        customers: CustomersClient::new(
-            &settings.customers_api_base,
-            &settings.http.auth.service_token,
-        )?,
+        customers: CustomersClient::new(&settings.customers_api_base, &settings.service_token)?,
         cancel_window: settings.cancel_window,
         counters: web::Data::from(counters),
     });

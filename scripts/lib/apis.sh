@@ -4,7 +4,9 @@
 #
 #   start_apis NAME BIN_DIR LOG_LEVEL
 #
-# Needs JWT_SECRET and SERVICE_TOKEN exported. Sets db, work (a scratch
+# Needs JWT_SECRET and SERVICE_TOKEN (orders-api's own; customers-api knows
+# it as orders-api) exported; ORCHESTRATOR_SERVICE_TOKEN, when exported, is
+# the orchestrator's (customers-api knows it as orchestrator). Sets db, work (a scratch
 # directory holding the services' logs), cport, oport and pids; installs an
 # EXIT trap that stops the processes, drops the database and removes $work.
 # Add processes to pids to have them stopped too.
@@ -39,7 +41,8 @@ start_apis() {
   mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
   local common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_SECRET="$JWT_SECRET"
                 SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG="$level")
-  "${common[@]}" PORT="$cport" "$bin/customers-api" >"$work/customers-api.log" 2>&1 &
+  "${common[@]}" PORT="$cport" SERVICE_TOKENS="orders-api=$SERVICE_TOKEN${ORCHESTRATOR_SERVICE_TOKEN:+,orchestrator=$ORCHESTRATOR_SERVICE_TOKEN}" "$bin/customers-api" \
+    >"$work/customers-api.log" 2>&1 &
   pids+=($!)
   "${common[@]}" PORT="$oport" CUSTOMERS_API_BASE="http://127.0.0.1:$cport" "$bin/orders-api" \
     >"$work/orders-api.log" 2>&1 &

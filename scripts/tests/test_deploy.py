@@ -150,6 +150,7 @@ def test_after_a_deploy_a_token_signed_with_the_stacks_generated_key_is_minted(m
     claims = json.loads(base64.urlsafe_b64decode(pad(payload)))
     assert claims["sub"] == "ops-user"
     assert claims["iss"] == "order-back-office" and claims["aud"] == "order-back-office-api"
+    assert claims["groups"] == ["admin"], "an admin's token unless SCOPE or ROLE say otherwise"
     secret_arn = next(o["OutputValue"] for o in client("cloudformation").describe_stacks(
         StackName="order-back-office-dev")["Stacks"][0]["Outputs"] if o["OutputKey"] == "JwtSecretArn")
     key = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])["JWT_SECRET"]

@@ -36,7 +36,7 @@ PLATFORM = re.compile(r"^(AWS_.*|_HANDLER|LAMBDA_.*)$")
 
 def read_vars(crate: str) -> dict[str, set[str]]:
     """The variables a binary reads, and those it requires."""
-    read, required = set(), set()
+    read, required, prefixes = set(), set(), set()
     for folder in SOURCES[crate]:
         for path in (ROOT / folder).rglob("*.rs"):
             if "testing" in path.parts:
@@ -45,12 +45,14 @@ def read_vars(crate: str) -> dict[str, set[str]]:
             # Only the code that is built into the binary, not its tests.
             text = text.split("#[cfg(test)]")[0]
             read |= set(re.findall(READERS, text))
+            # A family of variables read by prefix (SERVICE_TOKENS_<NAME>).
+            prefixes |= set(re.findall(r'strip_prefix\(\s*"([A-Z][A-Z0-9_]*_)"\s*\)', text))
             required |= set(re.findall(r'required\(\s*"([A-Z][A-Z0-9_]+)"', text))
             if "try_from_default_env" in text:
                 read.add("RUST_LOG")  # tracing's EnvFilter reads it
     # The DB_* parts are required only in place of DATABASE_URL (checked
     # per task below), not by every binary that links service-kit.
-    return {"read": read, "required": required - DB_PARTS}
+    return {"read": read, "required": required - DB_PARTS, "prefixes": prefixes}
 
 
 def ecs_containers():
@@ -133,7 +135,7 @@ def test_users_and_file_systems_are_the_images():
 def test_each_task_passes_what_its_binary_reads_and_nothing_else(task, crate, container):
     code = read_vars(crate)
     given = env_names(container)
-    unread = given - code["read"]
+    unread = {v for v in given - code["read"] if not v.startswith(tuple(code["prefixes"]))}
     assert not unread, f"{task}: passes {sorted(unread)}, which {crate} never reads"
     # The database comes as DATABASE_URL or as its DB_* parts.
     needed = set(code["required"]) - {"DATABASE_URL"}
@@ -226,6 +228,26 @@ def test_the_function_reads_the_secrets_it_lists():
     assert {"JWT_SECRET", "SERVICE_TOKEN"} <= keys
     allowed = json.dumps(fn["Policies"])
     assert all(s in allowed for s in listed)
+
+
+def test_customers_api_knows_each_caller_by_the_token_that_caller_holds():
+    """orders-api's SERVICE_TOKEN and the function's are two secrets, and
+    customers-api gets each under its caller's name (SERVICE_TOKENS_<NAME>)."""
+    containers = {t: c for t, _, c in ecs_containers()}
+    customers = next(c for t, c in containers.items() if t.startswith("Customers"))
+    orders = next(c for t, c in containers.items() if t.startswith("Orders"))
+    known = {s["Name"]: value_from_targets(s["ValueFrom"])[0]
+             for s in customers.get("Secrets", []) if s["Name"].startswith("SERVICE_TOKENS_")}
+    held_by_orders = next(value_from_targets(s["ValueFrom"])[0]
+                          for s in orders["Secrets"] if s["Name"] == "SERVICE_TOKEN")
+    fn = RESOURCES["OrchestratorFunction"]["Properties"]
+    listed = re.findall(r"\$\{(\w+)\}", fn["Environment"]["Variables"]["APP_SECRET_ARN"]["Fn::Sub"])
+    held_by_function = [(s, "SERVICE_TOKEN") for s in listed if "SERVICE_TOKEN" in secret_keys(s)]
+    assert len(held_by_function) == 1, listed
+    assert known == {"SERVICE_TOKENS_ORDERS_API": held_by_orders,
+                     "SERVICE_TOKENS_ORCHESTRATOR": held_by_function[0]}, known
+    assert held_by_orders != held_by_function[0], "one credential per service"
+    assert "SERVICE_TOKEN" not in env_names(customers), "customers-api calls no one"
 
 
 def test_nothing_secret_is_a_parameter():

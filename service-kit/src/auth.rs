@@ -1,15 +1,24 @@
-//! Credentials: HS256 user tokens on business routes, the service token on
-//! `/internal/*`, and either on routes that a service calls for a user
-//! ([`Caller`]). All are extractors, so a handler that takes one cannot run
-//! unauthenticated.
+//! Credentials as actix extractors, so a handler that takes one cannot run
+//! unauthenticated or beyond its caller's rights:
+//!
+//! - [`Allowed<P>`]: a user token granting the scope `P` names
+//!   (`Allowed<needs::OrdersWrite>`); 401 without a valid token, 403
+//!   `forbidden` naming the scope without it.
+//! - [`Principal`]: any valid user token, for the routes whose rule also
+//!   looks at the entity (an order's creator may read and withdraw it).
+//! - [`ServiceCaller`]: one of the services in `SERVICE_TOKENS`, by name.
 
-use std::future::{ready, Ready};
+use std::{
+    future::{ready, Ready},
+    marker::PhantomData,
+};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 
 use crate::problem::{ApiError, KitCode};
+pub use crate::scope::{needs, Permission, Principal, Scope, Scopes};
 use crate::token::bearer_token;
-pub use crate::token::{verifiers, JwtVerifier, ServiceTokenVerifier, ON_BEHALF_OF};
+pub use crate::token::{JwtVerifier, ServiceTokens};
 
 fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
@@ -28,125 +37,89 @@ fn missing_config(what: &'static str) -> ApiError {
     ApiError::internal(anyhow::anyhow!("{what} is not registered as app data"))
 }
 
-/// A caller holding a valid user token.
-#[derive(Clone, Debug)]
-pub struct User {
-    pub subject: String,
+fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let verifier = req
+        .app_data::<web::Data<JwtVerifier>>()
+        .ok_or_else(|| missing_config("JwtVerifier"))?;
+    let token = bearer(req)?;
+    let principal = verifier
+        .verify(token)
+        .map_err(|why| ApiError::unauthorized(KitCode::InvalidToken, why))?;
+    // The access log line and every log line of the request name the caller.
+    tracing::Span::current().record("sub", principal.subject.as_str());
+    Ok(principal)
 }
 
-impl FromRequest for User {
+/// 403 `forbidden`, naming the scope the caller lacks (also in
+/// `WWW-Authenticate`, as RFC 6750 has it).
+pub fn forbidden(scope: Scope) -> ApiError {
+    let challenge = format!(
+        "Bearer realm=\"order-back-office\", error=\"insufficient_scope\", scope=\"{scope}\""
+    );
+    let mut e = ApiError::new(
+        actix_web::http::StatusCode::FORBIDDEN,
+        KitCode::Forbidden,
+        format!("this needs the scope {scope}, which the token does not grant"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&challenge) {
+        e = e.with_header(header::WWW_AUTHENTICATE, v);
+    }
+    e
+}
+
+impl FromRequest for Principal {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let verifier = req
-                .app_data::<web::Data<JwtVerifier>>()
-                .ok_or_else(|| missing_config("JwtVerifier"))?;
-            let token = bearer(req)?;
-            let subject = verifier
-                .verify(token)
-                .map_err(|why| ApiError::unauthorized(KitCode::InvalidToken, why))?;
-            Ok(User { subject })
-        })())
+        ready(principal(req))
     }
 }
 
-/// Another service of ours, holding `SERVICE_TOKEN`.
-#[derive(Clone, Copy, Debug)]
-pub struct Service;
+/// A caller whose user token grants `P`'s scope.
+pub struct Allowed<P> {
+    pub caller: Principal,
+    _needs: PhantomData<P>,
+}
 
-impl FromRequest for Service {
+impl<P: Permission> FromRequest for Allowed<P> {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let verifier = req
-                .app_data::<web::Data<ServiceTokenVerifier>>()
-                .ok_or_else(|| missing_config("ServiceTokenVerifier"))?;
-            let token = bearer(req)?;
-            if verifier.matches(token) {
-                Ok(Service)
-            } else {
-                Err(ApiError::unauthorized(
-                    KitCode::InvalidToken,
-                    "the service token is invalid",
-                ))
-            }
-        })())
-    }
-}
-
-/// Who a request acts for: a user with their own token, or a service of
-/// ours (holding `SERVICE_TOKEN`) acting for the user it names in
-/// `X-On-Behalf-Of`. Only a service credential may set that header: a user
-/// token that comes with it is refused (403), so nobody acts as another user.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    /// The user's `sub`.
-    pub subject: String,
-    /// Whether a service made the request for the user.
-    pub via_service: bool,
-}
-
-fn on_behalf_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(ON_BEHALF_OF) else {
-        return Ok(None);
-    };
-    let bad = || {
-        ApiError::bad_request(
-            KitCode::InvalidOnBehalfOf,
-            "X-On-Behalf-Of must name a subject of 1 to 255 printable ASCII characters",
-        )
-    };
-    let subject = value.to_str().map_err(|_| bad())?;
-    if crate::token::valid_subject(subject) {
-        Ok(Some(subject.to_owned()))
-    } else {
-        Err(bad())
-    }
-}
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let token = bearer(req)?;
-            let services = req
-                .app_data::<web::Data<ServiceTokenVerifier>>()
-                .ok_or_else(|| missing_config("ServiceTokenVerifier"))?;
-            if services.matches(token) {
-                let subject = on_behalf_of(req)?.ok_or_else(|| {
-                    ApiError::unauthorized(
-                        KitCode::Unauthorized,
-                        "a service credential must name the user it acts for in X-On-Behalf-Of",
-                    )
-                })?;
-                return Ok(Caller {
-                    subject,
-                    via_service: true,
-                });
-            }
-            let users = req
-                .app_data::<web::Data<JwtVerifier>>()
-                .ok_or_else(|| missing_config("JwtVerifier"))?;
-            let subject = users
-                .verify(token)
-                .map_err(|why| ApiError::unauthorized(KitCode::InvalidToken, why))?;
-            if req.headers().contains_key(ON_BEHALF_OF) {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::FORBIDDEN,
-                    KitCode::OnBehalfOfForbidden,
-                    "only a service credential may act on behalf of another user",
-                ));
-            }
-            Ok(Caller {
-                subject,
-                via_service: false,
+        ready(principal(req).and_then(|caller| {
+            caller.scopes.require(P::SCOPE).map_err(forbidden)?;
+            Ok(Allowed {
+                caller,
+                _needs: PhantomData,
             })
+        }))
+    }
+}
+
+/// One of our services, known by its own token (`SERVICE_TOKENS`).
+#[derive(Clone, Debug)]
+pub struct ServiceCaller {
+    /// Its name in `SERVICE_TOKENS`.
+    pub name: String,
+}
+
+impl FromRequest for ServiceCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let services = req
+                .app_data::<web::Data<ServiceTokens>>()
+                .ok_or_else(|| missing_config("ServiceTokens"))?;
+            let token = bearer(req)?;
+            let name = services.caller(token).ok_or_else(|| {
+                ApiError::unauthorized(KitCode::InvalidToken, "the service token is invalid")
+            })?;
+            let name = format!("service:{name}");
+            tracing::Span::current().record("sub", name.as_str());
+            Ok(ServiceCaller { name })
         })())
     }
 }

@@ -196,8 +196,6 @@ pub struct Request<'a, B: ?Sized = ()> {
     pub method: Method,
     pub path: String,
     pub bearer: &'a str,
-    /// The user a service credential acts for (`X-On-Behalf-Of`).
-    pub on_behalf_of: Option<&'a str>,
     /// A precondition (`If-Match`).
     pub if_match: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
@@ -212,7 +210,6 @@ impl<'a> Request<'a> {
             method,
             path,
             bearer,
-            on_behalf_of: None,
             if_match: None,
             idempotency_key: None,
             body: None,
@@ -226,7 +223,6 @@ impl<'a> Request<'a> {
             method: self.method,
             path: self.path,
             bearer: self.bearer,
-            on_behalf_of: self.on_behalf_of,
             if_match: self.if_match,
             idempotency_key: self.idempotency_key,
             body: Some(body),
@@ -235,11 +231,6 @@ impl<'a> Request<'a> {
 }
 
 impl<'a, B: ?Sized> Request<'a, B> {
-    pub fn on_behalf_of(mut self, subject: &'a str) -> Self {
-        self.on_behalf_of = Some(subject);
-        self
-    }
-
     pub fn idempotency_key(mut self, key: &'a str) -> Self {
         self.idempotency_key = Some(key);
         self
@@ -380,9 +371,6 @@ impl Client {
             );
         if let Some(id) = correlation::current() {
             builder = builder.header(correlation::HEADER_NAME, id.as_str());
-        }
-        if let Some(subject) = req.on_behalf_of {
-            builder = builder.header(crate::token::ON_BEHALF_OF, subject);
         }
         if let Some(tag) = req.if_match {
             builder = builder.header(header::IF_MATCH, tag);

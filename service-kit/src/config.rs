@@ -5,6 +5,8 @@ use std::{fmt::Display, str::FromStr};
 
 use anyhow::{anyhow, Context};
 
+use crate::token::{JwtVerifier, ServiceTokens};
+
 /// Loads `.env` if present. Variables already set in the environment win.
 pub fn load_dotenv() {
     // A missing .env is the normal case outside development.
@@ -106,10 +108,11 @@ pub struct AuthSettings {
     pub jwt_issuer: Option<String>,
     /// `JWT_AUDIENCE`: checked when set.
     pub jwt_audience: Option<String>,
-    /// `SERVICE_TOKEN`: bearer token for `/internal/*`.
-    pub service_token: String,
     /// `JWT_MAX_TTL_SECS` (86400): tokens whose `exp` lies further ahead are refused.
     pub jwt_max_ttl: std::time::Duration,
+    /// The services that may call this one's `/internal/*` routes, each
+    /// with its own token (`SERVICE_TOKENS`; only customers-api has any).
+    pub services: ServiceTokens,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -118,36 +121,86 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_secret", &"<redacted>")
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
-            .field("service_token", &"<redacted>")
             .field("jwt_max_ttl", &self.jwt_max_ttl)
+            .field("services", &self.services)
             .finish()
     }
 }
 
 impl AuthSettings {
-    /// Reads every setting from the environment.
+    /// Reads the user-token settings from the environment; no service
+    /// tokens ([`AuthSettings::with_services_from_env`] adds them).
     pub fn from_env() -> anyhow::Result<Self> {
-        Self::with_secrets(required("JWT_SECRET")?, required("SERVICE_TOKEN")?)
+        Self::with_secret(required("JWT_SECRET")?)
     }
 
-    /// The two secrets as given (read from a secret store, say); the rest
-    /// from the environment.
-    pub fn with_secrets(jwt_secret: String, service_token: String) -> anyhow::Result<Self> {
+    /// The user-token key as given (read from a secret store, say); the
+    /// rest from the environment.
+    pub fn with_secret(jwt_secret: String) -> anyhow::Result<Self> {
         if jwt_secret.len() < 16 {
             return Err(anyhow!("JWT_SECRET must be at least 16 bytes long"));
-        }
-        if service_token.len() < 16 {
-            return Err(anyhow!("SERVICE_TOKEN must be at least 16 bytes long"));
         }
         let max_ttl: u64 = parsed_in("JWT_MAX_TTL_SECS", 86_400, 1..=31_536_000)?;
         Ok(Self {
             jwt_secret,
             jwt_issuer: optional("JWT_ISSUER"),
             jwt_audience: optional("JWT_AUDIENCE"),
-            service_token,
             jwt_max_ttl: std::time::Duration::from_secs(max_ttl),
+            services: ServiceTokens::default(),
         })
     }
+
+    /// The verifier of user tokens these settings describe.
+    pub fn verifier(&self) -> JwtVerifier {
+        JwtVerifier::new(
+            self.jwt_secret.as_bytes(),
+            self.jwt_issuer.as_deref(),
+            self.jwt_audience.as_deref(),
+            self.jwt_max_ttl,
+        )
+    }
+
+    /// With the services that may call `/internal/*`: `SERVICE_TOKENS`
+    /// (`name=token,...`), plus one `SERVICE_TOKENS_<NAME>=<token>` per
+    /// service (for platforms that put each secret in a variable of its
+    /// own, as ECS does; `ORDERS_API` names `orders-api`).
+    pub fn with_services_from_env(mut self) -> anyhow::Result<Self> {
+        let mut services = match optional("SERVICE_TOKENS") {
+            Some(raw) => ServiceTokens::parse(&raw).map_err(|e| anyhow!("SERVICE_TOKENS: {e}"))?,
+            None => ServiceTokens::default(),
+        };
+        let mut each: Vec<(String, String)> = std::env::vars()
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix("SERVICE_TOKENS_")?;
+                Some((name.to_ascii_lowercase().replace('_', "-"), v))
+            })
+            .collect();
+        each.sort();
+        for (name, token) in each {
+            services.add(&name, token.trim()).map_err(|e| {
+                anyhow!(
+                    "SERVICE_TOKENS_{}: {e}",
+                    name.to_ascii_uppercase().replace('-', "_")
+                )
+            })?;
+        }
+        if services.is_empty() {
+            return Err(anyhow!(
+                "SERVICE_TOKENS is required: name=token pairs of the services that may call /internal/*"
+            ));
+        }
+        self.services = services;
+        Ok(self)
+    }
+}
+
+/// This service's own token for another's `/internal/*` routes
+/// (`SERVICE_TOKEN`), at least 16 bytes.
+pub fn service_token(token: String) -> anyhow::Result<String> {
+    if token.trim().len() < crate::token::MIN_SERVICE_TOKEN_LEN {
+        return Err(anyhow!("SERVICE_TOKEN must be at least 16 bytes long"));
+    }
+    Ok(token.trim().to_owned())
 }
 
 impl HttpSettings {

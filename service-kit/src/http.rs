@@ -11,7 +11,7 @@ use sqlx::MySqlPool;
 use tracing_actix_web::TracingLogger;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{auth, config::AuthSettings, correlation, ops, problem, telemetry::RequestSpan};
+use crate::{config::AuthSettings, correlation, ops, problem, telemetry::RequestSpan};
 
 /// What a service adds to the common server.
 pub struct ServerParts<F> {
@@ -29,8 +29,8 @@ pub fn serve<F>(listener: TcpListener, parts: ServerParts<F>) -> anyhow::Result<
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let (jwt, service_token) = auth::verifiers(&parts.auth);
-    let (jwt, service_token) = (web::Data::new(jwt), web::Data::new(service_token));
+    let jwt = web::Data::new(parts.auth.verifier());
+    let services = web::Data::new(parts.auth.services.clone());
     let pool = web::Data::new(parts.pool);
     let metrics = parts.metrics;
     let openapi = parts.openapi;
@@ -45,7 +45,7 @@ where
             .app_data(pool.clone())
             .app_data(metrics.clone())
             .app_data(jwt.clone())
-            .app_data(service_token.clone())
+            .app_data(services.clone())
             .app_data(web::PayloadConfig::new(limit))
             .app_data(problem::json_config(limit))
             .app_data(problem::path_config())

@@ -8,8 +8,9 @@
 //! - [`deadline`]: `X-Request-Timeout-Ms` in and out: the caller's budget, kept by every call made for it.
 //! - [`invalid`]: what a domain's rules say of an invalid input, free of HTTP.
 //! - [`problem`]: RFC 9457 problem documents and the JSON, path and query extractors that emit them.
-//! - [`token`]: HS256 user tokens and the constant-time service token.
-//! - [`auth`]: the same as actix extractors (`User`, `Service`, `Caller`).
+//! - [`token`]: user tokens and the services' own tokens, checked in constant time.
+//! - [`scope`]: scopes and roles: what a verified caller may do.
+//! - [`auth`]: the same as actix extractors (`Allowed<P>`, `Principal`, `ServiceCaller`).
 //! - [`ops`]: `/health`, `/ready`, `/metrics` and the HTTP metrics middleware.
 //! - [`conditional`]: entity tags and `If-Match` (412 / 428).
 //! - [`pagination`]: `limit` + opaque `cursor` lists.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod correlation;
 pub mod deadline;
 pub mod invalid;
+pub mod scope;
 pub mod telemetry;
 pub mod text;
 pub mod token;

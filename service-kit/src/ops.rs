@@ -240,7 +240,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Adds the two security schemes every API uses to an OpenAPI document:
-/// `bearer` (user JWT) and `service_token`.
+/// `bearer` (a user JWT; each operation lists the one scope it needs) and
+/// `service_token` (a service's own token, for `/internal/*`).
 pub struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
@@ -255,7 +256,10 @@ impl utoipa::Modify for SecuritySchemes {
                     .bearer_format("JWT")
                     .description(Some(
                         "HS256 token signed with JWT_SECRET, carrying `sub` and `exp` (at most \
-                         JWT_MAX_TTL_SECS ahead), and `iss` / `aud` when configured",
+                         JWT_MAX_TTL_SECS ahead), `iss` / `aud` when configured, and what it \
+                         allows: scopes in `scope` (space-separated) and roles in \
+                         `cognito:groups` or `groups`. Each operation names the scope it \
+                         needs; without it the answer is 403 `forbidden`.",
                     ))
                     .build(),
             ),
@@ -266,9 +270,8 @@ impl utoipa::Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "The shared SERVICE_TOKEN. Where a route also accepts `bearer`, a \
-                         service names the user it acts for in `X-On-Behalf-Of: <sub>`; a \
-                         user token with that header is refused (403).",
+                        "A service's own token, one of SERVICE_TOKENS: the callee knows \
+                         which service called. Only `/internal/*` takes it.",
                     ))
                     .build(),
             ),

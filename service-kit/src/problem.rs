@@ -102,10 +102,9 @@ problem_codes! {
         Unauthorized = "unauthorized",
         /// The credential is invalid or expired.
         InvalidToken = "invalid_token",
-        /// `X-On-Behalf-Of` is malformed.
-        InvalidOnBehalfOf = "invalid_on_behalf_of",
-        /// Only a service credential may act for another user.
-        OnBehalfOfForbidden = "on_behalf_of_forbidden",
+        /// The token is valid but does not grant the scope the route needs
+        /// (the detail and `WWW-Authenticate` name it).
+        Forbidden = "forbidden",
         /// `If-Match` is malformed.
         InvalidIfMatch = "invalid_if_match",
         /// `If-Match` does not match the current entity tag.
@@ -715,10 +714,23 @@ pub mod responses {
 
     use super::Problem;
 
-    crate::problem_response!(
-        /// 401: no valid user token (or service token, where accepted).
-        pub Unauthorized, 401, "Missing or bad token"
-    );
+    /// 401: no valid user token; 403 `forbidden`: the token lacks the scope
+    /// the operation's `security` names.
+    #[derive(IntoResponses)]
+    pub enum Unauthorized {
+        #[response(
+            status = 401,
+            description = "Missing or bad token",
+            content_type = "application/problem+json"
+        )]
+        Missing(#[allow(dead_code)] Problem),
+        #[response(
+            status = 403,
+            description = "`forbidden`: the token does not grant the scope this operation needs",
+            content_type = "application/problem+json"
+        )]
+        Forbidden(#[allow(dead_code)] Problem),
+    }
 
     crate::problem_response!(
         /// 400: the id in the path is no positive integer.

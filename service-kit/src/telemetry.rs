@@ -168,8 +168,8 @@ where
 }
 
 #[cfg(feature = "server")]
-/// The root span of every request: method, route and correlation id (taken
-/// from `X-Correlation-Id` or generated). The query string is left out on
+/// The root span of every request: method, route, correlation id (taken
+/// from `X-Correlation-Id` or generated) and, once known, the caller's `sub`. The query string is left out on
 /// purpose: it may carry personal data (searches by email).
 pub struct RequestSpan;
 
@@ -187,6 +187,8 @@ impl RootSpanBuilder for RequestSpan {
             method = %request.method(),
             route = %route,
             status = tracing::field::Empty,
+            // The caller, once its credential is checked (`auth`).
+            sub = tracing::field::Empty,
         )
     }
 

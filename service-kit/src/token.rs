@@ -9,14 +9,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::AuthSettings;
+use crate::scope::{Principal, Scopes};
 
 /// Seconds of clock skew tolerated on `exp` / `nbf`.
 const LEEWAY_SECS: u64 = 5;
-
-/// The header in which a service names the user it acts for; only a
-/// service credential may send it.
-pub const ON_BEHALF_OF: &str = "x-on-behalf-of";
 
 /// Longest subject accepted: it is stored with orders and idempotency keys.
 pub const MAX_SUBJECT_LEN: usize = 255;
@@ -34,6 +30,14 @@ pub struct JwtVerifier {
 struct Claims {
     sub: String,
     exp: f64,
+    /// RFC 9068: space-separated scopes.
+    #[serde(default)]
+    scope: Option<String>,
+    /// Roles: Cognito's groups, or a plain `groups` claim.
+    #[serde(default, rename = "cognito:groups")]
+    cognito_groups: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 /// Whether `sub` can travel in a header and be stored: 1..=255 printable
@@ -78,8 +82,8 @@ impl JwtVerifier {
         }
     }
 
-    /// The token's subject, or why it is refused.
-    pub fn verify(&self, token: &str) -> Result<String, &'static str> {
+    /// Who the token names and what it allows, or why it is refused.
+    pub fn verify(&self, token: &str) -> Result<Principal, &'static str> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
             |e| match e.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
@@ -100,48 +104,95 @@ impl JwtVerifier {
         if !valid_subject(&data.claims.sub) {
             return Err("the token subject must be 1 to 255 printable ASCII characters");
         }
-        Ok(data.claims.sub)
+        let claims = data.claims;
+        let groups = claims.cognito_groups.iter().chain(&claims.groups);
+        Ok(Principal {
+            scopes: Scopes::granted(claims.scope.as_deref(), groups.map(String::as_str)),
+            subject: claims.sub,
+            expires_at: claims.exp as i64,
+        })
     }
 }
 
-/// Compares presented service tokens with the configured one in constant time
-/// (both sides are hashed first, so not even the length leaks).
-#[derive(Clone)]
-pub struct ServiceTokenVerifier {
-    digest: [u8; 32],
+/// The services that may call `/internal/*`, each known by its own token
+/// (`SERVICE_TOKENS`: `name=token,...`). A presented token is compared with
+/// every one in constant time (both sides hashed first, so not even the
+/// length leaks, and every entry is compared whatever matched).
+#[derive(Clone, Default)]
+pub struct ServiceTokens {
+    entries: Vec<(String, [u8; 32])>,
 }
 
-impl ServiceTokenVerifier {
-    pub fn new(token: &str) -> Self {
-        Self {
-            digest: Sha256::digest(token.as_bytes()).into(),
+/// Shortest service token accepted.
+pub const MIN_SERVICE_TOKEN_LEN: usize = 16;
+
+impl ServiceTokens {
+    /// `name=token` pairs separated by commas. Names are lowercase letters,
+    /// digits and `-`, each once; tokens at least 16 bytes, each once.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut tokens = Self::default();
+        for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, token) = pair
+                .split_once('=')
+                .ok_or_else(|| "each entry must be name=token".to_owned())?;
+            tokens.add(name.trim(), token.trim())?;
         }
+        Ok(tokens)
     }
 
-    pub fn matches(&self, presented: &str) -> bool {
+    /// Adds the service `name`, known by `token`.
+    pub fn add(&mut self, name: &str, token: &str) -> Result<(), String> {
+        let good_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !good_name {
+            return Err(format!(
+                "the service name {name:?} must be 1 to 64 lowercase letters, digits or '-'"
+            ));
+        }
+        if token.len() < MIN_SERVICE_TOKEN_LEN {
+            return Err(format!(
+                "the token of {name} must be at least {MIN_SERVICE_TOKEN_LEN} bytes long"
+            ));
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if self.entries.iter().any(|(n, _)| n == name) {
+            return Err(format!("the service {name} is named twice"));
+        }
+        if self.entries.iter().any(|(_, d)| *d == digest) {
+            return Err(format!("the token of {name} is also another service's"));
+        }
+        self.entries.push((name.to_owned(), digest));
+        Ok(())
+    }
+
+    /// The name of the service holding `presented`, if any.
+    pub fn caller(&self, presented: &str) -> Option<&str> {
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        presented.ct_eq(&self.digest).into()
+        let mut found = None;
+        for (name, digest) in &self.entries {
+            if bool::from(presented.ct_eq(digest)) {
+                found = Some(name.as_str());
+            }
+        }
+        found
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(n, _)| n.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
-impl JwtVerifier {
-    /// The verifier the settings describe.
-    pub fn from_settings(settings: &AuthSettings) -> Self {
-        Self::new(
-            settings.jwt_secret.as_bytes(),
-            settings.jwt_issuer.as_deref(),
-            settings.jwt_audience.as_deref(),
-            settings.jwt_max_ttl,
-        )
+impl std::fmt::Debug for ServiceTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
     }
-}
-
-/// Both verifiers, built once at start-up from the settings.
-pub fn verifiers(settings: &AuthSettings) -> (JwtVerifier, ServiceTokenVerifier) {
-    (
-        JwtVerifier::from_settings(settings),
-        ServiceTokenVerifier::new(&settings.service_token),
-    )
 }
 
 /// The token of an `Authorization: Bearer <token>` header value, or why not.
@@ -170,6 +221,7 @@ pub fn sign_claims(claims: &serde_json::Value, alg: Algorithm, secret: &[u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scope::{Role, Scope};
     use serde_json::json;
 
     const SECRET: &[u8] = b"a-secret-of-sufficient-length";
@@ -185,12 +237,29 @@ mod tests {
 
     #[test]
     fn accepts_a_good_token_and_returns_its_subject() {
+        let exp = now() + 60;
+        let t = sign_claims(&json!({"sub": "ops", "exp": exp}), Algorithm::HS256, SECRET);
+        assert_eq!(
+            verifier().verify(&t),
+            Ok(Principal {
+                subject: "ops".into(),
+                scopes: Scopes::NONE,
+                expires_at: exp,
+            })
+        );
         let t = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60}),
+            &json!({"sub": "ops", "exp": now() + 60, "scope": "orders:write", "cognito:groups": ["viewer"]}),
             Algorithm::HS256,
             SECRET,
         );
-        assert_eq!(verifier().verify(&t), Ok("ops".to_owned()));
+        let p = verifier().verify(&t).expect("valid");
+        assert_eq!(p.scopes, Role::Viewer.scopes().with(Scope::OrdersWrite));
+        let t = sign_claims(
+            &json!({"sub": "ops", "exp": now() + 60, "groups": ["admin"]}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(verifier().verify(&t).map(|p| p.scopes), Ok(Scopes::all()));
     }
 
     #[test]
@@ -305,10 +374,34 @@ mod tests {
     }
 
     #[test]
-    fn service_token_matches_only_itself() {
-        let v = ServiceTokenVerifier::new("service-token-0123456789");
-        assert!(v.matches("service-token-0123456789"));
-        assert!(!v.matches("service-token-012345678"));
-        assert!(!v.matches(""));
+    fn service_tokens_name_their_holder_and_nobody_else() {
+        let v = ServiceTokens::parse(
+            "orders-api=orders-token-0123456789, orchestrator=orchestrator-token-0123456789",
+        )
+        .expect("valid");
+        assert_eq!(v.caller("orders-token-0123456789"), Some("orders-api"));
+        assert_eq!(
+            v.caller("orchestrator-token-0123456789"),
+            Some("orchestrator")
+        );
+        assert_eq!(v.caller("orders-token-012345678"), None);
+        assert_eq!(v.caller(""), None);
+        assert_eq!(format!("{v:?}"), r#"["orders-api", "orchestrator"]"#);
+        assert!(ServiceTokens::parse("").expect("empty is valid").is_empty());
+    }
+
+    #[test]
+    fn service_tokens_refuse_short_shared_and_unnamed_tokens() {
+        for bad in [
+            "orders-api",
+            "orders-api=short",
+            "=orders-token-0123456789",
+            "Orders=orders-token-0123456789",
+            "a=orders-token-0123456789,a=other-token-0123456789",
+            "a=orders-token-0123456789,b=orders-token-0123456789",
+        ] {
+            let e = ServiceTokens::parse(bad).expect_err(bad);
+            assert!(!e.contains("0123456789"), "no token in the error: {e}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use contracts::Code;
 use prometheus::IntCounter;
 use serde::Serialize;
 use service_kit::{
-    auth::User,
+    auth::{needs, Allowed},
     pagination::{paginate, SearchParams},
     problem::{
         responses::{BadSearch, BodyRefused, MalformedId, Unauthorized},
@@ -44,7 +44,7 @@ pub(crate) fn not_found(id: CustomerId) -> ApiError {
 /// Creates a customer.
 #[utoipa::path(post, path = "/customers", operation_id = "create_customer", tag = "customers",
     request_body = CustomerInput,
-    security(("bearer" = [])),
+    security(("bearer" = ["customers:write"])),
     responses(
         (status = 201, description = "Created", body = Customer,
             headers(("Location" = String, description = "URL of the new customer"))),
@@ -55,7 +55,7 @@ pub(crate) fn not_found(id: CustomerId) -> ApiError {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    _user: User,
+    _caller: Allowed<needs::CustomersWrite>,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
     body: Json<CustomerInput>,
@@ -72,7 +72,7 @@ pub async fn create(
 /// Gets one customer.
 #[utoipa::path(get, path = "/customers/{id}", operation_id = "get_customer", tag = "customers",
     params(("id" = u64, Path, description = "Customer id")),
-    security(("bearer" = [])),
+    security(("bearer" = ["customers:read"])),
     responses(
         (status = 200, description = "The customer", body = Customer),
         MalformedId,
@@ -81,7 +81,7 @@ pub async fn create(
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn get(
-    _user: User,
+    _caller: Allowed<needs::CustomersRead>,
     pool: web::Data<MySqlPool>,
     id: web::Path<CustomerId>,
 ) -> Result<HttpResponse, ApiError> {
@@ -105,7 +105,7 @@ pub struct CustomerPage {
 /// Searches active customers by name or email, in id order.
 #[utoipa::path(get, path = "/customers", operation_id = "list_customers", tag = "customers",
     params(SearchParams),
-    security(("bearer" = [])),
+    security(("bearer" = ["customers:read"])),
     responses(
         (status = 200, description = "A page of customers", body = CustomerPage),
         BadSearch,
@@ -113,7 +113,7 @@ pub struct CustomerPage {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
-    _user: User,
+    _caller: Allowed<needs::CustomersRead>,
     pool: web::Data<MySqlPool>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -127,7 +127,7 @@ pub async fn list(
 #[utoipa::path(put, path = "/customers/{id}", operation_id = "replace_customer", tag = "customers",
     params(("id" = u64, Path, description = "Customer id")),
     request_body = CustomerInput,
-    security(("bearer" = [])),
+    security(("bearer" = ["customers:write"])),
     responses(
         (status = 200, description = "The customer as replaced", body = Customer),
         (status = 400, description = "Invalid body or id", body = Problem, content_type = "application/problem+json"),
@@ -138,7 +138,7 @@ pub async fn list(
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn replace(
-    _user: User,
+    _caller: Allowed<needs::CustomersWrite>,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
     id: web::Path<CustomerId>,
@@ -156,7 +156,7 @@ pub async fn replace(
 /// Soft-deletes a customer; its email becomes free for a new customer.
 #[utoipa::path(delete, path = "/customers/{id}", operation_id = "delete_customer", tag = "customers",
     params(("id" = u64, Path, description = "Customer id")),
-    security(("bearer" = [])),
+    security(("bearer" = ["customers:write"])),
     responses(
         (status = 204, description = "Deleted"),
         MalformedId,
@@ -165,7 +165,7 @@ pub async fn replace(
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn delete(
-    _user: User,
+    _caller: Allowed<needs::CustomersWrite>,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
     id: web::Path<CustomerId>,

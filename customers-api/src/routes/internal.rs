@@ -1,8 +1,9 @@
-//! `/internal/*`: lookups for other services, behind `SERVICE_TOKEN`.
+//! `/internal/*`: lookups for other services, each holding its own token
+//! (`SERVICE_TOKENS`); no user token is accepted here.
 
 use actix_web::{web, HttpResponse};
 use service_kit::{
-    auth::Service,
+    auth::ServiceCaller,
     problem::{responses::MalformedId, ApiError, Problem},
 };
 use sqlx::MySqlPool;
@@ -11,7 +12,7 @@ use contracts::CustomerId;
 
 use crate::routes::customers::found;
 
-/// The same as `GET /customers/{id}`, for services holding the service token.
+/// The same as `GET /customers/{id}`, for the services in `SERVICE_TOKENS`.
 #[utoipa::path(get, path = "/internal/customers/{id}", operation_id = "get_customer_internal", tag = "internal",
     params(("id" = u64, Path, description = "Customer id")),
     security(("service_token" = [])),
@@ -23,9 +24,10 @@ use crate::routes::customers::found;
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn get(
-    _caller: Service,
+    caller: ServiceCaller,
     pool: web::Data<MySqlPool>,
     id: web::Path<CustomerId>,
 ) -> Result<HttpResponse, ApiError> {
+    tracing::debug!(service = %caller.name, "internal lookup");
     found(&pool, id.into_inner()).await
 }

@@ -1,4 +1,5 @@
-//! Every business route refuses missing, expired, forged and unsigned tokens.
+//! Every business route refuses missing, expired, forged and unsigned
+//! tokens, and every route answers each role as the SPEC's table says.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -107,6 +108,17 @@ async fn issuer_and_audience_are_checked_when_configured() {
 }
 
 #[tokio::test]
+async fn every_route_answers_each_caller_as_the_spec_says() {
+    let app = spawn_app().await;
+    let checked = service_kit::testing::access::walk(&app).await;
+    // 5 user routes × 12 callers (no token, 3 bad tokens, 5 roles, every
+    // other scope, the route's alone, a service token), 1 service route × 7
+    // (no token, 3 bad tokens, 2 services, an admin), 3 open routes.
+    assert_eq!(checked, 5 * 12 + 7 + 3);
+    assert_eq!(app.customer_rows().await, 0, "the walk changes nothing");
+}
+
+#[tokio::test]
 async fn ops_endpoints_need_no_token() {
     let app = spawn_app().await;
     for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
@@ -119,26 +131,35 @@ async fn ops_endpoints_need_no_token() {
 async fn the_dev_token_script_mints_tokens_the_service_accepts() {
     let app = spawn_app().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/mint-token.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .args(["script-user", "60"])
-        .env("JWT_SECRET", JWT_SECRET)
-        .env_remove("JWT_ISSUER")
-        .env_remove("JWT_AUDIENCE")
-        .output()
-        .expect("the script runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).expect("utf8");
-    let res = app
-        .client
-        .get(app.url("/customers"))
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(res.status(), 200);
+    let mint = |scope: &str, role: &str| {
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .args(["script-user", "60"])
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("SCOPE", scope)
+            .env("ROLE", role)
+            .env_remove("JWT_ISSUER")
+            .env_remove("JWT_AUDIENCE")
+            .output()
+            .expect("the script runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_owned()
+    };
+    let status = |token: String| {
+        let req = app.client.get(app.url("/customers")).bearer_auth(token);
+        async move { req.send().await.expect("sent").status().as_u16() }
+    };
+    // Neither SCOPE nor ROLE: an admin.
+    assert_eq!(status(mint("", "")).await, 200);
+    assert_eq!(status(mint("customers:read", "")).await, 200);
+    assert_eq!(status(mint("", "viewer")).await, 200);
+    assert_eq!(status(mint("catalog:read orders:read", "")).await, 403);
+    assert_eq!(status(mint("", "catalog-manager,nobody")).await, 200);
 }

@@ -10,7 +10,7 @@ service_kit::api_test_app!("customers-api");
 pub fn settings(db: &TestDatabase) -> HttpSettings {
     HttpSettings {
         db_max_connections: 10,
-        ..service_kit::testing::http_settings(db, JWT_SECRET, SERVICE_TOKEN)
+        ..service_kit::testing::http_settings(db, JWT_SECRET)
     }
 }
 

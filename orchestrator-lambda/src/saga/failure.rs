@@ -23,6 +23,8 @@ pub enum Step {
 pub enum SagaCode {
     /// No valid bearer token (401).
     Unauthorized,
+    /// The token does not grant `orders:write` (403).
+    Forbidden,
     /// No such route (404).
     RouteNotFound,
     /// The route exists, not with this method (405, with `Allow`).
@@ -57,8 +59,9 @@ pub enum SagaCode {
 
 impl SagaCode {
     /// Every code, as documented.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Unauthorized,
+        Self::Forbidden,
         Self::RouteNotFound,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
@@ -80,6 +83,7 @@ impl SagaCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -276,6 +280,21 @@ pub fn lookup_failure(customer_id: CustomerId, e: &CallError) -> Failure {
     }
 }
 
+/// orders-api refused the caller's own token (relayed): 401 or 403, as it said.
+pub fn refused_caller(status: StatusCode, step: Step, e: &CallError) -> Failure {
+    let code = if status == StatusCode::FORBIDDEN {
+        SagaCode::Forbidden
+    } else {
+        SagaCode::Unauthorized
+    };
+    Failure::new(
+        status,
+        code,
+        e.detail_or("orders-api refused the caller's token"),
+        step,
+    )
+}
+
 /// orders-api's refusal of the order, as a failure: its own code for what
 /// the caller can fix, 409 `saga_in_progress` for a twin, else unavailable
 /// (with the sweeper pending when an order may exist).
@@ -315,6 +334,10 @@ pub fn create_failure(e: &CallError) -> Failure {
             e.detail_or("orders-api refused the order"),
             step,
         ),
+        // orders-api checks the caller's own token again.
+        (Some(status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)), _) => {
+            refused_caller(status, step, e)
+        }
         _ => {
             let mut failure = unavailable(step, "orders-api", e);
             // An order may exist that nobody will confirm: the reservation

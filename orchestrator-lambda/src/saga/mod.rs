@@ -70,15 +70,32 @@ pub struct Completed {
     pub order: Order,
 }
 
-/// Runs the saga for the caller `subject` (the verified token's `sub`).
-/// `deadline` is when the invocation must have answered.
+/// Who runs a saga: the verified token's `sub`, and the token itself,
+/// relayed to orders-api so that its checks and `created_by` are the
+/// caller's own.
+pub struct Caller {
+    pub subject: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("subject", &self.subject)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Runs the saga for `caller`. `deadline` is when the invocation must have
+/// answered.
 pub async fn run(
     deps: &Deps,
-    subject: &str,
+    caller: &Caller,
     req: &SagaRequest,
     deadline: Instant,
 ) -> Result<Completed, Failure> {
-    let saga = Saga::new(deps, subject, req, deadline);
+    let saga = Saga::new(deps, caller, req, deadline);
     let customer = saga.validate_customer().await?;
     let order_id = saga.create_order().await?.id;
     let confirmed = match saga.confirm_order(order_id).await {
@@ -93,7 +110,7 @@ pub async fn run(
 /// One run of the saga: who for, with which keys, and until when.
 struct Saga<'a> {
     deps: &'a Deps,
-    subject: &'a str,
+    caller: &'a Caller,
     req: &'a SagaRequest,
     keys: Keys,
     /// Forward steps end here; the rest of the budget is compensation's.
@@ -102,26 +119,27 @@ struct Saga<'a> {
 }
 
 impl<'a> Saga<'a> {
-    fn new(deps: &'a Deps, subject: &'a str, req: &'a SagaRequest, deadline: Instant) -> Self {
+    fn new(deps: &'a Deps, caller: &'a Caller, req: &'a SagaRequest, deadline: Instant) -> Self {
         let now = Instant::now();
         let budget = deadline.saturating_duration_since(now);
         let reserve = deps.config.compensation_reserve.min(budget / 3);
         Self {
             deps,
-            subject,
+            caller,
             req,
-            keys: Keys::derive(subject, &req.idempotency_key),
+            keys: Keys::derive(&caller.subject, &req.idempotency_key),
             forward: deadline.checked_sub(reserve).unwrap_or(now),
             deadline,
         }
     }
 
-    /// A request to orders-api with the service token, for the caller.
+    /// A request to orders-api with the caller's own token.
     fn to_orders(&self, name: &'static str, method: Method, path: String) -> Request<'_> {
-        Request::new(name, method, path, &self.deps.config.service_token).on_behalf_of(self.subject)
+        Request::new(name, method, path, &self.caller.token)
     }
 
-    /// Step 1: the customer exists.
+    /// Step 1: the customer exists (the one call with the orchestrator's own
+    /// service token: no user may call `/internal/*`).
     async fn validate_customer(&self) -> Result<Customer, Failure> {
         let id = self.req.customer_id;
         let req = Request::new(

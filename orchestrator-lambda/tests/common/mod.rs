@@ -10,8 +10,11 @@ use service_kit::{
     token::JwtVerifier,
 };
 
-pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
-pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+pub const JWT_SECRET: &str = service_kit::testing::app::JWT_SECRET;
+/// The orchestrator's own token for customers-api (`orchestrator` there).
+pub const SERVICE_TOKEN: &str = service_kit::testing::app::ORCHESTRATOR_TOKEN;
+/// orders-api's own token for customers-api (`orders-api` there).
+pub const ORDERS_SERVICE_TOKEN: &str = service_kit::testing::app::SERVICE_TOKEN;
 /// The caller of the sample events.
 pub const SUBJECT: &str = "ops-user";
 
@@ -25,7 +28,7 @@ pub fn users() -> JwtVerifier {
     )
 }
 
-/// A valid user token for `sub`.
+/// A valid user token for `sub`, with every scope.
 pub fn token_for(sub: &str) -> String {
     service_kit::testing::mint_token(JWT_SECRET, sub, 600, json!({}))
 }

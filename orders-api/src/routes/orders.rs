@@ -6,13 +6,14 @@ use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use service_kit::{
-    auth::Caller,
+    auth::{needs, Allowed, Principal},
     deadline,
     pagination::{paginate, PageParams},
     problem::{
         responses::{BodyRefused, MalformedId, Unauthorized},
         ApiError, FieldError, Json, Problem,
     },
+    scope::Scope,
 };
 use sqlx::MySqlPool;
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     codes::OrdersCode,
     customers::{CustomerCheck, CustomersClient},
-    domain::{CustomerId, NewOrder, OrderError, OrderId, OrderInput, OrderStatus},
+    domain::{CustomerId, NewOrder, OrderError, OrderId, OrderInput, OrderStatus, Right},
     idempotency::{self, Answer, Idem, Outcome},
     metrics::OrderCounters,
     routes::idempotent::{self, respond},
@@ -85,7 +86,7 @@ async fn check_customer(
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe (also `X-Idempotency-Key`); 1..=255 visible ASCII characters"),
     ),
-    security(("bearer" = []), ("service_token" = [])),
+    security(("bearer" = ["orders:write"])),
     responses(
         (status = 201, description = "Created, stock reserved", body = Order,
             headers(("Location" = String), ("Idempotent-Replayed" = String, description = "`true` on a replay"))),
@@ -98,7 +99,7 @@ async fn check_customer(
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    caller: Caller,
+    Allowed { caller, .. }: Allowed<needs::OrdersWrite>,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
@@ -193,7 +194,7 @@ const CANCEL: Transition = Transition {
 
 /// Runs a state transition of one order, idempotently when a key is given.
 async fn transition(
-    caller: &Caller,
+    caller: &Principal,
     req: &HttpRequest,
     pool: &MySqlPool,
     ctx: &OrdersContext,
@@ -244,7 +245,7 @@ async fn transition(
         ("id" = u64, Path, description = "Order id"),
         ("Idempotency-Key" = String, Header, description = "Required (or `X-Idempotency-Key`)"),
     ),
-    security(("bearer" = []), ("service_token" = [])),
+    security(("bearer" = ["orders:write"])),
     responses(
         (status = 200, description = "The confirmed order", body = Order),
         (status = 400, description = "`idempotency_key_missing`, malformed id or key", body = Problem, content_type = "application/problem+json"),
@@ -256,7 +257,7 @@ async fn transition(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn confirm(
-    caller: Caller,
+    Allowed { caller, .. }: Allowed<needs::OrdersWrite>,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
@@ -278,13 +279,15 @@ pub async fn confirm(
 
 /// Cancels an order and restores its stock: CREATED at any time, CONFIRMED
 /// within `CANCEL_WINDOW_SECS` of confirmation. Already CANCELED: 200 as it is.
+/// Needs `orders:cancel`; the order's creator may also withdraw it with
+/// `orders:write` while it is not CONFIRMED (a saga's compensation).
 #[utoipa::path(post, path = "/orders/{id}/cancel", operation_id = "cancel_order", tag = "orders",
     params(
         ("id" = u64, Path, description = "Order id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Optional (or `X-Idempotency-Key`)"),
         ("If-Match" = Option<String>, Header, description = "Cancel only if the order's ETag (its status, quoted: `\"CREATED\"`) matches"),
     ),
-    security(("bearer" = []), ("service_token" = [])),
+    security(("bearer" = ["orders:cancel"])),
     responses(
         (status = 200, description = "The canceled order", body = Order, headers(("ETag" = String, description = "The order's status, quoted"))),
         (status = 400, description = "Malformed id, key or If-Match", body = Problem, content_type = "application/problem+json"),
@@ -297,7 +300,7 @@ pub async fn confirm(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn cancel(
-    caller: Caller,
+    caller: Principal,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
@@ -307,6 +310,10 @@ pub async fn cancel(
     let at = store::now();
     let window = ctx.cancel_window;
     let if_match = service_kit::conditional::if_match(req.headers())?;
+    let right = Right::of(&caller, Scope::OrdersCancel);
+    if right == Right::None {
+        return Err(service_kit::auth::forbidden(Scope::OrdersCancel));
+    }
     transition(
         &caller,
         &req,
@@ -314,15 +321,16 @@ pub async fn cancel(
         &ctx,
         CANCEL,
         id,
-        async |tx: &mut Tx| orders::cancel(tx, id, at, window, if_match.as_ref()).await,
+        async |tx: &mut Tx| orders::cancel(tx, id, at, window, if_match.as_ref(), right).await,
     )
     .await
 }
 
-/// One order with its items.
+/// One order with its items. Needs `orders:read`; the order's creator may
+/// also read it with `orders:write` (a saga reads its own order back).
 #[utoipa::path(get, path = "/orders/{id}", operation_id = "get_order", tag = "orders",
     params(("id" = u64, Path, description = "Order id")),
-    security(("bearer" = []), ("service_token" = [])),
+    security(("bearer" = ["orders:read"])),
     responses(
         (status = 200, description = "The order", body = Order, headers(("ETag" = String, description = "The order's status, quoted: `\"CREATED\"`, `\"CONFIRMED\"` or `\"CANCELED\"`"))),
         MalformedId,
@@ -331,15 +339,20 @@ pub async fn cancel(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn get(
-    _caller: Caller,
+    caller: Principal,
     pool: web::Data<MySqlPool>,
     id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
+    let right = Right::of(&caller, Scope::OrdersRead);
+    if right == Right::None {
+        return Err(service_kit::auth::forbidden(Scope::OrdersRead));
+    }
     let id = id.into_inner();
     let mut conn = pool.acquire().await?;
     let order = orders::load(&mut conn, id, false)
         .await?
-        .ok_or(OrderError::NotFound { id })?;
+        .ok_or_else(|| right.missing(id, Scope::OrdersRead))?;
+    right.read(&order, Scope::OrdersRead)?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::ETAG, order.etag()))
         .json(order))
@@ -384,7 +397,7 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
 
 /// Orders, newest first, filtered by status and creation time.
 #[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders", params(ListParams),
-    security(("bearer" = []), ("service_token" = [])),
+    security(("bearer" = ["orders:read"])),
     responses(
         (status = 200, description = "A page of orders", body = OrderPage),
         (status = 400, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
@@ -392,7 +405,7 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
-    _caller: Caller,
+    _caller: Allowed<needs::OrdersRead>,
     pool: web::Data<MySqlPool>,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {

@@ -4,7 +4,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use contracts::Code;
 use serde::Serialize;
 use service_kit::{
-    auth::User,
+    auth::{needs, Allowed},
     conditional::{if_match, precondition_required},
     pagination::{paginate, SearchParams},
     problem::{
@@ -26,7 +26,7 @@ fn not_found(id: ProductId) -> ApiError {
 
 /// Creates a product.
 #[utoipa::path(post, path = "/products", operation_id = "create_product", tag = "products", request_body = ProductInput,
-    security(("bearer" = [])),
+    security(("bearer" = ["catalog:write"])),
     responses(
         (status = 201, description = "Created", body = Product, headers(("Location" = String), ("ETag" = String))),
         (status = 400, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
@@ -36,7 +36,7 @@ fn not_found(id: ProductId) -> ApiError {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    _user: User,
+    _caller: Allowed<needs::CatalogWrite>,
     pool: web::Data<MySqlPool>,
     body: Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -57,7 +57,7 @@ pub async fn create(
         ("id" = u64, Path, description = "Product id"),
         ("If-Match" = Option<String>, Header, description = "The product's ETag as read (`\"3\"`); required to set `stock`"),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = ["catalog:write"])),
     responses(
         (status = 200, description = "The product as changed", body = Product, headers(("ETag" = String))),
         (status = 400, description = "Invalid body or id", body = Problem, content_type = "application/problem+json"),
@@ -70,7 +70,7 @@ pub async fn create(
     ))]
 #[tracing::instrument(skip_all, fields(product_id = id.get()))]
 pub async fn patch(
-    _user: User,
+    _caller: Allowed<needs::CatalogWrite>,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     id: web::Path<ProductId>,
@@ -95,7 +95,7 @@ pub async fn patch(
 /// Gets one product.
 #[utoipa::path(get, path = "/products/{id}", operation_id = "get_product", tag = "products",
     params(("id" = u64, Path, description = "Product id")),
-    security(("bearer" = [])),
+    security(("bearer" = ["catalog:read"])),
     responses(
         (status = 200, description = "The product", body = Product, headers(("ETag" = String, description = "The product's version, quoted"))),
         MalformedId,
@@ -104,7 +104,7 @@ pub async fn patch(
     ))]
 #[tracing::instrument(skip_all, fields(product_id = id.get()))]
 pub async fn get(
-    _user: User,
+    _caller: Allowed<needs::CatalogRead>,
     pool: web::Data<MySqlPool>,
     id: web::Path<ProductId>,
 ) -> Result<HttpResponse, ApiError> {
@@ -126,7 +126,7 @@ pub struct ProductPage {
 
 /// Searches products by sku or name, in id order.
 #[utoipa::path(get, path = "/products", operation_id = "list_products", tag = "products", params(SearchParams),
-    security(("bearer" = [])),
+    security(("bearer" = ["catalog:read"])),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
         BadSearch,
@@ -134,7 +134,7 @@ pub struct ProductPage {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
-    _user: User,
+    _caller: Allowed<needs::CatalogRead>,
     pool: web::Data<MySqlPool>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {

@@ -7,12 +7,12 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use service_kit::conditional::IfMatch;
+use service_kit::{conditional::IfMatch, scope::Scope};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::{Tx, TxError};
 use crate::domain::{
-    CustomerId, NewOrder, OrderError, OrderId, OrderLine, OrderStatus, ProductId, StockLevel,
+    CustomerId, NewOrder, OrderError, OrderId, OrderLine, OrderStatus, ProductId, Right, StockLevel,
 };
 
 pub use crate::domain::{Order, OrderItem};
@@ -315,18 +315,22 @@ async fn mark_canceled(
 /// CANCELED stays as it is. Stock is restored on every transition. With
 /// `if_match`, only an order whose entity tag matches is touched (412
 /// otherwise): `If-Match: "CREATED"` cancels an order only if nobody has
-/// confirmed it. Returns the order and whether it changed.
-#[tracing::instrument(skip(tx, at, window))]
+/// confirmed it. `right` is checked first, on the locked row (403
+/// otherwise). Returns the order and whether it changed.
+#[tracing::instrument(skip(tx, at, window, right))]
 pub async fn cancel(
     tx: &mut Tx,
     id: OrderId,
     at: DateTime<Utc>,
     window: Duration,
     if_match: Option<&IfMatch>,
+    right: Right<'_>,
 ) -> Result<(Order, bool), TxError> {
     let mut order = load(tx, id, true)
         .await?
-        .ok_or(OrderError::NotFound { id })?;
+        .ok_or_else(|| right.missing(id, Scope::OrdersCancel))?;
+    // Checked on the locked row: a creator's withdrawal cannot race a confirm.
+    right.cancel(&order, Scope::OrdersCancel)?;
     if let Some(condition) = if_match {
         if !condition.matches(&order.etag()) {
             return Err(OrderError::PreconditionFailed {

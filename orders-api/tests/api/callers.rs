@@ -1,5 +1,6 @@
 //! Who asks: orders record their caller (`created_by`), idempotency keys
-//! belong to their caller, and only a service credential may act for a user.
+//! belong to their caller, every route answers each role as the SPEC says,
+//! and an order's creator may read and withdraw it, nothing more.
 
 use serde_json::{json, Value};
 use service_kit::testing::mint_token;
@@ -78,46 +79,164 @@ async fn the_creator_is_recorded_and_read_back() {
 }
 
 #[tokio::test]
-async fn a_service_acts_for_the_user_it_names_and_nobody_else_can() {
+async fn every_route_answers_each_caller_as_the_spec_says() {
+    let app = spawn_app().await;
+    let checked = service_kit::testing::access::walk(&app).await;
+    // 9 user routes × 12 callers (see customers-api's walk), 3 open routes;
+    // no service route: orders-api takes no service token.
+    assert_eq!(checked, 9 * 12 + 3);
+    assert_eq!(app.order_rows().await, 0, "the walk changes nothing");
+}
+
+#[tokio::test]
+async fn no_service_token_acts_for_a_user_any_more() {
     let app = spawn_app().await;
     let customer = app.customer().await;
     let p = app.product(100, 10).await;
     let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
-    let post = |token: &str, on_behalf_of: Option<&str>| {
-        let mut req = app
+    for token in [SERVICE_TOKEN, service_kit::testing::app::ORCHESTRATOR_TOKEN] {
+        let res = app
+            .client
+            .post(app.url("/orders"))
+            .bearer_auth(token)
+            .header("X-On-Behalf-Of", "carol")
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_problem(res, 401, "invalid_token").await;
+    }
+    // A user token's X-On-Behalf-Of means nothing: the order is the user's.
+    let res = app
+        .authed(reqwest::Method::POST, "/orders")
+        .header("X-On-Behalf-Of", "carol")
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 201);
+    let order: Value = res.json().await.expect("json");
+    assert_eq!(order["created_by"], "tester");
+    assert_eq!(app.order_rows().await, 1);
+}
+
+/// A token with `orders:write` alone, as a saga's caller may hold.
+fn writer(sub: &str) -> String {
+    mint_token(JWT_SECRET, sub, 600, json!({"scope": "orders:write"}))
+}
+
+async fn as_user(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header(
+            "Idempotency-Key",
+            format!("k-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test]
+async fn a_creator_reads_and_withdraws_its_own_unconfirmed_order_and_nothing_else() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let customer = app.customer().await;
+    let p = app.product(100, 10).await;
+    let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
+    let (alice, bob) = (writer("alice"), writer("bob"));
+    let create = |token: String| {
+        let req = app
             .client
             .post(app.url("/orders"))
             .bearer_auth(token)
             .json(&body);
-        if let Some(sub) = on_behalf_of {
-            req = req.header("X-On-Behalf-Of", sub);
+        async move {
+            let res = req.send().await.expect("sent");
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.expect("json")["id"]
+                .as_u64()
+                .expect("id")
         }
-        req.send()
     };
+    let mine = create(alice.clone()).await;
+    let theirs = create(bob.clone()).await;
 
-    let res = post(SERVICE_TOKEN, Some("carol")).await.expect("sent");
-    assert_eq!(res.status(), 201);
-    let order: Value = res.json().await.expect("json");
-    assert_eq!(order["created_by"], "carol");
-
-    // A user token may not name someone else.
-    let res = post(&app.token, Some("carol")).await.expect("sent");
-    assert_problem(res, 403, "on_behalf_of_forbidden").await;
-    // The service token alone names nobody.
-    let res = post(SERVICE_TOKEN, None).await.expect("sent");
-    assert_problem(res, 401, "unauthorized").await;
-    // A subject that cannot be stored or forwarded.
-    let res = post(SERVICE_TOKEN, Some(&"x".repeat(256)))
-        .await
-        .expect("sent");
-    assert_problem(res, 400, "invalid_on_behalf_of").await;
-    // A wrong service token is no credential at all.
-    let res = post("not-the-service-token-at-all", Some("carol"))
-        .await
-        .expect("sent");
-    assert_problem(res, 401, "invalid_token").await;
-    assert_eq!(app.order_rows().await, 1);
+    // Alice reads her own order, not Bob's, and learns nothing of one that
+    // does not exist; the list needs orders:read.
+    assert_eq!(
+        as_user(&app, &alice, Method::GET, &format!("/orders/{mine}"))
+            .await
+            .status(),
+        200
+    );
+    for path in [
+        format!("/orders/{theirs}"),
+        "/orders/987654".into(),
+        "/orders".into(),
+    ] {
+        let res = as_user(&app, &alice, Method::GET, &path).await;
+        assert_problem(res, 403, "forbidden").await;
+    }
+    // She cannot cancel Bob's order, nor one that does not exist.
+    for id in [theirs, 987_654] {
+        let res = as_user(&app, &alice, Method::POST, &format!("/orders/{id}/cancel")).await;
+        assert_problem(res, 403, "forbidden").await;
+    }
+    // Once confirmed, her own order needs orders:cancel too.
+    let confirmed = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        &format!("/orders/{mine}/confirm"),
+    )
+    .await;
+    assert_eq!(confirmed.status(), 200);
+    let res = as_user(
+        &app,
+        &alice,
+        Method::POST,
+        &format!("/orders/{mine}/cancel"),
+    )
+    .await;
+    assert_problem(res, 403, "forbidden").await;
+    assert_eq!(app.stock(p).await, 8, "nothing was released");
+    // Bob withdraws his own unconfirmed order.
+    let res = as_user(
+        &app,
+        &bob,
+        Method::POST,
+        &format!("/orders/{theirs}/cancel"),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["status"],
+        "CANCELED"
+    );
     assert_eq!(app.stock(p).await, 9);
+    // An operator (orders:cancel) cancels anyone's confirmed order.
+    let operator = mint_token(
+        JWT_SECRET,
+        "olga",
+        600,
+        json!({"scope": "", "groups": ["order-operator"]}),
+    );
+    let res = as_user(
+        &app,
+        &operator,
+        Method::POST,
+        &format!("/orders/{mine}/cancel"),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.stock(p).await, 10);
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ pub use service_kit::testing::app::{JWT_SECRET, SERVICE_TOKEN};
 service_kit::api_test_app!("orders-api");
 
 pub fn http_settings(db: &TestDatabase) -> HttpSettings {
-    service_kit::testing::http_settings(db, JWT_SECRET, SERVICE_TOKEN)
+    service_kit::testing::http_settings(db, JWT_SECRET)
 }
 
 /// orders-api with a real customers-api beside it (same database).
@@ -62,6 +62,7 @@ pub async fn spawn_orders(
     let mut settings = Settings {
         http: http_settings(&db),
         customers_api_base: customers_base.to_owned(),
+        service_token: SERVICE_TOKEN.to_owned(),
         reservation_ttl: Duration::from_secs(900),
         cancel_window: Duration::from_secs(600),
         idempotency_ttl: Duration::from_secs(86_400),

@@ -13,8 +13,32 @@ use crate::http::Application;
 
 /// The secret the test services verify user tokens with.
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
-/// The service token of the test services.
+/// orders-api's own token for customers-api, in tests.
 pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+/// The orchestrator's own token for customers-api, in tests.
+pub const ORCHESTRATOR_TOKEN: &str = "test-orchestrator-token-0123456789";
+
+/// The services customers-api knows in tests: `orders-api` holding
+/// [`SERVICE_TOKEN`], `orchestrator` holding [`ORCHESTRATOR_TOKEN`].
+pub fn service_tokens() -> crate::token::ServiceTokens {
+    let mut tokens = crate::token::ServiceTokens::default();
+    for (name, token) in [
+        ("orders-api", SERVICE_TOKEN),
+        ("orchestrator", ORCHESTRATOR_TOKEN),
+    ] {
+        if let Err(e) = tokens.add(name, token) {
+            panic!("test service tokens: {e}");
+        }
+    }
+    tokens
+}
+
+/// A token for `sub` with `extra` claims over every scope (see
+/// [`mint_token`]): `json!({"scope": ""})` grants nothing,
+/// `json!({"scope": "", "groups": ["viewer"]})` a viewer's scopes.
+pub fn token_for(sub: &str, extra: Value) -> String {
+    mint_token(JWT_SECRET, sub, 600, extra)
+}
 
 /// A service under test.
 pub struct TestApp {
@@ -22,7 +46,7 @@ pub struct TestApp {
     pub address: String,
     /// Follows no redirect, so that tests see them.
     pub client: reqwest::Client,
-    /// A valid user token (`sub` = `tester`).
+    /// A valid user token (`sub` = `tester`) with every scope.
     pub token: String,
     /// A pool of the test's own, to look behind the API.
     pub pool: MySqlPool,

@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection, Executor, MySqlConnection};
 
+pub mod access;
 pub mod app;
 pub mod process;
 
@@ -89,10 +90,13 @@ fn now() -> i64 {
         .unwrap_or_default()
 }
 
-/// An HS256 token with `sub` and `exp = now + ttl_secs` (negative: expired),
-/// plus any extra claims.
+/// An HS256 token with `sub`, `exp = now + ttl_secs` (negative: expired)
+/// and every scope, then `extra`'s claims over those (`{"scope": ""}`: no
+/// scope; `{"scope": "orders:read"}`: that one only).
 pub fn mint_token(secret: &str, sub: &str, ttl_secs: i64, extra: serde_json::Value) -> String {
-    let mut claims = serde_json::json!({"sub": sub, "exp": now() + ttl_secs, "iat": now()});
+    let every = crate::scope::Scopes::all().claim();
+    let mut claims =
+        serde_json::json!({"sub": sub, "exp": now() + ttl_secs, "iat": now(), "scope": every});
     if let (Some(map), serde_json::Value::Object(more)) = (claims.as_object_mut(), extra) {
         map.extend(more);
     }
@@ -162,12 +166,10 @@ async fn assert_same_tables(a: &sqlx::MySqlPool, b: &sqlx::MySqlPool, tables: &[
 }
 
 /// Settings of a service under test: port 0 on loopback, the test database,
-/// the given secrets, no issuer or audience, a day's token lifetime.
-pub fn http_settings(
-    db: &TestDatabase,
-    jwt_secret: &str,
-    service_token: &str,
-) -> crate::config::HttpSettings {
+/// the given user-token key, no issuer or audience, a day's token
+/// lifetime, and the test services' tokens ([`app::service_tokens`]: only
+/// customers-api looks at them).
+pub fn http_settings(db: &TestDatabase, jwt_secret: &str) -> crate::config::HttpSettings {
     crate::config::HttpSettings {
         host: "127.0.0.1".into(),
         port: 0,
@@ -178,8 +180,8 @@ pub fn http_settings(
             jwt_secret: jwt_secret.into(),
             jwt_issuer: None,
             jwt_audience: None,
-            service_token: service_token.into(),
             jwt_max_ttl: std::time::Duration::from_secs(86_400),
+            services: app::service_tokens(),
         },
     }
 }
