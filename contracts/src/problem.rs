@@ -16,15 +16,19 @@ pub enum Code {
     /// Another request with the same idempotency key is running (orders-api
     /// 409, with `Retry-After`): transient.
     IdempotencyKeyInProgress,
+    /// The order holds more units or value than one order may (orders-api
+    /// 422, naming the limit).
+    OrderLimitExceeded,
 }
 
 impl Code {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::CustomerNotFound,
         Self::ProductNotFound,
         Self::InsufficientStock,
         Self::IdempotencyKeyReused,
         Self::IdempotencyKeyInProgress,
+        Self::OrderLimitExceeded,
     ];
 
     /// The code as written in problem documents.
@@ -35,6 +39,7 @@ impl Code {
             Self::InsufficientStock => "insufficient_stock",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyInProgress => "idempotency_key_in_progress",
+            Self::OrderLimitExceeded => "order_limit_exceeded",
         }
     }
 

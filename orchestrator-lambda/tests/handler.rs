@@ -317,6 +317,10 @@ async fn downstream_refusals_map_to_the_callers_fault() {
         (422, "product_not_found", 422, "product_not_found"),
         (422, "idempotency_key_reused", 422, "idempotency_key_reused"),
         (422, "customer_not_found", 404, "customer_not_found"),
+        (422, "order_limit_exceeded", 422, "order_limit_exceeded"),
+        // orders-api refused the caller's own (relayed) token.
+        (403, "forbidden", 403, "forbidden"),
+        (401, "invalid_token", 401, "unauthorized"),
     ] {
         let f = fakes().await;
         customer_ok(&f).await;

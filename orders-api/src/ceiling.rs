@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use sqlx::MySqlPool;
 
 use crate::{
-    domain::{CustomerId, IdempotencyKey, NewOrder, OrderId, OrderInput},
+    domain::{CustomerId, IdempotencyKey, NewOrder, OrderId, OrderInput, OrderLimits},
     idempotency::{self, Idem, Outcome},
     routes::idempotent,
     store::{self, orders, Tx, TxError},
@@ -40,7 +40,7 @@ pub async fn create_order(
     }
     let at = store::now();
     let outcome = idempotency::run(pool, Some(&idem), async |t: &mut Tx| {
-        orders::create(t, &new, subject, at).await
+        orders::create(t, &new, subject, at, &OrderLimits::default()).await
     })
     .await
     .map_err(|e| anyhow!("create failed: {e:?}"))?;

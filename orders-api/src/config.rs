@@ -5,6 +5,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use service_kit::config::{self, secs_in, HttpSettings};
 
+pub use crate::domain::OrderLimits;
+
 #[derive(Clone)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -21,6 +23,9 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// `SWEEP_INTERVAL_SECS` (30): how often the sweeper runs.
     pub sweep_interval: Duration,
+    /// The most one order (so one saga) may hold: `ORDER_MAX_QTY` units
+    /// (10000) and `ORDER_MAX_TOTAL_CENTS` in value (100000000).
+    pub limits: OrderLimits,
     /// `IDEMPOTENCY_WAIT_SECS` (1): how long a request waits for another
     /// one holding its idempotency key before answering 409 in progress. It
     /// is the sessions' `innodb_lock_wait_timeout`, so it bounds every lock
@@ -38,6 +43,7 @@ impl std::fmt::Debug for Settings {
             .field("cancel_window", &self.cancel_window)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("sweep_interval", &self.sweep_interval)
+            .field("limits", &self.limits)
             .field("idempotency_wait", &self.idempotency_wait)
             .finish()
     }
@@ -64,6 +70,18 @@ impl Settings {
             cancel_window: secs_in("CANCEL_WINDOW_SECS", 600, 1..=MONTH)?,
             idempotency_ttl: secs_in("IDEMPOTENCY_TTL_SECS", 86_400, 60..=MONTH)?,
             sweep_interval: secs_in("SWEEP_INTERVAL_SECS", 30, 1..=3600)?,
+            limits: OrderLimits {
+                max_qty: config::parsed_in(
+                    "ORDER_MAX_QTY",
+                    OrderLimits::default().max_qty,
+                    1..=100_000_000,
+                )?,
+                max_total_cents: config::parsed_in(
+                    "ORDER_MAX_TOTAL_CENTS",
+                    OrderLimits::default().max_total_cents,
+                    1..=crate::domain::MAX_PRICE_CENTS,
+                )?,
+            },
             idempotency_wait: secs_in(
                 "IDEMPOTENCY_WAIT_SECS",
                 DEFAULT_IDEMPOTENCY_WAIT_SECS,

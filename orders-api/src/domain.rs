@@ -333,6 +333,13 @@ pub enum OrderError {
         status: &'static str,
         etag: String,
     },
+    /// The order holds more than one order may.
+    #[error("{what} of this order is {wanted}; one order may hold at most {max}")]
+    LimitExceeded {
+        what: &'static str,
+        max: u64,
+        wanted: u64,
+    },
     /// The caller may not do this to this order without `scope`.
     #[error("this needs the scope {scope}, which the token does not grant")]
     Forbidden { scope: Scope },
@@ -433,13 +440,45 @@ pub enum KeyConflict {
     InProgress { retry_after_secs: i64 },
 }
 
+/// The most one order may hold, so that one token cannot buy out the
+/// inventory: units in all (`ORDER_MAX_QTY`) and value
+/// (`ORDER_MAX_TOTAL_CENTS`). A saga is one order, so these cap a saga too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderLimits {
+    pub max_qty: u64,
+    pub max_total_cents: u64,
+}
+
+impl Default for OrderLimits {
+    /// 10,000 units, 1,000,000.00 in value.
+    fn default() -> Self {
+        Self {
+            max_qty: 10_000,
+            max_total_cents: 100_000_000,
+        }
+    }
+}
+
+impl OrderLimits {
+    fn check(&self, what: &'static str, max: u64, wanted: u64) -> Result<(), OrderError> {
+        if wanted > max {
+            return Err(OrderError::LimitExceeded { what, max, wanted });
+        }
+        Ok(())
+    }
+}
+
 /// Prices `items` at the current prices, checking that each product exists
-/// and has the stock: `products` holds each one's price and stock. Returns
-/// the priced items and the total.
+/// and has the stock (`products` holds each one's price and stock), and
+/// that the order stays within `limits`. Returns the priced items and the
+/// total.
 pub fn price(
     items: &[OrderLine],
     products: &HashMap<ProductId, StockLevel>,
+    limits: &OrderLimits,
 ) -> Result<(Vec<OrderItem>, u64), OrderError> {
+    let units: u64 = items.iter().map(|l| u64::from(l.qty)).sum();
+    limits.check("the total quantity (units)", limits.max_qty, units)?;
     let mut priced = Vec::with_capacity(items.len());
     let mut total: u64 = 0;
     for &OrderLine { product_id, qty } in items {
@@ -469,6 +508,7 @@ pub fn price(
             subtotal_cents: subtotal,
         });
     }
+    limits.check("the total value (cents)", limits.max_total_cents, total)?;
     Ok((priced, total))
 }
 
@@ -551,17 +591,22 @@ mod tests {
     #[test]
     fn pricing_checks_products_and_stock_and_totals() {
         let products = levels(&[(2, 2990, 10), (3, 100, 1)]);
-        let (items, total) = price(&lines(&[(2, 3), (3, 1)]), &products).expect("priced");
+        let (items, total) = price(
+            &lines(&[(2, 3), (3, 1)]),
+            &products,
+            &OrderLimits::default(),
+        )
+        .expect("priced");
         assert_eq!(total, 3 * 2990 + 100);
         assert_eq!(items[0].subtotal_cents, 8970);
         assert_eq!(
-            price(&lines(&[(9, 1)]), &products),
+            price(&lines(&[(9, 1)]), &products, &OrderLimits::default()),
             Err(OrderError::ProductNotFound {
                 product_id: ProductId(9)
             })
         );
         assert_eq!(
-            price(&lines(&[(3, 2)]), &products),
+            price(&lines(&[(3, 2)]), &products, &OrderLimits::default()),
             Err(OrderError::InsufficientStock {
                 product_id: ProductId(3),
                 available: 1,
@@ -570,8 +615,39 @@ mod tests {
         );
         let dear = levels(&[(2, u64::MAX, 10)]);
         assert_eq!(
-            price(&lines(&[(2, 2)]), &dear),
+            price(&lines(&[(2, 2)]), &dear, &OrderLimits::default()),
             Err(OrderError::Overflow("subtotal"))
+        );
+    }
+
+    #[test]
+    fn an_order_stays_within_its_limits_of_units_and_value() {
+        let products = levels(&[(2, 2990, 100), (3, 100, 100)]);
+        let limits = OrderLimits {
+            max_qty: 5,
+            max_total_cents: 3 * 2990 + 2 * 100,
+        };
+        // Exactly at both limits: accepted.
+        let at_limits = price(&lines(&[(2, 3), (3, 2)]), &products, &limits);
+        assert_eq!(at_limits.map(|(_, total)| total), Ok(9170));
+        // One unit more, summed across lines.
+        assert_eq!(
+            price(&lines(&[(2, 3), (3, 3)]), &products, &limits),
+            Err(OrderError::LimitExceeded {
+                what: "the total quantity (units)",
+                max: 5,
+                wanted: 6
+            })
+        );
+        // One cent more in value, within the units.
+        let dearer = levels(&[(2, 2991, 100), (3, 100, 100)]);
+        assert_eq!(
+            price(&lines(&[(2, 3), (3, 2)]), &dearer, &limits),
+            Err(OrderError::LimitExceeded {
+                what: "the total value (cents)",
+                max: 9170,
+                wanted: 9173
+            })
         );
     }
 

@@ -72,6 +72,7 @@ pub fn run(
     let ctx = web::Data::new(OrdersContext {
         customers: CustomersClient::new(&settings.customers_api_base, &settings.service_token)?,
         cancel_window: settings.cancel_window,
+        limits: settings.limits,
         counters: web::Data::from(counters),
     });
     serve(

@@ -41,6 +41,8 @@ pub enum SagaCode {
     InsufficientStock,
     /// The idempotency key was used with another request (422).
     IdempotencyKeyReused,
+    /// The order holds more units or value than one order may (422).
+    OrderLimitExceeded,
     /// Another request with this key is running the saga (409, retriable).
     SagaInProgress,
     /// Confirm failed; the order was canceled and its stock is back (502, final).
@@ -59,7 +61,7 @@ pub enum SagaCode {
 
 impl SagaCode {
     /// Every code, as documented.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::RouteNotFound,
@@ -70,6 +72,7 @@ impl SagaCode {
         Self::ProductNotFound,
         Self::InsufficientStock,
         Self::IdempotencyKeyReused,
+        Self::OrderLimitExceeded,
         Self::SagaInProgress,
         Self::ConfirmFailedOrderCanceled,
         Self::ConfirmRejected,
@@ -92,6 +95,7 @@ impl SagaCode {
             Self::ProductNotFound => "product_not_found",
             Self::InsufficientStock => "insufficient_stock",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::OrderLimitExceeded => "order_limit_exceeded",
             Self::SagaInProgress => "saga_in_progress",
             Self::ConfirmFailedOrderCanceled => "confirm_failed_order_canceled",
             Self::ConfirmRejected => "confirm_rejected",
@@ -119,6 +123,7 @@ impl From<Code> for SagaCode {
             Code::InsufficientStock => Self::InsufficientStock,
             Code::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             Code::IdempotencyKeyInProgress => Self::SagaInProgress,
+            Code::OrderLimitExceeded => Self::OrderLimitExceeded,
         }
     }
 }
@@ -319,6 +324,11 @@ pub fn create_failure(e: &CallError) -> Failure {
             Code::IdempotencyKeyReused.into(),
             "this idempotency_key was already used with a different request",
             step,
+        ),
+        (Some(StatusCode::UNPROCESSABLE_ENTITY), Some(Code::OrderLimitExceeded)) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::OrderLimitExceeded,
+            "the order holds more than one order may",
         ),
         (Some(StatusCode::UNPROCESSABLE_ENTITY), Some(Code::CustomerNotFound)) => refused(
             StatusCode::NOT_FOUND,

@@ -57,6 +57,11 @@ impl From<OrderError> for ApiError {
                 ApiError::conflict(OrdersCode::CancelWindowExpired, detail)
             }
             OrderError::PreconditionFailed { .. } => precondition_failed(detail),
+            OrderError::LimitExceeded { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Code::OrderLimitExceeded,
+                detail,
+            ),
             OrderError::Forbidden { scope } => service_kit::auth::forbidden(scope),
             OrderError::Overflow(_) => ApiError::internal(anyhow::Error::from(e)),
         }

@@ -21,7 +21,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     codes::OrdersCode,
     customers::{CustomerCheck, CustomersClient},
-    domain::{CustomerId, NewOrder, OrderError, OrderId, OrderInput, OrderStatus, Right},
+    domain::{
+        CustomerId, NewOrder, OrderError, OrderId, OrderInput, OrderLimits, OrderStatus, Right,
+    },
     idempotency::{self, Answer, Idem, Outcome},
     metrics::OrderCounters,
     routes::idempotent::{self, respond},
@@ -40,6 +42,7 @@ service_kit::problem_response!(KeyReused, 422, "`idempotency_key_reused`");
 pub struct OrdersContext {
     pub customers: CustomersClient,
     pub cancel_window: Duration,
+    pub limits: OrderLimits,
     pub counters: web::Data<OrderCounters>,
 }
 
@@ -94,7 +97,7 @@ async fn check_customer(
         Unauthorized,
         (status = 409, description = "`insufficient_stock` (naming the product) or `idempotency_key_in_progress`", body = Problem, content_type = "application/problem+json"),
         BodyRefused,
-        (status = 422, description = "`customer_not_found`, `product_not_found` or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`customer_not_found`, `product_not_found`, `idempotency_key_reused`, or `order_limit_exceeded` (more units or value than one order may hold: `ORDER_MAX_QTY`, `ORDER_MAX_TOTAL_CENTS`; the detail names the limit)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`customers_unavailable`, or `database_busy` (rows it needs stayed locked by others)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -134,7 +137,7 @@ pub async fn create(
         if let Some(e) = refusal.take() {
             return Err(e.into());
         }
-        let created = orders::create(tx, &new, &caller.subject, at).await;
+        let created = orders::create(tx, &new, &caller.subject, at, &ctx.limits).await;
         if let Err(TxError::Order(OrderError::InsufficientStock { .. })) = &created {
             ctx.counters.stock_conflicts.inc();
         }

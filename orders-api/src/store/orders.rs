@@ -12,7 +12,8 @@ use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::{Tx, TxError};
 use crate::domain::{
-    CustomerId, NewOrder, OrderError, OrderId, OrderLine, OrderStatus, ProductId, Right, StockLevel,
+    CustomerId, NewOrder, OrderError, OrderId, OrderLimits, OrderLine, OrderStatus, ProductId,
+    Right, StockLevel,
 };
 
 pub use crate::domain::{Order, OrderItem};
@@ -57,9 +58,10 @@ pub async fn create(
     new: &NewOrder,
     created_by: &str,
     at: DateTime<Utc>,
+    limits: &OrderLimits,
 ) -> Result<Order, TxError> {
     let found = lock_products(tx, &new.items).await?;
-    let (items, total) = crate::domain::price(&new.items, &found)?;
+    let (items, total) = crate::domain::price(&new.items, &found, limits)?;
     reserve(tx, &items).await?;
     let order = Order {
         id: OrderId(0),

@@ -531,3 +531,63 @@ async fn the_callers_deadline_bounds_the_request_and_travels_downstream() {
         "a deadline is not a final answer: the key stays free"
     );
 }
+
+#[tokio::test]
+async fn an_order_beyond_the_limits_is_refused_and_reserves_nothing() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.limits = orders_api::config::OrderLimits {
+            max_qty: 5,
+            max_total_cents: 1_000,
+        }
+    })
+    .await;
+    let customer = app.customer().await;
+    let cheap = app.product(100, 50).await;
+    let dear = app.product(600, 50).await;
+    let order = |items: Value| json!({"customer_id": customer, "items": items});
+
+    // Six units over two lines: one more than the limit.
+    let res = app
+        .post_order(
+            &order(json!([{"product_id": cheap, "qty": 3}, {"product_id": cheap, "qty": 3}])),
+            Some("limit-qty"),
+        )
+        .await;
+    let body = assert_problem(res, 422, "order_limit_exceeded").await;
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("quantity") && detail.contains('5'),
+        "{detail}"
+    );
+    // Two units, 1,200 cents: over the value.
+    let res = app
+        .post_order(&order(json!([{"product_id": dear, "qty": 2}])), None)
+        .await;
+    let body = assert_problem(res, 422, "order_limit_exceeded").await;
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("value") && detail.contains("1000"),
+        "{detail}"
+    );
+    assert_eq!(app.order_rows().await, 0);
+    assert_eq!((app.stock(cheap).await, app.stock(dear).await), (50, 50));
+    // At the limits exactly: an order.
+    let res = app
+        .post_order(
+            &order(json!([{"product_id": cheap, "qty": 4}, {"product_id": dear, "qty": 1}])),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // The refusal is final for its key: replayed, as every final 422.
+    let res = app
+        .post_order(
+            &order(json!([{"product_id": cheap, "qty": 3}, {"product_id": cheap, "qty": 3}])),
+            Some("limit-qty"),
+        )
+        .await;
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    assert_eq!(res.status(), 422);
+    let replayed: Value = res.json().await.expect("json");
+    assert_eq!(replayed["code"], "order_limit_exceeded");
+}
