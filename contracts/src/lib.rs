@@ -7,12 +7,14 @@
 //! With the `schema` feature the types also describe themselves for OpenAPI.
 
 pub mod customers;
+pub mod events;
 pub mod ids;
 pub mod orders;
 pub mod problem;
 pub mod saga;
 
 pub use customers::{Customer, CustomerInput};
+pub use events::{Event, EventPage};
 pub use ids::{CustomerId, OrderId, ProductId};
 pub use orders::{
     Order, OrderInput, OrderItem, OrderItemInput, OrderStatus, Product, ProductInput,

@@ -20,6 +20,7 @@ into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user)
         routes::customers::get,
         routes::customers::replace,
         routes::customers::delete,
+        routes::customers::events,
         routes::internal::get,
         ops::health,
         ops::ready,
@@ -27,6 +28,8 @@ into `bearer` (valid for an hour; `SUB=name make -s token` acts as another user)
     ),
     components(schemas(
         domain::Customer,
+        contracts::Event,
+        contracts::EventPage,
         domain::CustomerInput,
         routes::customers::CustomerPage,
         problem::Problem,

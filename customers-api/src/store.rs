@@ -1,8 +1,10 @@
-//! Customer persistence: small functions over the pool, one statement each.
+//! Customer persistence: small functions over the pool. Each change writes
+//! its event (`customer_events`) in its own transaction.
 
 use chrono::{DateTime, Utc};
 use service_kit::{
     db::now,
+    events::{self, Changes, EventLog, Record, Stamp},
     pagination::{contains_pattern, PageRequest},
 };
 use sqlx::MySqlPool;
@@ -35,6 +37,38 @@ pub enum StoreError {
     Customer(#[from] CustomerError),
 }
 
+/// Where customers keep their events.
+pub const CUSTOMER_EVENTS: EventLog = EventLog {
+    table: "customer_events",
+    subject: "customer_id",
+};
+
+fn stamp(actor: &str, at: DateTime<Utc>) -> Stamp<'_> {
+    Stamp {
+        actor,
+        idempotency_key: None,
+        at,
+    }
+}
+
+/// A customer's fields, as events record them.
+fn fields(c: &NewCustomer) -> [(&'static str, serde_json::Value); 3] {
+    [
+        ("name", c.name.as_ref().into()),
+        ("email", c.email.as_ref().into()),
+        ("phone", c.phone.as_ref().map(|p| p.as_ref()).into()),
+    ]
+}
+
+/// Whether customer `id` was ever created (deleted ones included: their
+/// history stays readable).
+pub async fn ever_existed(pool: &MySqlPool, id: CustomerId) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!("SELECT 1 AS one FROM customers WHERE id = ?", id.get())
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// The unique key on active emails (see the migration).
 const ACTIVE_EMAIL_KEY: &str = "uq_customers_active_email";
 
@@ -50,9 +84,14 @@ fn email_taken(e: sqlx::Error) -> StoreError {
 /// Inserts a customer; a duplicate active email (in any letter case) is a 409.
 /// The unique key decides, so concurrent creates cannot both win.
 #[tracing::instrument(skip_all)]
-pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, StoreError> {
+pub async fn insert(
+    pool: &MySqlPool,
+    c: &NewCustomer,
+    actor: &str,
+) -> Result<Customer, StoreError> {
     let at = now();
     let phone = c.phone.as_ref().map(AsRef::as_ref);
+    let mut tx = pool.begin().await?;
     let done = sqlx::query!(
         "INSERT INTO customers (name, email, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
         c.name.as_ref(),
@@ -61,10 +100,21 @@ pub async fn insert(pool: &MySqlPool, c: &NewCustomer) -> Result<Customer, Store
         at,
         at,
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(email_taken)?;
-    Ok(stored(CustomerId(done.last_insert_id()), c, at, at))
+    let id = CustomerId(done.last_insert_id());
+    let changes = fields(c)
+        .into_iter()
+        .fold(Changes::new(), |ch, (field, v)| ch.set(field, v));
+    let created = Record {
+        subject: id.get(),
+        kind: "customer.created",
+        changes,
+    };
+    events::append(&mut tx, CUSTOMER_EVENTS, &stamp(actor, at), &[created]).await?;
+    tx.commit().await?;
+    Ok(stored(id, c, at, at))
 }
 
 /// An active (not deleted) customer.
@@ -88,20 +138,15 @@ pub async fn replace(
     pool: &MySqlPool,
     id: CustomerId,
     c: &NewCustomer,
+    actor: &str,
 ) -> Result<Option<Customer>, StoreError> {
     let mut tx = pool.begin().await?;
     // Lock the row first: the answer must describe the row this update wrote,
     // not one a concurrent writer changed in between.
-    let created_at = sqlx::query_scalar!(
-        r#"SELECT created_at AS "created_at: DateTime<Utc>" FROM customers
-           WHERE id = ? AND deleted_at IS NULL FOR UPDATE"#,
-        id.get()
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(created_at) = created_at else {
+    let Some(before) = locked(&mut tx, id).await? else {
         return Ok(None);
     };
+    let created_at = before.created_at;
     let at = now();
     let phone = c.phone.as_ref().map(AsRef::as_ref);
     sqlx::query!(
@@ -115,23 +160,74 @@ pub async fn replace(
     .execute(&mut *tx)
     .await
     .map_err(email_taken)?;
+    let was: [(&str, serde_json::Value); 3] = [
+        ("name", before.name.into()),
+        ("email", before.email.into()),
+        ("phone", before.phone.into()),
+    ];
+    let changes = was
+        .into_iter()
+        .zip(fields(c))
+        .fold(Changes::new(), |ch, ((field, old), (_, new))| {
+            ch.changed(field, old, new)
+        });
+    let replaced = Record {
+        subject: id.get(),
+        kind: "customer.replaced",
+        changes,
+    };
+    events::append(&mut tx, CUSTOMER_EVENTS, &stamp(actor, at), &[replaced]).await?;
     tx.commit().await?;
     Ok(Some(stored(id, c, created_at, at)))
 }
 
+/// An active customer, its row locked until the transaction ends.
+async fn locked(
+    tx: &mut sqlx::Transaction<'static, sqlx::MySql>,
+    id: CustomerId,
+) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as!(
+        Customer,
+        r#"SELECT id, name, email, phone,
+                  created_at AS "created_at: DateTime<Utc>",
+                  updated_at AS "updated_at: DateTime<Utc>"
+           FROM customers WHERE id = ? AND deleted_at IS NULL FOR UPDATE"#,
+        id.get()
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
 /// Soft-deletes an active customer, which frees its email. `false` when there is none.
 #[tracing::instrument(skip(pool))]
-pub async fn soft_delete(pool: &MySqlPool, id: CustomerId) -> Result<bool, sqlx::Error> {
+pub async fn soft_delete(
+    pool: &MySqlPool,
+    id: CustomerId,
+    actor: &str,
+) -> Result<bool, sqlx::Error> {
     let at = now();
-    let done = sqlx::query!(
+    let mut tx = pool.begin().await?;
+    let Some(before) = locked(&mut tx, id).await? else {
+        return Ok(false);
+    };
+    sqlx::query!(
         "UPDATE customers SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
         at,
         at,
         id.get()
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let deleted = Record {
+        subject: id.get(),
+        kind: "customer.deleted",
+        changes: Changes::new()
+            .removed("name", before.name)
+            .removed("email", before.email),
+    };
+    events::append(&mut tx, CUSTOMER_EVENTS, &stamp(actor, at), &[deleted]).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Active customers in id order after the cursor, optionally those whose name

@@ -3,6 +3,7 @@
 //! order), without HTTP. The benchmark compares the full stack with it.
 
 use anyhow::anyhow;
+use service_kit::events::Stamp;
 use sqlx::MySqlPool;
 
 use crate::{
@@ -40,7 +41,12 @@ pub async fn create_order(
     }
     let at = store::now();
     let outcome = idempotency::run(pool, Some(&idem), async |t: &mut Tx| {
-        orders::create(t, &new, subject, at, &OrderLimits::default()).await
+        let stamp = Stamp {
+            actor: subject,
+            idempotency_key: Some(key),
+            at,
+        };
+        orders::create(t, &new, &stamp, &OrderLimits::default()).await
     })
     .await
     .map_err(|e| anyhow!("create failed: {e:?}"))?;
@@ -69,9 +75,13 @@ pub async fn confirm_order(
         &id.to_string(),
         b"",
     );
-    let at = store::now();
+    let stamp = Stamp {
+        actor: subject,
+        idempotency_key: Some(key),
+        at: store::now(),
+    };
     let outcome = idempotency::run(pool, Some(&idem), async |t: &mut Tx| {
-        orders::confirm(t, id, at).await
+        orders::confirm(t, id, &stamp).await
     })
     .await
     .map_err(|e| anyhow!("confirm failed: {e:?}"))?;

@@ -23,8 +23,15 @@ use crate::seed::{self, Seeded};
 /// The tables each service reads and writes. Every table the migrations
 /// create belongs to exactly one service (`migrate` refuses a table that
 /// belongs to none, and a test checks the lists against the migrations).
-pub const CUSTOMERS_TABLES: &[&str] = &["customers"];
-pub const ORDERS_TABLES: &[&str] = &["products", "orders", "order_items", "idempotency_keys"];
+pub const CUSTOMERS_TABLES: &[&str] = &["customers", "customer_events"];
+pub const ORDERS_TABLES: &[&str] = &[
+    "products",
+    "orders",
+    "order_items",
+    "idempotency_keys",
+    "order_events",
+    "product_events",
+];
 
 /// customers-api's migrations.
 pub fn customers_migrator() -> Migrator {

@@ -15,6 +15,7 @@
 //! - [`conditional`]: entity tags and `If-Match` (412 / 428).
 //! - [`pagination`]: `limit` + opaque `cursor` lists.
 //! - [`db`]: pool construction and migrations.
+//! - [`events`]: each change's record, appended in its transaction, paged back.
 //! - [`http`]: the server every service runs, with its middleware and ops routes.
 //! - [`client`]: the retrying HTTP client one service calls another with.
 
@@ -35,6 +36,8 @@ pub mod client;
 pub mod conditional;
 #[cfg(feature = "server")]
 pub mod db;
+#[cfg(feature = "server")]
+pub mod events;
 #[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]

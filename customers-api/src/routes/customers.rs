@@ -55,13 +55,13 @@ pub(crate) fn not_found(id: CustomerId) -> ApiError {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    _caller: Allowed<needs::CustomersWrite>,
+    Allowed { caller, .. }: Allowed<needs::CustomersWrite>,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
     body: Json<CustomerInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::from)?;
-    let customer = store::insert(&pool, &input).await?;
+    let customer = store::insert(&pool, &input, &caller.subject).await?;
     counters.created.inc();
     tracing::info!(customer_id = customer.id.get(), "customer created");
     Ok(HttpResponse::Created()
@@ -138,7 +138,7 @@ pub async fn list(
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn replace(
-    _caller: Allowed<needs::CustomersWrite>,
+    Allowed { caller, .. }: Allowed<needs::CustomersWrite>,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
     id: web::Path<CustomerId>,
@@ -146,11 +146,43 @@ pub async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let input = NewCustomer::try_from(body.into_inner()).map_err(ApiError::from)?;
-    let customer = store::replace(&pool, id, &input)
+    let customer = store::replace(&pool, id, &input, &caller.subject)
         .await?
         .ok_or_else(|| not_found(id))?;
     counters.updated.inc();
     Ok(HttpResponse::Ok().json(customer))
+}
+
+/// What happened to the customer, and who did it: created, replaced (each
+/// changed field before and after), deleted; oldest first. A deleted
+/// customer's history stays readable.
+#[utoipa::path(get, path = "/customers/{id}/events", operation_id = "customer_events", tag = "customers",
+    params(("id" = u64, Path, description = "Customer id"), service_kit::pagination::PageParams),
+    security(("bearer" = ["customers:read"])),
+    responses(
+        (status = 200, description = "A page of the customer's events, oldest first", body = contracts::EventPage),
+        (status = 400, description = "Malformed id, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        (status = 404, description = "`customer_not_found`: no customer ever had this id", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(customer_id = id.get()))]
+pub async fn events(
+    _caller: Allowed<needs::CustomersRead>,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<CustomerId>,
+    params: web::Query<service_kit::pagination::PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let exists = store::ever_existed(&pool, id);
+    service_kit::events::history(
+        &pool,
+        store::CUSTOMER_EVENTS,
+        id.get(),
+        &params,
+        exists,
+        || not_found(id),
+    )
+    .await
 }
 
 /// Soft-deletes a customer; its email becomes free for a new customer.
@@ -165,13 +197,13 @@ pub async fn replace(
     ))]
 #[tracing::instrument(skip_all, fields(customer_id = id.get()))]
 pub async fn delete(
-    _caller: Allowed<needs::CustomersWrite>,
+    Allowed { caller, .. }: Allowed<needs::CustomersWrite>,
     pool: web::Data<MySqlPool>,
     counters: web::Data<CustomerCounters>,
     id: web::Path<CustomerId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    if !store::soft_delete(&pool, id).await? {
+    if !store::soft_delete(&pool, id, &caller.subject).await? {
         return Err(not_found(id));
     }
     counters.deleted.inc();

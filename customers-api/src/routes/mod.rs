@@ -45,6 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET, PUT, DELETE")),
     )
     .service(
+        web::resource("/customers/{id}/events")
+            .route(web::get().to(customers::events))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
         web::resource("/internal/customers/{id}")
             .route(web::get().to(internal::get))
             .default_service(method_not_allowed("GET")),

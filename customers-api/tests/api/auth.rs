@@ -111,10 +111,10 @@ async fn issuer_and_audience_are_checked_when_configured() {
 async fn every_route_answers_each_caller_as_the_spec_says() {
     let app = spawn_app().await;
     let checked = service_kit::testing::access::walk(&app).await;
-    // 5 user routes × 12 callers (no token, 3 bad tokens, 5 roles, every
+    // 6 user routes × 12 callers (no token, 3 bad tokens, 5 roles, every
     // other scope, the route's alone, a service token), 1 service route × 7
     // (no token, 3 bad tokens, 2 services, an admin), 3 open routes.
-    assert_eq!(checked, 5 * 12 + 7 + 3);
+    assert_eq!(checked, 6 * 12 + 7 + 3);
     assert_eq!(app.customer_rows().await, 0, "the walk changes nothing");
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod concurrency;
 mod customers;
+mod events;
 mod helpers;
 mod openapi;
 mod ops;

@@ -150,6 +150,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET")),
     )
     .service(
+        web::resource("/orders/{id}/events")
+            .route(web::get().to(orders::events))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/products/{id}/events")
+            .route(web::get().to(products::events))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
         web::resource("/orders/{id}/confirm")
             .route(web::post().to(orders::confirm))
             .default_service(method_not_allowed("POST")),

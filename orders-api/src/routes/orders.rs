@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use service_kit::{
     auth::{needs, Allowed, Principal},
     deadline,
+    events::Stamp,
     pagination::{paginate, PageParams},
     problem::{
         responses::{BodyRefused, MalformedId, Unauthorized},
@@ -22,7 +23,8 @@ use crate::{
     codes::OrdersCode,
     customers::{CustomerCheck, CustomersClient},
     domain::{
-        CustomerId, NewOrder, OrderError, OrderId, OrderInput, OrderLimits, OrderStatus, Right,
+        CustomerId, IdempotencyKey, NewOrder, OrderError, OrderId, OrderInput, OrderLimits,
+        OrderStatus, Right,
     },
     idempotency::{self, Answer, Idem, Outcome},
     metrics::OrderCounters,
@@ -112,7 +114,9 @@ pub async fn create(
     let canonical =
         serde_json::to_vec(&input).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
     let new = NewOrder::try_from(input).map_err(ApiError::from)?;
-    let idem = idempotent::key_of(req.headers())?
+    let key = idempotent::key_of(req.headers())?;
+    let idem = key
+        .clone()
         .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
     // Three phases, and no network call while a transaction is open (a slow
     // customers-api must not hold a database connection):
@@ -132,12 +136,16 @@ pub async fn create(
     let mut refusal = check_customer(&ctx.customers, new.customer_id).await?;
     // 3. one short transaction: the key's claim (a twin waits on it, then
     //    replays), the stock, the order, the answer.
-    let at = store::now();
+    let stamp = Stamp {
+        actor: &caller.subject,
+        idempotency_key: key.as_ref().map(IdempotencyKey::as_str),
+        at: store::now(),
+    };
     let outcome = idempotent::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
         if let Some(e) = refusal.take() {
             return Err(e.into());
         }
-        let created = orders::create(tx, &new, &caller.subject, at, &ctx.limits).await;
+        let created = orders::create(tx, &new, &stamp, &ctx.limits).await;
         if let Err(TxError::Order(OrderError::InsufficientStock { .. })) = &created {
             ctx.counters.stock_conflicts.inc();
         }
@@ -207,9 +215,14 @@ async fn transition(
         changed: on_change,
     }: Transition,
     id: OrderId,
-    mut work: impl AsyncFnMut(&mut Tx) -> Result<(Order, bool), TxError>,
+    mut work: impl AsyncFnMut(&mut Tx, &Stamp<'_>) -> Result<(Order, bool), TxError>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotent::key_of(req.headers())?;
+    let stamp = Stamp {
+        actor: &caller.subject,
+        idempotency_key: key.as_ref().map(IdempotencyKey::as_str),
+        at: store::now(),
+    };
     if key.is_none() && rule == KeyRule::Required {
         return Err(ApiError::bad_request(
             OrdersCode::IdempotencyKeyMissing,
@@ -222,8 +235,14 @@ async fn transition(
         None => id.to_string(),
         Some(v) => format!("{id}\u{0}{}", String::from_utf8_lossy(v.as_bytes())),
     };
-    let idem = key.map(|key| Idem::new(scope, &caller.subject, key, &target, b""));
-    match idempotent::run(pool, idem.as_ref(), async |tx: &mut Tx| work(tx).await).await? {
+    let idem = key
+        .clone()
+        .map(|key| Idem::new(scope, &caller.subject, key, &target, b""));
+    match idempotent::run(pool, idem.as_ref(), async |tx: &mut Tx| {
+        work(tx, &stamp).await
+    })
+    .await?
+    {
         Outcome::Done(tx, (order, changed)) => {
             let answer = idempotent::json(StatusCode::OK, &order)?;
             idempotency::commit(tx, idem.as_ref(), &answer).await?;
@@ -267,7 +286,6 @@ pub async fn confirm(
     id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let at = store::now();
     transition(
         &caller,
         &req,
@@ -275,7 +293,7 @@ pub async fn confirm(
         &ctx,
         CONFIRM,
         id,
-        async |tx: &mut Tx| orders::confirm(tx, id, at).await,
+        async |tx: &mut Tx, stamp: &Stamp<'_>| orders::confirm(tx, id, stamp).await,
     )
     .await
 }
@@ -310,7 +328,6 @@ pub async fn cancel(
     id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let at = store::now();
     let window = ctx.cancel_window;
     let if_match = service_kit::conditional::if_match(req.headers())?;
     let right = Right::of(&caller, Scope::OrdersCancel);
@@ -324,7 +341,9 @@ pub async fn cancel(
         &ctx,
         CANCEL,
         id,
-        async |tx: &mut Tx| orders::cancel(tx, id, at, window, if_match.as_ref(), right).await,
+        async |tx: &mut Tx, stamp: &Stamp<'_>| {
+            orders::cancel(tx, id, stamp, window, if_match.as_ref(), right).await
+        },
     )
     .await
 }
@@ -359,6 +378,38 @@ pub async fn get(
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::ETAG, order.etag()))
         .json(order))
+}
+
+/// What happened to the order, and who did it: created, confirmed,
+/// canceled, expired; oldest first.
+#[utoipa::path(get, path = "/orders/{id}/events", operation_id = "order_events", tag = "orders",
+    params(("id" = u64, Path, description = "Order id"), PageParams),
+    security(("bearer" = ["orders:read"])),
+    responses(
+        (status = 200, description = "A page of the order's events, oldest first", body = contracts::EventPage),
+        (status = 400, description = "Malformed id, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        OrderNotFound,
+    ))]
+#[tracing::instrument(skip_all, fields(order_id = id.get()))]
+pub async fn events(
+    _caller: Allowed<needs::OrdersRead>,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<OrderId>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let exists = orders::exists(&pool, id);
+    let missing = || OrderError::NotFound { id }.into();
+    service_kit::events::history(
+        &pool,
+        orders::ORDER_EVENTS,
+        id.get(),
+        &params,
+        exists,
+        missing,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -17,7 +17,10 @@ use utoipa::ToSchema;
 
 use crate::{
     domain::{NewProduct, ProductId, ProductInput, ProductPatch, ProductPatchInput, StockChange},
-    store::products::{self, Product},
+    store::{
+        orders::PRODUCT_EVENTS,
+        products::{self, Product},
+    },
 };
 
 fn not_found(id: ProductId) -> ApiError {
@@ -36,12 +39,12 @@ fn not_found(id: ProductId) -> ApiError {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
-    _caller: Allowed<needs::CatalogWrite>,
+    Allowed { caller, .. }: Allowed<needs::CatalogWrite>,
     pool: web::Data<MySqlPool>,
     body: Json<ProductInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = NewProduct::try_from(body.into_inner()).map_err(ApiError::from)?;
-    let product = products::insert(&pool, &input).await?;
+    let product = products::insert(&pool, &input, &caller.subject).await?;
     tracing::info!(product_id = product.id.get(), "product created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/products/{}", product.id)))
@@ -70,7 +73,7 @@ pub async fn create(
     ))]
 #[tracing::instrument(skip_all, fields(product_id = id.get()))]
 pub async fn patch(
-    _caller: Allowed<needs::CatalogWrite>,
+    Allowed { caller, .. }: Allowed<needs::CatalogWrite>,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     id: web::Path<ProductId>,
@@ -84,12 +87,39 @@ pub async fn patch(
             "setting stock needs If-Match with the product's ETag (or send stock_delta)",
         ));
     }
-    let product = products::patch(&pool, id, &patch, if_match.as_ref())
+    let product = products::patch(&pool, id, &patch, if_match.as_ref(), &caller.subject)
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, product.etag()))
         .json(product))
+}
+
+/// What happened to the product, and who did it: created, and each change
+/// of its name, price or stock (orders' reservations and releases
+/// included); oldest first. Its stock events sum to its stock.
+#[utoipa::path(get, path = "/products/{id}/events", operation_id = "product_events", tag = "products",
+    params(("id" = u64, Path, description = "Product id"), service_kit::pagination::PageParams),
+    security(("bearer" = ["catalog:read"])),
+    responses(
+        (status = 200, description = "A page of the product's events, oldest first", body = contracts::EventPage),
+        (status = 400, description = "Malformed id, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        (status = 404, description = "`product_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(product_id = id.get()))]
+pub async fn events(
+    _caller: Allowed<needs::CatalogRead>,
+    pool: web::Data<MySqlPool>,
+    id: web::Path<ProductId>,
+    params: web::Query<service_kit::pagination::PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let exists = products::exists(&pool, id);
+    service_kit::events::history(&pool, PRODUCT_EVENTS, id.get(), &params, exists, || {
+        not_found(id)
+    })
+    .await
 }
 
 /// Gets one product.

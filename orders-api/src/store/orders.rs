@@ -7,7 +7,11 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use service_kit::{conditional::IfMatch, scope::Scope};
+use service_kit::{
+    conditional::IfMatch,
+    events::{self, Changes, EventLog, Record, Stamp},
+    scope::Scope,
+};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::{Tx, TxError};
@@ -56,8 +60,7 @@ impl OrderRow {
 pub async fn create(
     tx: &mut Tx,
     new: &NewOrder,
-    created_by: &str,
-    at: DateTime<Utc>,
+    stamp: &Stamp<'_>,
     limits: &OrderLimits,
 ) -> Result<Order, TxError> {
     let found = lock_products(tx, &new.items).await?;
@@ -69,14 +72,89 @@ pub async fn create(
         status: OrderStatus::Created,
         total_cents: total,
         items,
-        created_by: created_by.to_owned(),
-        created_at: at,
-        updated_at: at,
+        created_by: stamp.actor.to_owned(),
+        created_at: stamp.at,
+        updated_at: stamp.at,
         confirmed_at: None,
         canceled_at: None,
     };
     let id = insert(tx, &order).await?;
-    Ok(Order { id, ..order })
+    let order = Order { id, ..order };
+    let created = Changes::new()
+        .set("status", order.status.as_str())
+        .set("customer_id", order.customer_id.get())
+        .set("total_cents", order.total_cents)
+        .set(
+            "items",
+            serde_json::to_value(&order.items).unwrap_or_default(),
+        );
+    events::append(
+        tx,
+        ORDER_EVENTS,
+        stamp,
+        &[record(id, "order.created", created)],
+    )
+    .await?;
+    let taken: Vec<Record> = order
+        .items
+        .iter()
+        .filter_map(|i| {
+            let before = found.get(&i.product_id)?.stock;
+            Some(stock_record(
+                i.product_id,
+                before,
+                before.saturating_sub(i.qty),
+            ))
+        })
+        .collect();
+    events::append(tx, PRODUCT_EVENTS, stamp, &taken).await?;
+    Ok(order)
+}
+
+/// Whether order `id` exists.
+pub async fn exists(pool: &MySqlPool, id: OrderId) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!("SELECT 1 AS one FROM orders WHERE id = ?", id.get())
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Where orders keep their events.
+pub const ORDER_EVENTS: EventLog = EventLog {
+    table: "order_events",
+    subject: "order_id",
+};
+
+/// Where products keep their events (their stock moves with orders too).
+pub const PRODUCT_EVENTS: EventLog = EventLog {
+    table: "product_events",
+    subject: "product_id",
+};
+
+fn record(id: OrderId, kind: &'static str, changes: Changes) -> Record {
+    Record {
+        subject: id.get(),
+        kind,
+        changes,
+    }
+}
+
+/// A product's stock moved from `before` to `after`.
+pub fn stock_record(id: ProductId, before: u32, after: u32) -> Record {
+    Record {
+        subject: id.get(),
+        kind: "product.updated",
+        changes: Changes::new().changed("stock", before, after),
+    }
+}
+
+/// The status change of `order` to `to`, as an event of `kind`.
+fn status_record(order: &Order, to: OrderStatus, kind: &'static str) -> Record {
+    record(
+        order.id,
+        kind,
+        Changes::new().changed("status", order.status.as_str(), to.as_str()),
+    )
 }
 
 /// Locks every product of `items`, in id order: each one's price and stock.
@@ -249,18 +327,21 @@ pub async fn load(
 }
 
 /// CREATED → CONFIRMED; CONFIRMED stays as it is; CANCELED is a 409.
-#[tracing::instrument(skip(tx, at))]
+#[tracing::instrument(skip(tx, stamp))]
 pub async fn confirm(
     tx: &mut Tx,
     id: OrderId,
-    at: DateTime<Utc>,
+    stamp: &Stamp<'_>,
 ) -> Result<(Order, bool), TxError> {
+    let at = stamp.at;
     let mut order = load(tx, id, true)
         .await?
         .ok_or(OrderError::NotFound { id })?;
     if !crate::domain::confirm_changes(&order)? {
         return Ok((order, false));
     }
+    let confirmed = status_record(&order, OrderStatus::Confirmed, "order.confirmed");
+    events::append(tx, ORDER_EVENTS, stamp, &[confirmed]).await?;
     let status = OrderStatus::Confirmed.as_str();
     sqlx::query!(
         "UPDATE orders SET status = ?, confirmed_at = ?, updated_at = ? WHERE id = ?",
@@ -277,8 +358,10 @@ pub async fn confirm(
     Ok((order, true))
 }
 
-/// Puts an order's reserved units back on the shelf (products in id order).
-async fn restore_stock(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error> {
+/// Puts an order's reserved units back on the shelf (products in id order);
+/// the stock events of the move.
+async fn restore_stock(tx: &mut Tx, order: &Order) -> Result<Vec<Record>, sqlx::Error> {
+    let mut moved = Vec::with_capacity(order.items.len());
     for item in &order.items {
         sqlx::query!(
             "UPDATE products SET stock = stock + ?, version = version + 1 WHERE id = ?",
@@ -287,16 +370,35 @@ async fn restore_stock(tx: &mut Tx, order: &Order) -> Result<(), sqlx::Error> {
         )
         .execute(&mut **tx)
         .await?;
+        // The row is ours until the commit: what we wrote.
+        let after: u32 = sqlx::query_scalar!(
+            "SELECT stock FROM products WHERE id = ?",
+            item.product_id.get()
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        moved.push(stock_record(
+            item.product_id,
+            after.saturating_sub(item.qty),
+            after,
+        ));
     }
-    Ok(())
+    Ok(moved)
 }
 
+/// Cancels `order` (stock restored), with its events: `kind` is
+/// `order.canceled` or, for the sweeper, `order.expired`.
 async fn mark_canceled(
     tx: &mut Tx,
     order: &mut Order,
-    at: DateTime<Utc>,
+    stamp: &Stamp<'_>,
+    kind: &'static str,
 ) -> Result<(), sqlx::Error> {
-    restore_stock(tx, order).await?;
+    let at = stamp.at;
+    let restored = restore_stock(tx, order).await?;
+    events::append(tx, PRODUCT_EVENTS, stamp, &restored).await?;
+    let canceled = status_record(order, OrderStatus::Canceled, kind);
+    events::append(tx, ORDER_EVENTS, stamp, &[canceled]).await?;
     let status = OrderStatus::Canceled.as_str();
     sqlx::query!(
         "UPDATE orders SET status = ?, canceled_at = ?, updated_at = ? WHERE id = ?",
@@ -319,15 +421,16 @@ async fn mark_canceled(
 /// otherwise): `If-Match: "CREATED"` cancels an order only if nobody has
 /// confirmed it. `right` is checked first, on the locked row (403
 /// otherwise). Returns the order and whether it changed.
-#[tracing::instrument(skip(tx, at, window, right))]
+#[tracing::instrument(skip(tx, stamp, window, right))]
 pub async fn cancel(
     tx: &mut Tx,
     id: OrderId,
-    at: DateTime<Utc>,
+    stamp: &Stamp<'_>,
     window: Duration,
     if_match: Option<&IfMatch>,
     right: Right<'_>,
 ) -> Result<(Order, bool), TxError> {
+    let at = stamp.at;
     let mut order = load(tx, id, true)
         .await?
         .ok_or_else(|| right.missing(id, Scope::OrdersCancel))?;
@@ -346,7 +449,7 @@ pub async fn cancel(
     if !crate::domain::cancel_changes(&order, at, window)? {
         return Ok((order, false));
     }
-    mark_canceled(tx, &mut order, at).await?;
+    mark_canceled(tx, &mut order, stamp, "order.canceled").await?;
     Ok((order, true))
 }
 
@@ -373,9 +476,14 @@ pub async fn release_expired(
         .fetch_all(&mut *tx)
         .await?;
     let mut released = Vec::with_capacity(ids.len());
+    let stamp = Stamp {
+        actor: events::SWEEPER,
+        idempotency_key: None,
+        at,
+    };
     for id in ids {
         if let Some(mut order) = load(&mut tx, OrderId(id), false).await? {
-            mark_canceled(&mut tx, &mut order, at).await?;
+            mark_canceled(&mut tx, &mut order, &stamp, "order.expired").await?;
             released.push(order);
         }
     }

@@ -7,7 +7,9 @@ use service_kit::{
 };
 use sqlx::MySqlPool;
 
-use super::{now, TxError};
+use service_kit::events::{self, Changes, Record, Stamp};
+
+use super::{now, orders::PRODUCT_EVENTS, TxError};
 pub use crate::domain::Product;
 use crate::domain::{NewProduct, ProductError, ProductId, ProductPatch};
 
@@ -16,8 +18,9 @@ use crate::domain::{NewProduct, ProductError, ProductId, ProductPatch};
 const SKU_KEY: &str = "uq_products_sku";
 
 #[tracing::instrument(skip_all, fields(sku = %p.sku))]
-pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError> {
+pub async fn insert(pool: &MySqlPool, p: &NewProduct, actor: &str) -> Result<Product, TxError> {
     let at = now();
+    let mut tx = pool.begin().await?;
     let done = sqlx::query!(
         "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         p.sku,
@@ -27,7 +30,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError
         at,
         at
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(|e| match service_kit::db::unique_key(&e) {
         Some(key) if key == SKU_KEY => TxError::Product(ProductError::SkuTaken {
@@ -35,7 +38,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError
         }),
         _ => e.into(),
     })?;
-    Ok(Product {
+    let product = Product {
         id: ProductId(done.last_insert_id()),
         sku: p.sku.clone(),
         name: p.name.clone(),
@@ -44,7 +47,36 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct) -> Result<Product, TxError
         version: 1,
         created_at: at,
         updated_at: at,
-    })
+    };
+    let created = Record {
+        subject: product.id.get(),
+        kind: "product.created",
+        changes: Changes::new()
+            .set("sku", product.sku.as_str())
+            .set("name", product.name.as_str())
+            .set("price_cents", product.price_cents)
+            // From nothing: a sum of the stock events is the stock.
+            .changed("stock", 0, product.stock),
+    };
+    events::append(&mut tx, PRODUCT_EVENTS, &stamp(actor, at), &[created]).await?;
+    tx.commit().await?;
+    Ok(product)
+}
+
+/// Whether product `id` exists.
+pub async fn exists(pool: &MySqlPool, id: ProductId) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!("SELECT 1 AS one FROM products WHERE id = ?", id.get())
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+fn stamp(actor: &str, at: DateTime<Utc>) -> Stamp<'_> {
+    Stamp {
+        actor,
+        idempotency_key: None,
+        at,
+    }
 }
 
 #[tracing::instrument(skip(pool))]
@@ -63,12 +95,13 @@ pub async fn find(pool: &MySqlPool, id: ProductId) -> Result<Option<Product>, sq
 
 /// Applies a patch under a row lock; `None` when there is no such product.
 /// With `if_match`, only a product whose ETag matches is changed (412).
-#[tracing::instrument(skip(pool, patch, if_match))]
+#[tracing::instrument(skip(pool, patch, if_match, actor))]
 pub async fn patch(
     pool: &MySqlPool,
     id: ProductId,
     patch: &ProductPatch,
     if_match: Option<&IfMatch>,
+    actor: &str,
 ) -> Result<Option<Product>, TxError> {
     let mut tx = pool.begin().await?;
     let current = sqlx::query_as!(
@@ -93,7 +126,21 @@ pub async fn patch(
             .into());
         }
     }
+    let before = product.clone();
     crate::domain::apply_patch(&mut product, patch, now())?;
+    let changes = Changes::new()
+        .changed("name", before.name.as_str(), product.name.as_str())
+        .changed("price_cents", before.price_cents, product.price_cents)
+        .changed("stock", before.stock, product.stock);
+    if !changes.is_empty() {
+        let updated = Record {
+            subject: id.get(),
+            kind: "product.updated",
+            changes,
+        };
+        let stamp = stamp(actor, product.updated_at);
+        events::append(&mut tx, PRODUCT_EVENTS, &stamp, &[updated]).await?;
+    }
     sqlx::query!(
         "UPDATE products SET name = ?, price_cents = ?, stock = ?, version = ?, updated_at = ? WHERE id = ?",
         product.name,

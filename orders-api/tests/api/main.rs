@@ -6,6 +6,7 @@ mod bad_input;
 mod callers;
 mod concurrency;
 mod config;
+mod events;
 mod helpers;
 mod idempotency;
 mod invariant;

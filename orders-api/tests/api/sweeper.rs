@@ -64,6 +64,16 @@ async fn the_background_sweeper_releases_stock_after_the_ttl() {
     }
     assert!(released, "the sweeper released the reservation");
     assert_eq!(app.stock(p).await, 10);
+    // Its record says who: the sweeper, with no request behind it.
+    let events = app.get_json(&format!("/orders/{order}/events")).await;
+    let last = &events["data"][1];
+    assert_eq!(last["type"], "order.expired", "{events}");
+    assert_eq!(last["actor"], "system:sweeper");
+    assert_eq!(last["correlation_id"], serde_json::Value::Null);
+    assert_eq!(
+        last["changes"]["status"],
+        serde_json::json!({"before": "CREATED", "after": "CANCELED"})
+    );
     let metrics = app.metrics().await;
     assert!(
         metrics.contains("orders_expired_total{service=\"orders-api\"} 1"),
