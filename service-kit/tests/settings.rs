@@ -47,9 +47,9 @@ fn names_after(text: &str, calls: &[&str]) -> BTreeSet<String> {
     names
 }
 
-/// The variables the services' own code reads (their `src/`, with the test
-/// harness of service-kit; not the bench).
-fn read_by_code() -> BTreeSet<String> {
+/// The services' own source files (their `src/`, with the test harness of
+/// service-kit; not the bench).
+fn service_sources() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for krate in [
         "service-kit",
@@ -59,6 +59,12 @@ fn read_by_code() -> BTreeSet<String> {
     ] {
         rust_files(&root().join(krate).join("src"), &mut files);
     }
+    files
+}
+
+/// The variables the services' own code reads.
+fn read_by_code() -> BTreeSet<String> {
+    let files = service_sources();
     let calls = [
         "required",
         "optional",
@@ -148,16 +154,7 @@ fn every_variable_the_code_reads_is_documented_in_both_places() {
 
 /// The services' own code, as text.
 fn code_text() -> String {
-    let mut files = Vec::new();
-    for krate in [
-        "service-kit",
-        "customers-api",
-        "orders-api",
-        "orchestrator-lambda",
-    ] {
-        rust_files(&root().join(krate).join("src"), &mut files);
-    }
-    files
+    service_sources()
         .iter()
         .map(|f| fs::read_to_string(f).unwrap_or_default())
         .collect()

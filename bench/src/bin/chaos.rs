@@ -689,6 +689,8 @@ impl Settled<'_> {
             check_clean(answers),
             check_none_created(pool).await?,
             check_stock(pool, products, opts.stock).await?,
+            check_order_events(pool).await?,
+            check_stock_events(pool, products).await?,
         ];
         let replays = Replays::collect(self.stack, answers, opts.concurrency).await;
         let (replay_check, replays_of_retriable) = check_replays(answers, &replays);
@@ -863,6 +865,94 @@ async fn check_stock(
         broken.is_empty(),
         if broken.is_empty() {
             format!("{} products", products.len())
+        } else {
+            broken.join("; ")
+        },
+    ))
+}
+
+/// Each event's `changes[field]` as (before, after).
+fn moved(changes: &str, field: &str) -> (serde_json::Value, serde_json::Value) {
+    let v: serde_json::Value = serde_json::from_str(changes).unwrap_or_default();
+    (v[field]["before"].clone(), v[field]["after"].clone())
+}
+
+/// Every order's events, replayed oldest first, end at its status: each
+/// starts where the one before ended, and none is missing (kills of
+/// orders-api mid-write included).
+async fn check_order_events(pool: &MySqlPool) -> anyhow::Result<Check> {
+    let rows: Vec<(u64, String, String)> = sqlx::query_as(
+        "SELECT o.id, o.status, COALESCE(e.changes, '{}') FROM orders o \
+         LEFT JOIN order_events e ON e.order_id = o.id ORDER BY o.id, e.seq",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut broken = Vec::new();
+    let mut replayed: BTreeMap<u64, (String, serde_json::Value)> = BTreeMap::new();
+    for (id, status, changes) in rows {
+        let (before, after) = moved(&changes, "status");
+        let entry = replayed
+            .entry(id)
+            .or_insert((status, serde_json::Value::Null));
+        if before != entry.1 {
+            broken.push(format!(
+                "order {id}: an event from {before} after {}",
+                entry.1
+            ));
+        }
+        entry.1 = after;
+    }
+    for (id, (status, end)) in &replayed {
+        if end.as_str() != Some(status) {
+            broken.push(format!(
+                "order {id}: events end at {end}, the order is {status}"
+            ));
+        }
+    }
+    Ok(check(
+        "every order's events replay to its status",
+        broken.is_empty(),
+        if broken.is_empty() {
+            format!("{} orders", replayed.len())
+        } else {
+            broken.join("; ")
+        },
+    ))
+}
+
+/// Every product's stock events sum to its stock.
+async fn check_stock_events(pool: &MySqlPool, products: &[ProductId]) -> anyhow::Result<Check> {
+    let mut broken = Vec::new();
+    let mut events = 0;
+    for &p in products {
+        let stock: i64 =
+            sqlx::query_scalar("SELECT CAST(stock AS SIGNED) FROM products WHERE id = ?")
+                .bind(p.get())
+                .fetch_one(pool)
+                .await?;
+        let changes: Vec<String> = sqlx::query_scalar(
+            "SELECT changes FROM product_events WHERE product_id = ? ORDER BY seq",
+        )
+        .bind(p.get())
+        .fetch_all(pool)
+        .await?;
+        events += changes.len();
+        let sum: i64 = changes
+            .iter()
+            .map(|c| moved(c, "stock"))
+            .filter_map(|(b, a)| Some(a.as_i64()? - b.as_i64()?))
+            .sum();
+        if sum != stock {
+            broken.push(format!(
+                "product {p}: events sum to {sum}, stock is {stock}"
+            ));
+        }
+    }
+    Ok(check(
+        "every product's stock events sum to its stock",
+        broken.is_empty(),
+        if broken.is_empty() {
+            format!("{} products, {events} events", products.len())
         } else {
             broken.join("; ")
         },
