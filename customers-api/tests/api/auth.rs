@@ -111,10 +111,10 @@ async fn issuer_and_audience_are_checked_when_configured() {
 async fn every_route_answers_each_caller_as_the_spec_says() {
     let app = spawn_app().await;
     let checked = service_kit::testing::access::walk(&app).await;
-    // 6 user routes × 12 callers (no token, 3 bad tokens, 5 roles, every
-    // other scope, the route's alone, a service token), 1 service route × 7
-    // (no token, 3 bad tokens, 2 services, an admin), 3 open routes.
-    assert_eq!(checked, 6 * 12 + 7 + 3);
+    // 6 user routes × 14 callers (no token, 5 bad tokens, 5 roles, every
+    // other scope, the route's alone, a service token), 1 service route × 9
+    // (no token, 5 bad tokens, 2 services, an admin), 3 open routes.
+    assert_eq!(checked, 6 * 14 + 9 + 3);
     assert_eq!(app.customer_rows().await, 0, "the walk changes nothing");
 }
 
@@ -138,8 +138,8 @@ async fn the_dev_token_script_mints_tokens_the_service_accepts() {
             .env("JWT_SECRET", JWT_SECRET)
             .env("SCOPE", scope)
             .env("ROLE", role)
-            .env_remove("JWT_ISSUER")
-            .env_remove("JWT_AUDIENCE")
+            .env("JWT_ISSUER", service_kit::testing::TEST_ISSUER)
+            .env("JWT_AUDIENCE", service_kit::testing::TEST_AUDIENCE)
             .output()
             .expect("the script runs");
         assert!(

@@ -177,7 +177,8 @@ impl Walker<'_> {
         res
     }
 
-    /// No token, an expired one, one signed with another key, `alg: none`: 401.
+    /// No token, an expired one, one signed with another key, `alg: none`,
+    /// another audience, another issuer: 401.
     async fn refuses_bad_credentials(&mut self) {
         let bad = [
             ("no token", None),
@@ -200,6 +201,24 @@ impl Walker<'_> {
                 )),
             ),
             ("alg none", Some(unsigned_token("walker"))),
+            (
+                "a token for another audience",
+                Some(mint_token(
+                    super::app::JWT_SECRET,
+                    "walker",
+                    600,
+                    json!({"aud": "elsewhere"}),
+                )),
+            ),
+            (
+                "a token from another issuer",
+                Some(mint_token(
+                    super::app::JWT_SECRET,
+                    "walker",
+                    600,
+                    json!({"iss": "elsewhere"}),
+                )),
+            ),
         ];
         for (what, t) in bad {
             let res = self.expect(what, t.as_deref(), false).await;

@@ -90,13 +90,14 @@ fn now() -> i64 {
         .unwrap_or_default()
 }
 
-/// An HS256 token with `sub`, `exp = now + ttl_secs` (negative: expired)
-/// and every scope, then `extra`'s claims over those (`{"scope": ""}`: no
-/// scope; `{"scope": "orders:read"}`: that one only).
+/// An HS256 token with `sub`, `exp = now + ttl_secs` (negative: expired),
+/// [`TEST_ISSUER`], [`TEST_AUDIENCE`] and every scope, then `extra`'s
+/// claims over those (`{"scope": ""}`: no scope; `{"scope":
+/// "orders:read"}`: that one only; `{"aud": "other"}`: another audience).
 pub fn mint_token(secret: &str, sub: &str, ttl_secs: i64, extra: serde_json::Value) -> String {
     let every = crate::scope::Scopes::all().claim();
-    let mut claims =
-        serde_json::json!({"sub": sub, "exp": now() + ttl_secs, "iat": now(), "scope": every});
+    let mut claims = serde_json::json!({"sub": sub, "exp": now() + ttl_secs, "iat": now(),
+        "iss": TEST_ISSUER, "aud": TEST_AUDIENCE, "scope": every});
     if let (Some(map), serde_json::Value::Object(more)) = (claims.as_object_mut(), extra) {
         map.extend(more);
     }
@@ -165,8 +166,13 @@ async fn assert_same_tables(a: &sqlx::MySqlPool, b: &sqlx::MySqlPool, tables: &[
     }
 }
 
+/// The `iss` the services under test accept, and [`mint_token`] sets.
+pub const TEST_ISSUER: &str = "test-issuer";
+/// The `aud` the services under test accept, and [`mint_token`] sets.
+pub const TEST_AUDIENCE: &str = "test-audience";
+
 /// Settings of a service under test: port 0 on loopback, the test database,
-/// the given user-token key, no issuer or audience, a day's token
+/// the given user-token key, [`TEST_ISSUER`] and [`TEST_AUDIENCE`], a day's token
 /// lifetime, and the test services' tokens ([`app::service_tokens`]: only
 /// customers-api looks at them).
 pub fn http_settings(db: &TestDatabase, jwt_secret: &str) -> crate::config::HttpSettings {
@@ -178,8 +184,8 @@ pub fn http_settings(db: &TestDatabase, jwt_secret: &str) -> crate::config::Http
         db_max_connections: 20,
         auth: crate::config::AuthSettings {
             jwt_secret: jwt_secret.into(),
-            jwt_issuer: None,
-            jwt_audience: None,
+            jwt_issuer: Some(TEST_ISSUER.into()),
+            jwt_audience: Some(TEST_AUDIENCE.into()),
             jwt_max_ttl: std::time::Duration::from_secs(86_400),
             services: app::service_tokens(),
         },
