@@ -626,9 +626,21 @@ async fn every_refused_token_is_a_401_before_any_downstream_call() {
     let d = deps(&f);
     let secret = common::JWT_SECRET;
     let mint = |claims: Value, alg: jsonwebtoken::Algorithm, key: &str| {
+        // The test issuer and audience, so that each case fails for its own reason.
+        let mut claims = claims;
+        claims["iss"] = json!(service_kit::testing::TEST_ISSUER);
+        claims["aud"] = json!(service_kit::testing::TEST_AUDIENCE);
         service_kit::testing::sign_claims(&claims, alg, key.as_bytes())
     };
     let now = chrono::Utc::now().timestamp();
+    // The control: the same minting with nothing wrong is accepted, so each
+    // case below is refused for its own fault.
+    let good = mint(
+        json!({"sub": SUBJECT, "exp": now + 600}),
+        jsonwebtoken::Algorithm::HS256,
+        secret,
+    );
+    assert!(common::users().verify(&good).is_ok());
     let alg_none = service_kit::testing::unsigned_token(SUBJECT);
     let hs256 = jsonwebtoken::Algorithm::HS256;
     let cases: Vec<(&str, Option<String>)> = vec![
@@ -686,6 +698,20 @@ async fn every_refused_token_is_a_401_before_any_downstream_call() {
                     hs256,
                     secret
                 )
+            )),
+        ),
+        (
+            "another audience",
+            Some(format!(
+                "Bearer {}",
+                service_kit::testing::mint_token(secret, SUBJECT, 600, json!({"aud": "elsewhere"}))
+            )),
+        ),
+        (
+            "another issuer",
+            Some(format!(
+                "Bearer {}",
+                service_kit::testing::mint_token(secret, SUBJECT, 600, json!({"iss": "elsewhere"}))
             )),
         ),
         ("garbage", Some("Bearer not.a.token".into())),

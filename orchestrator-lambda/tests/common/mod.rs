@@ -18,12 +18,13 @@ pub const ORDERS_SERVICE_TOKEN: &str = service_kit::testing::app::SERVICE_TOKEN;
 /// The caller of the sample events.
 pub const SUBJECT: &str = "ops-user";
 
-/// The verifier the tests' orchestrator uses.
+/// The verifier the tests' orchestrator uses: the test issuer and
+/// audience, as the APIs under test check them.
 pub fn users() -> JwtVerifier {
     JwtVerifier::new(
         JWT_SECRET.as_bytes(),
-        None,
-        None,
+        Some(service_kit::testing::TEST_ISSUER),
+        Some(service_kit::testing::TEST_AUDIENCE),
         Duration::from_secs(86_400),
     )
 }
