@@ -9,6 +9,7 @@
 //! - [`invalid`]: what a domain's rules say of an invalid input, free of HTTP.
 //! - [`problem`]: RFC 9457 problem documents and the JSON, path and query extractors that emit them.
 //! - [`token`]: user tokens and the services' own tokens, checked in constant time.
+//! - [`jwks`]: tokens signed with an issuer's asymmetric keys, checked against its key set.
 //! - [`scope`]: scopes and roles: what a verified caller may do.
 //! - [`auth`]: the same as actix extractors (`Allowed<P>`, `Principal`, `ServiceCaller`).
 //! - [`ops`]: `/health`, `/ready`, `/metrics` and the HTTP metrics middleware.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod correlation;
 pub mod deadline;
 pub mod invalid;
+pub mod jwks;
 pub mod scope;
 pub mod telemetry;
 pub mod text;

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::scope::{Principal, Scopes};
 
 /// Seconds of clock skew tolerated on `exp` / `nbf`.
-const LEEWAY_SECS: u64 = 5;
+pub(crate) const LEEWAY_SECS: u64 = 5;
 
 /// Longest subject accepted: it is stored with orders and idempotency keys.
 pub const MAX_SUBJECT_LEN: usize = 255;
@@ -26,8 +26,9 @@ pub struct JwtVerifier {
     max_ttl: Duration,
 }
 
+/// The claims every user token is read for.
 #[derive(Debug, Deserialize)]
-struct Claims {
+pub(crate) struct Claims {
     sub: String,
     exp: f64,
     /// RFC 9068: space-separated scopes.
@@ -96,22 +97,27 @@ impl JwtVerifier {
                 _ => "the token is malformed",
             },
         )?;
-        let now = chrono::Utc::now().timestamp() as f64;
-        let ceiling = self.max_ttl.as_secs_f64() + LEEWAY_SECS as f64;
-        if data.claims.exp - now > ceiling {
-            return Err("the token lives longer than this service accepts");
-        }
-        if !valid_subject(&data.claims.sub) {
-            return Err("the token subject must be 1 to 255 printable ASCII characters");
-        }
-        let claims = data.claims;
-        let groups = claims.cognito_groups.iter().chain(&claims.groups);
-        Ok(Principal {
-            scopes: Scopes::granted(claims.scope.as_deref(), groups.map(String::as_str)),
-            subject: claims.sub,
-            expires_at: claims.exp as i64,
-        })
+        principal_of(data.claims, self.max_ttl)
     }
+}
+
+/// The caller of verified `claims`: refused when the token lives longer
+/// than `max_ttl` from now or its subject cannot be stored or forwarded.
+pub(crate) fn principal_of(claims: Claims, max_ttl: Duration) -> Result<Principal, &'static str> {
+    let now = chrono::Utc::now().timestamp() as f64;
+    let ceiling = max_ttl.as_secs_f64() + LEEWAY_SECS as f64;
+    if claims.exp - now > ceiling {
+        return Err("the token lives longer than this service accepts");
+    }
+    if !valid_subject(&claims.sub) {
+        return Err("the token subject must be 1 to 255 printable ASCII characters");
+    }
+    let groups = claims.cognito_groups.iter().chain(&claims.groups);
+    Ok(Principal {
+        scopes: Scopes::granted(claims.scope.as_deref(), groups.map(String::as_str)),
+        subject: claims.sub,
+        expires_at: claims.exp as i64,
+    })
 }
 
 /// The services that may call `/internal/*`, each known by its own token

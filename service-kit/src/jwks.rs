@@ -1,0 +1,341 @@
+//! User tokens signed by an issuer with an asymmetric key and checked
+//! against its published key set (JWKS): the verification rules, free of
+//! where the set comes from. A token must name its key (`kid`); the key's
+//! type pins the algorithm (an EC P-256 key verifies ES256 only, an RSA key
+//! RS256 only), so no token can choose a weaker one; `iss` and `aud` are
+//! always checked, `exp` is required and capped. No symmetric key is ever
+//! accepted: nothing here can sign a token.
+
+use std::{collections::HashMap, time::Duration};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::{
+    errors::ErrorKind,
+    jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse},
+    Algorithm, DecodingKey, Validation,
+};
+
+use crate::scope::Principal;
+use crate::token::{principal_of, Claims, LEEWAY_SECS};
+
+/// The most keys one set may hold, and its largest size in bytes.
+pub const MAX_KEYS: usize = 32;
+pub const MAX_BYTES: usize = 64 * 1024;
+/// The shortest RSA modulus accepted, in bits.
+const MIN_RSA_BITS: usize = 2048;
+
+/// The signing keys of an issuer, by `kid`, each with the one algorithm it
+/// verifies.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kids: Vec<&String> = self.keys.keys().collect();
+        kids.sort();
+        f.debug_struct("KeySet").field("kids", &kids).finish()
+    }
+}
+
+impl KeySet {
+    /// The signing keys of a JWKS document. Keys for encryption, of other
+    /// types or curves, and symmetric keys are left out; a key without a
+    /// `kid`, a `kid` twice, an `alg` that its type cannot verify, an RSA
+    /// modulus under 2048 bits, or a set too large is an error.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        if json.len() > MAX_BYTES {
+            return Err(format!("the key set is larger than {MAX_BYTES} bytes"));
+        }
+        let set: JwkSet =
+            serde_json::from_str(json).map_err(|e| format!("not a JWKS document: {e}"))?;
+        if set.keys.len() > MAX_KEYS {
+            return Err(format!("the key set holds more than {MAX_KEYS} keys"));
+        }
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+                continue;
+            }
+            let alg = match &jwk.algorithm {
+                AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                    Algorithm::ES256
+                }
+                AlgorithmParameters::RSA(rsa) => {
+                    let bits = URL_SAFE_NO_PAD
+                        .decode(rsa.n.trim_end_matches('='))
+                        .map(|n| n.iter().skip_while(|b| **b == 0).count() * 8)
+                        .unwrap_or(0);
+                    if bits < MIN_RSA_BITS {
+                        return Err(format!("an RSA key under {MIN_RSA_BITS} bits"));
+                    }
+                    Algorithm::RS256
+                }
+                _ => continue,
+            };
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .filter(|k| !k.is_empty())
+                .ok_or("a signing key without a kid")?;
+            let declared = jwk.common.key_algorithm;
+            let fits = match declared {
+                None => true,
+                Some(KeyAlgorithm::ES256) => alg == Algorithm::ES256,
+                Some(KeyAlgorithm::RS256) => alg == Algorithm::RS256,
+                Some(_) => false,
+            };
+            if !fits {
+                return Err(format!(
+                    "the key {kid} declares an algorithm its type does not verify"
+                ));
+            }
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("the key {kid}: {e}"))?;
+            if keys.insert(kid.clone(), (key, alg)).is_some() {
+                return Err(format!("the kid {kid} is in the set twice"));
+            }
+        }
+        Ok(Self { keys })
+    }
+
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// What every token must carry: this issuer and audience, and no lifetime
+/// beyond `max_ttl` from now.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    pub issuer: String,
+    pub audience: String,
+    pub max_ttl: Duration,
+}
+
+/// Why a token is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It names a key the set does not hold (the set may be stale: a
+    /// caller may refresh it once and try again).
+    UnknownKey(String),
+    /// Anything else, said for the log.
+    Invalid(&'static str),
+}
+
+/// Who `token` names and what it allows, if `keys` and `rules` accept it.
+pub fn verify(keys: &KeySet, rules: &Rules, token: &str) -> Result<Principal, Refusal> {
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| Refusal::Invalid("the token is malformed"))?;
+    let kid = header
+        .kid
+        .ok_or(Refusal::Invalid("the token names no key (kid)"))?;
+    let (key, alg) = keys
+        .keys
+        .get(&kid)
+        .ok_or_else(|| Refusal::UnknownKey(kid.clone()))?;
+    if header.alg != *alg {
+        return Err(Refusal::Invalid("the token's algorithm is not its key's"));
+    }
+    let mut validation = Validation::new(*alg);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[&rules.issuer]);
+    validation.set_audience(&[&rules.audience]);
+    validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+        Refusal::Invalid(match e.kind() {
+            ErrorKind::ExpiredSignature => "the token has expired",
+            ErrorKind::ImmatureSignature => "the token is not valid yet",
+            ErrorKind::InvalidSignature => "the token signature is invalid",
+            ErrorKind::InvalidAlgorithm => "the token's algorithm is not its key's",
+            ErrorKind::InvalidIssuer => "the token issuer is not accepted",
+            ErrorKind::InvalidAudience => "the token audience is not accepted",
+            ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+            _ => "the token is malformed",
+        })
+    })?;
+    principal_of(data.claims, rules.max_ttl).map_err(Refusal::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::{Scope, Scopes};
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::{json, Value};
+
+    /// A P-256 key pair: its JWK and what signs with it.
+    fn ec_key(kid: &str) -> (Value, EncodingKey) {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("keygen");
+        let point = pair.public_key().as_ref().to_vec();
+        let (x, y) = point[1..].split_at(32);
+        let jwk = json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
+                         "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)});
+        let der = pair.to_pkcs8v1().expect("pkcs8");
+        (jwk, EncodingKey::from_ec_der(der.as_ref()))
+    }
+
+    fn rules() -> Rules {
+        Rules {
+            issuer: "https://issuer.example".into(),
+            audience: "back-office".into(),
+            max_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    fn claims(extra: Value) -> Value {
+        let mut c = json!({"sub": "ops", "exp": now() + 600, "iss": "https://issuer.example",
+                           "aud": "back-office", "scope": "orders:read"});
+        if let (Some(map), Value::Object(more)) = (c.as_object_mut(), extra) {
+            map.extend(more);
+        }
+        c
+    }
+
+    fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, key).expect("signs")
+    }
+
+    fn set(keys: &[&Value]) -> KeySet {
+        KeySet::parse(&json!({"keys": keys}).to_string()).expect("a key set")
+    }
+
+    #[test]
+    fn a_token_signed_by_a_key_of_the_set_is_its_subject_with_its_scopes() {
+        let (jwk, key) = ec_key("k1");
+        let token = sign(
+            Algorithm::ES256,
+            Some("k1"),
+            &claims(json!({"groups": ["viewer"]})),
+            &key,
+        );
+        let p = verify(&set(&[&jwk]), &rules(), &token).expect("accepted");
+        assert_eq!(p.subject, "ops");
+        assert!(p.scopes.contains(Scope::OrdersRead) && p.scopes.contains(Scope::CatalogRead));
+        assert!(!p.scopes.contains(Scope::OrdersWrite));
+        assert_ne!(p.scopes, Scopes::all());
+    }
+
+    #[test]
+    fn tokens_are_refused_for_each_fault_on_its_own() {
+        let (jwk, key) = ec_key("k1");
+        let (_, stranger) = ec_key("k1");
+        let keys = set(&[&jwk]);
+        let refused = |token: String| verify(&keys, &rules(), &token);
+        let es = Algorithm::ES256;
+        assert_eq!(
+            refused(sign(es, Some("k2"), &claims(json!({})), &key)),
+            Err(Refusal::UnknownKey("k2".into()))
+        );
+        assert_eq!(
+            refused(sign(es, None, &claims(json!({})), &key)),
+            Err(Refusal::Invalid("the token names no key (kid)"))
+        );
+        assert_eq!(
+            refused(sign(es, Some("k1"), &claims(json!({})), &stranger)),
+            Err(Refusal::Invalid("the token signature is invalid"))
+        );
+        for (extra, why) in [
+            (
+                json!({"aud": "elsewhere"}),
+                "the token audience is not accepted",
+            ),
+            (
+                json!({"iss": "https://elsewhere.example"}),
+                "the token issuer is not accepted",
+            ),
+            (json!({"exp": now() - 60}), "the token has expired"),
+            (
+                json!({"exp": now() + 7200}),
+                "the token lives longer than this service accepts",
+            ),
+        ] {
+            let token = sign(es, Some("k1"), &claims(extra.clone()), &key);
+            assert_eq!(refused(token), Err(Refusal::Invalid(why)), "{extra}");
+        }
+        // The old shared secret, under the key's kid: HS256 is no key's algorithm.
+        let hs = sign(
+            Algorithm::HS256,
+            Some("k1"),
+            &claims(json!({})),
+            &EncodingKey::from_secret(b"the-old-shared-secret-0123456789"),
+        );
+        assert_eq!(
+            refused(hs),
+            Err(Refusal::Invalid("the token's algorithm is not its key's"))
+        );
+        // alg: none, with the kid.
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"k1"}"#);
+        let body = URL_SAFE_NO_PAD.encode(claims(json!({})).to_string());
+        assert!(refused(format!("{header}.{body}.")).is_err());
+        assert!(refused("not-a-token".into()).is_err());
+        // And the control: nothing wrong, accepted.
+        assert!(refused(sign(es, Some("k1"), &claims(json!({})), &key)).is_ok());
+    }
+
+    #[test]
+    fn an_rsa_key_of_2048_bits_verifies_rs256_only() {
+        let n = URL_SAFE_NO_PAD.encode([0xc5; 256]);
+        let jwk = json!({"kty": "RSA", "kid": "r1", "n": n, "e": "AQAB"});
+        let keys = set(&[&jwk]);
+        assert!(keys.contains("r1"));
+        // An ES256 token naming the RSA key: refused before any signature check.
+        let (_, ec) = ec_key("r1");
+        let token = sign(Algorithm::ES256, Some("r1"), &claims(json!({})), &ec);
+        assert_eq!(
+            verify(&keys, &rules(), &token),
+            Err(Refusal::Invalid("the token's algorithm is not its key's"))
+        );
+    }
+
+    #[test]
+    fn key_sets_keep_signing_keys_and_refuse_what_is_unsafe() {
+        let (ec, _) = ec_key("k1");
+        let oct = json!({"kty": "oct", "kid": "s1", "k": "c2VjcmV0"});
+        let enc = {
+            let (mut e, _) = ec_key("e1");
+            e["use"] = json!("enc");
+            e
+        };
+        let keys = set(&[&ec, &oct, &enc]);
+        assert_eq!(
+            keys.len(),
+            1,
+            "a symmetric key and an encryption key are left out"
+        );
+        assert!(keys.contains("k1") && !keys.contains("s1") && !keys.contains("e1"));
+        let mut no_kid = ec.clone();
+        no_kid.as_object_mut().map(|m| m.remove("kid"));
+        let mut wrong_alg = ec.clone();
+        wrong_alg["alg"] = json!("RS256");
+        let short_rsa = json!({"kty": "RSA", "kid": "r0", "n": URL_SAFE_NO_PAD.encode([0xff; 128]), "e": "AQAB"});
+        for bad in [
+            json!({"keys": [no_kid]}),
+            json!({"keys": [ec.clone(), ec.clone()]}),
+            json!({"keys": [wrong_alg]}),
+            json!({"keys": [short_rsa]}),
+            json!({"keys": vec![oct.clone(); MAX_KEYS + 1]}),
+            json!({"no": "keys"}),
+        ] {
+            assert!(KeySet::parse(&bad.to_string()).is_err(), "{bad}");
+        }
+        assert!(KeySet::parse(&" ".repeat(MAX_BYTES + 1)).is_err());
+    }
+}
