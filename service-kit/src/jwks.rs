@@ -167,6 +167,111 @@ pub fn verify(keys: &KeySet, rules: &Rules, token: &str) -> Result<Principal, Re
     principal_of(data.claims, rules.max_ttl).map_err(Refusal::Invalid)
 }
 
+/// Where an issuer's key set comes from. (An https URL is the next source.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A JWKS file, read again on refresh.
+    File(std::path::PathBuf),
+}
+
+impl Source {
+    async fn load(&self) -> Result<KeySet, String> {
+        match self {
+            Source::File(path) => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                KeySet::parse(&text)
+            }
+        }
+    }
+}
+
+/// An issuer's key set, kept: loaded once, and loaded again when a token
+/// names a key it does not hold (the issuer rotated its keys), by one
+/// caller at a time and at most once per `floor`, so that tokens with made-up
+/// `kid`s cannot make it fetch without end. A failed refresh keeps the set
+/// it had.
+pub struct Keys {
+    source: Source,
+    floor: Duration,
+    current: std::sync::RwLock<std::sync::Arc<KeySet>>,
+    refresh: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+impl Keys {
+    /// The set `source` holds now.
+    pub async fn load(source: Source, floor: Duration) -> Result<Self, String> {
+        let set = source.load().await?;
+        Ok(Self {
+            source,
+            floor,
+            current: std::sync::RwLock::new(std::sync::Arc::new(set)),
+            refresh: tokio::sync::Mutex::new(Some(tokio::time::Instant::now())),
+            loads: std::sync::atomic::AtomicUsize::new(1),
+        })
+    }
+
+    /// How many times the set was loaded, the first included.
+    pub fn loads(&self) -> usize {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn snapshot(&self) -> std::sync::Arc<KeySet> {
+        match self.current.read() {
+            Ok(set) => set.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// [`verify`] against the kept set, refreshed once if the token names
+    /// a key it does not hold.
+    pub async fn verify(&self, rules: &Rules, token: &str) -> Result<Principal, Refusal> {
+        let seen = self.snapshot();
+        match verify(&seen, rules, token) {
+            Err(Refusal::UnknownKey(kid)) => {
+                let set = self.refreshed(&seen).await;
+                verify(&set, rules, token).map_err(|e| match e {
+                    Refusal::UnknownKey(_) => Refusal::UnknownKey(kid),
+                    other => other,
+                })
+            }
+            done => done,
+        }
+    }
+
+    /// The set after one refresh: by this caller if it is the first since
+    /// `seen` and the floor has passed, else the one another caller made.
+    async fn refreshed(&self, seen: &std::sync::Arc<KeySet>) -> std::sync::Arc<KeySet> {
+        let mut last = self.refresh.lock().await;
+        let now = self.snapshot();
+        if !std::sync::Arc::ptr_eq(&now, seen) {
+            return now; // another caller refreshed while this one waited
+        }
+        if last.is_some_and(|at| at.elapsed() < self.floor) {
+            return now;
+        }
+        *last = Some(tokio::time::Instant::now());
+        self.loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.source.load().await {
+            Ok(set) => {
+                let set = std::sync::Arc::new(set);
+                if let Ok(mut current) = self.current.write() {
+                    *current = set.clone();
+                }
+                tracing::info!(keys = set.len(), "the issuer's key set was refreshed");
+                set
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "refreshing the issuer's key set failed; keeping the one held");
+                now
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +408,98 @@ mod tests {
             verify(&keys, &rules(), &token),
             Err(Refusal::Invalid("the token's algorithm is not its key's"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_is_taken_after_one_refresh_and_a_removed_one_refused() {
+        let dir = std::env::temp_dir().join(format!("jwks-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jwks.json");
+        let write = |keys: &[&Value]| {
+            std::fs::write(&file, json!({"keys": keys}).to_string()).expect("write");
+        };
+        let (old_jwk, old_key) = ec_key("old");
+        let (new_jwk, new_key) = ec_key("new");
+        write(&[&old_jwk]);
+        let floor = Duration::from_secs(1);
+        let keys = Keys::load(Source::File(file.clone()), floor)
+            .await
+            .expect("loads");
+        let token = |kid: &str, key: &EncodingKey| {
+            sign(Algorithm::ES256, Some(kid), &claims(json!({})), key)
+        };
+        assert!(keys.verify(&rules(), &token("old", &old_key)).await.is_ok());
+        // The issuer adds a key: within the floor, no refresh yet.
+        write(&[&old_jwk, &new_jwk]);
+        let fresh = token("new", &new_key);
+        assert_eq!(
+            keys.verify(&rules(), &fresh).await,
+            Err(Refusal::UnknownKey("new".into()))
+        );
+        // Past the floor, one refresh takes it.
+        tokio::time::sleep(floor).await;
+        assert!(keys.verify(&rules(), &fresh).await.is_ok());
+        // The old key is removed: once the set is refreshed again, refused.
+        write(&[&new_jwk]);
+        tokio::time::sleep(floor).await;
+        let _ = keys.verify(&rules(), &token("gone", &new_key)).await;
+        assert_eq!(
+            keys.verify(&rules(), &token("old", &old_key)).await,
+            Err(Refusal::UnknownKey("old".into()))
+        );
+        // A broken file keeps the set held.
+        std::fs::write(&file, "not json").expect("write");
+        tokio::time::sleep(floor).await;
+        let _ = keys.verify(&rules(), &token("other", &new_key)).await;
+        assert!(keys.verify(&rules(), &fresh).await.is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn made_up_kids_cannot_make_it_load_without_end() {
+        let dir = std::env::temp_dir().join(format!("jwks-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jwks.json");
+        let (jwk, key) = ec_key("k1");
+        std::fs::write(&file, json!({"keys": [jwk]}).to_string()).expect("write");
+        let floor = Duration::from_secs(1);
+        let keys = std::sync::Arc::new(
+            Keys::load(Source::File(file.clone()), floor)
+                .await
+                .expect("loads"),
+        );
+        let burst = |n: usize| {
+            let tasks: Vec<_> = (0..n)
+                .map(|i| {
+                    let keys = keys.clone();
+                    let t = sign(
+                        Algorithm::ES256,
+                        Some(&format!("x{i}")),
+                        &claims(json!({})),
+                        &key,
+                    );
+                    tokio::spawn(async move { keys.verify(&rules(), &t).await })
+                })
+                .collect();
+            async move {
+                for t in tasks {
+                    assert!(matches!(
+                        t.await.expect("joined"),
+                        Err(Refusal::UnknownKey(_))
+                    ));
+                }
+            }
+        };
+        // Within the floor: 50 concurrent unknown kids, not one load more.
+        burst(50).await;
+        assert_eq!(keys.loads(), 1);
+        // Past it: 50 concurrent unknown kids, one load (single flight).
+        tokio::time::sleep(floor).await;
+        burst(50).await;
+        assert_eq!(keys.loads(), 2);
+        let good = sign(Algorithm::ES256, Some("k1"), &claims(json!({})), &key);
+        assert!(keys.verify(&rules(), &good).await.is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
