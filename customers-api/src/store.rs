@@ -43,21 +43,19 @@ pub const CUSTOMER_EVENTS: EventLog = EventLog {
     subject: "customer_id",
 };
 
-fn stamp(actor: &str, at: DateTime<Utc>) -> Stamp<'_> {
-    Stamp {
-        actor,
-        idempotency_key: None,
-        at,
-    }
+/// A customer's fields, as events record them.
+fn fields(name: &str, email: &str, phone: Option<&str>) -> [(&'static str, serde_json::Value); 3] {
+    [
+        ("name", name.into()),
+        ("email", email.into()),
+        ("phone", phone.into()),
+    ]
 }
 
-/// A customer's fields, as events record them.
-fn fields(c: &NewCustomer) -> [(&'static str, serde_json::Value); 3] {
-    [
-        ("name", c.name.as_ref().into()),
-        ("email", c.email.as_ref().into()),
-        ("phone", c.phone.as_ref().map(|p| p.as_ref()).into()),
-    ]
+/// The fields of `c` as it is written.
+fn written(c: &NewCustomer) -> [(&'static str, serde_json::Value); 3] {
+    let phone = c.phone.as_ref().map(|p| p.as_ref());
+    fields(c.name.as_ref(), c.email.as_ref(), phone)
 }
 
 /// Whether customer `id` was ever created (deleted ones included: their
@@ -104,7 +102,7 @@ pub async fn insert(
     .await
     .map_err(email_taken)?;
     let id = CustomerId(done.last_insert_id());
-    let changes = fields(c)
+    let changes = written(c)
         .into_iter()
         .fold(Changes::new(), |ch, (field, v)| ch.set(field, v));
     let created = Record {
@@ -112,7 +110,7 @@ pub async fn insert(
         kind: "customer.created",
         changes,
     };
-    events::append(&mut tx, CUSTOMER_EVENTS, &stamp(actor, at), &[created]).await?;
+    events::append(&mut tx, CUSTOMER_EVENTS, &Stamp::new(actor, at), &[created]).await?;
     tx.commit().await?;
     Ok(stored(id, c, at, at))
 }
@@ -160,14 +158,10 @@ pub async fn replace(
     .execute(&mut *tx)
     .await
     .map_err(email_taken)?;
-    let was: [(&str, serde_json::Value); 3] = [
-        ("name", before.name.into()),
-        ("email", before.email.into()),
-        ("phone", before.phone.into()),
-    ];
+    let was = fields(&before.name, &before.email, before.phone.as_deref());
     let changes = was
         .into_iter()
-        .zip(fields(c))
+        .zip(written(c))
         .fold(Changes::new(), |ch, ((field, old), (_, new))| {
             ch.changed(field, old, new)
         });
@@ -176,7 +170,13 @@ pub async fn replace(
         kind: "customer.replaced",
         changes,
     };
-    events::append(&mut tx, CUSTOMER_EVENTS, &stamp(actor, at), &[replaced]).await?;
+    events::append(
+        &mut tx,
+        CUSTOMER_EVENTS,
+        &Stamp::new(actor, at),
+        &[replaced],
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(stored(id, c, created_at, at)))
 }
@@ -225,7 +225,7 @@ pub async fn soft_delete(
             .removed("name", before.name)
             .removed("email", before.email),
     };
-    events::append(&mut tx, CUSTOMER_EVENTS, &stamp(actor, at), &[deleted]).await?;
+    events::append(&mut tx, CUSTOMER_EVENTS, &Stamp::new(actor, at), &[deleted]).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -31,6 +31,17 @@ pub struct Stamp<'a> {
     pub at: DateTime<Utc>,
 }
 
+impl<'a> Stamp<'a> {
+    /// A change by `actor` at `at`, under no idempotency key.
+    pub fn new(actor: &'a str, at: DateTime<Utc>) -> Self {
+        Self {
+            actor,
+            idempotency_key: None,
+            at,
+        }
+    }
+}
+
 /// The actor of the reservation sweeper's changes.
 pub const SWEEPER: &str = "system:sweeper";
 
@@ -108,7 +119,8 @@ pub async fn append(
             .push_bind(stamp.actor)
             .push_bind(correlation.clone())
             .push_bind(stamp.idempotency_key)
-            .push_bind(Value::Object(r.changes.0.clone()).to_string());
+            // A map of JSON values always serialises.
+            .push_bind(serde_json::to_string(&r.changes.0).unwrap_or_default());
     });
     q.build().execute(conn).await?;
     Ok(())

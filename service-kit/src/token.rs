@@ -85,19 +85,24 @@ impl JwtVerifier {
 
     /// Who the token names and what it allows, or why it is refused.
     pub fn verify(&self, token: &str) -> Result<Principal, &'static str> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::ImmatureSignature => "the token is not valid yet",
-                ErrorKind::InvalidSignature => "the token signature is invalid",
-                ErrorKind::InvalidAlgorithm => "the token must be signed with HS256",
-                ErrorKind::InvalidIssuer => "the token issuer is not accepted",
-                ErrorKind::InvalidAudience => "the token audience is not accepted",
-                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
-                _ => "the token is malformed",
-            },
-        )?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| refusal(&e, "the token must be signed with HS256"))?;
         principal_of(data.claims, self.max_ttl)
+    }
+}
+
+/// Why a token was refused, said for the log; `wrong_alg` when it is
+/// signed with another algorithm than the key's.
+pub(crate) fn refusal(e: &jsonwebtoken::errors::Error, wrong_alg: &'static str) -> &'static str {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet",
+        ErrorKind::InvalidSignature => "the token signature is invalid",
+        ErrorKind::InvalidAlgorithm => wrong_alg,
+        ErrorKind::InvalidIssuer => "the token issuer is not accepted",
+        ErrorKind::InvalidAudience => "the token audience is not accepted",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+        _ => "the token is malformed",
     }
 }
 

@@ -476,11 +476,7 @@ pub async fn release_expired(
         .fetch_all(&mut *tx)
         .await?;
     let mut released = Vec::with_capacity(ids.len());
-    let stamp = Stamp {
-        actor: events::SWEEPER,
-        idempotency_key: None,
-        at,
-    };
+    let stamp = Stamp::new(events::SWEEPER, at);
     for id in ids {
         if let Some(mut order) = load(&mut tx, OrderId(id), false).await? {
             mark_canceled(&mut tx, &mut order, &stamp, "order.expired").await?;

@@ -58,7 +58,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct, actor: &str) -> Result<Pro
             // From nothing: a sum of the stock events is the stock.
             .changed("stock", 0, product.stock),
     };
-    events::append(&mut tx, PRODUCT_EVENTS, &stamp(actor, at), &[created]).await?;
+    events::append(&mut tx, PRODUCT_EVENTS, &Stamp::new(actor, at), &[created]).await?;
     tx.commit().await?;
     Ok(product)
 }
@@ -69,14 +69,6 @@ pub async fn exists(pool: &MySqlPool, id: ProductId) -> Result<bool, sqlx::Error
         .fetch_optional(pool)
         .await?;
     Ok(found.is_some())
-}
-
-fn stamp(actor: &str, at: DateTime<Utc>) -> Stamp<'_> {
-    Stamp {
-        actor,
-        idempotency_key: None,
-        at,
-    }
 }
 
 #[tracing::instrument(skip(pool))]
@@ -138,7 +130,7 @@ pub async fn patch(
             kind: "product.updated",
             changes,
         };
-        let stamp = stamp(actor, product.updated_at);
+        let stamp = Stamp::new(actor, product.updated_at);
         events::append(&mut tx, PRODUCT_EVENTS, &stamp, &[updated]).await?;
     }
     sqlx::query!(
