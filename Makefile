@@ -7,13 +7,14 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan operator-aws token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: ## First run: .env from .env.example, .venv/ with the Python tools, MariaDB, database created and seeded, one build
+setup: ## First run: .env from .env.example, the dev issuer's keys (.dev-keys/), .venv/ with the Python tools, MariaDB, database created and seeded, one build
 	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
+	@echo "the dev issuer's key pair (make token signs with it): $$(scripts/dev-keys.sh)"
 	scripts/ensure-tools.sh
 	scripts/setup-db.sh
 	@echo "building the workspace (all binaries, once; later targets reuse it)"
@@ -78,7 +79,7 @@ lint: ## Formatting, clippy (warnings as errors), and the structure: no circle b
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-token: ## Print a dev user token (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE from .env), valid 1 h: an admin's, or SCOPE="orders:read ..." and/or ROLE=viewer,...; SUB=name for another caller
+token: ## Print a dev user token, signed by the dev issuer's key (.dev-keys/; JWT_ISSUER, JWT_AUDIENCE from .env), valid 1 h: an admin's, or SCOPE="orders:read ..." and/or ROLE=viewer,...; SUB=name for another caller
 	@SCOPE="$(SCOPE)" ROLE="$(ROLE)" scripts/mint-token.sh $${SUB:-dev-user}
 
 schema: ## Regenerate db/schema.sql from the services' migrations
@@ -98,6 +99,7 @@ sqlx-check: ## Fail if .sqlx/ does not match the queries
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 up: ## docker compose: MySQL 8 (schema + seed, on 127.0.0.1:3307) and both APIs (127.0.0.1:3001, :3002), built from the Dockerfile
+	@scripts/dev-keys.sh >/dev/null
 	$(COMPOSE) up --build -d
 
 down: ## Stop the compose stack (add -v to drop the database: make down ARGS=-v)
@@ -133,8 +135,11 @@ ecs-local: ## Run template.yaml's ECS task definitions as containers (images of 
 docker-check: ## What CI runs of the container paths: make up, the quick start, ECS tasks, sam local, sam invoke, make down
 	scripts/docker-check.sh
 
-token-aws: ## A user token (1 h) for the deployed stack, signed with the key it generated: an admin's, or SCOPE=... / ROLE=... as make token (SUB=name)
-	@SCOPE="$(SCOPE)" ROLE="$(ROLE)" python3 scripts/deploy.py --token $${SUB:-ops-user}
+operator-aws: ## Create an operator in the deployed stack's user pool: OPERATOR=name, ROLE=admin (or viewer,order-operator,...), password from OPERATOR_PASSWORD
+	@ROLE="$${ROLE:-admin}" python3 scripts/deploy.py --add-operator "$${OPERATOR:?OPERATOR=<name> of the operator}"
+
+token-aws: ## Sign OPERATOR in to the deployed stack's user pool (password from OPERATOR_PASSWORD) and print their access token (1 h)
+	@python3 scripts/deploy.py --token "$${OPERATOR:?OPERATOR=<name> of the operator}"
 
 url-aws: ## The deployed stack's create-and-confirm URL
 	@python3 scripts/deploy.py --url

@@ -31,7 +31,6 @@ if [ "$(printf '%s\n%s\n' "$needed" "$AL2023_GLIBC" | sort -V | tail -1)" != "$A
   exit 1
 fi
 
-export JWT_SECRET="bootstrap-jwt-secret-$(openssl rand -hex 16)"
 export SERVICE_TOKEN="bootstrap-service-token-$(openssl rand -hex 16)"
 export ORCHESTRATOR_SERVICE_TOKEN="bootstrap-orchestrator-token-$(openssl rand -hex 16)"
 # shellcheck source=lib/apis.sh
@@ -46,7 +45,8 @@ echo "--- the arm64 bootstrap under qemu-aarch64"
 env -i PATH="$PATH" AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNCTION_VERSION=1 \
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$rport/.rt" \
   CUSTOMERS_API_BASE="http://127.0.0.1:$cport" ORDERS_API_BASE="http://127.0.0.1:$oport" \
-  JWT_SECRET="$JWT_SECRET" SERVICE_TOKEN="$ORCHESTRATOR_SERVICE_TOKEN" RUST_LOG=info \
+  JWT_JWKS="$JWT_JWKS" JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE" \
+  SERVICE_TOKEN="$ORCHESTRATOR_SERVICE_TOKEN" RUST_LOG=info \
   qemu-aarch64-static -L /usr/aarch64-linux-gnu "$bootstrap" >"$work/bootstrap.log" 2>&1 & pids+=($!)
 wait_http "http://127.0.0.1:$rport/orchestrator/health" 60 "$work"/*.log
 

@@ -21,15 +21,24 @@ come from the environment (docs/deploy.md has the list):
   optional: AWS_REGION (us-east-1), DEPLOY_STAGE (dev), and the DEPLOY_*
             variables of PARAMETERS below, each a template parameter.
 
-  deploy.py [--dry-run] [--seed] [--migrate-only] [--url] [--token SUB]
+  deploy.py [--dry-run] [--seed] [--migrate-only] [--url] [--add-operator USER] [--token USER]
       --dry-run       reads the account, prints what it would create and
                       pass, changes nothing (no role, no build, no deploy,
                       no task)
       --migrate-only  only the migrate task, on the deployed stack (with
                       --seed: load the sample data into it)
       --url           prints the deployed stack's create-and-confirm URL
-      --token SUB     prints a user token (1 h) for the deployed stack: signed
-                      with its generated key, with its issuer and audience
+      --add-operator USER
+                      creates USER in the stack's user pool, with the
+                      password OPERATOR_PASSWORD and the roles of ROLE
+                      (comma-separated; default admin)
+      --token USER    signs USER in (password OPERATOR_PASSWORD) and prints
+                      their access token (1 h) for the deployed stack
+
+Before each `sam deploy` of an existing stack, and before pass 2, the issuer's
+key set is fetched from the stack's JwtJwksUrl and passed as JwtJwks
+(DEPLOY_JWKS_INLINE=0: not), so that the tasks and the function check tokens
+with no route to the issuer.
 
 SAM (the `sam` command, or $SAM) does the deploys; the AWS calls here use
 boto3 (AWS_ENDPOINT_URL points them elsewhere, as the tests do with moto).
@@ -39,10 +48,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,9 +87,12 @@ PARAMETERS = {
     "DEPLOY_ALARM_EMAIL": "AlarmEmail",
     "DEPLOY_JWT_ISSUER": "JwtIssuer",
     "DEPLOY_JWT_AUDIENCE": "JwtAudience",
+    "DEPLOY_JWT_JWKS_URL": "JwtJwksUrl",
 }
 # Set by this script itself.
-OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage")
+OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage", "JwtJwks")
+# The most a key set may weigh (a template parameter holds 4096 bytes).
+JWKS_MAX_BYTES = 4096
 
 # Quotas read before deploying: (service code, quota code, AWS default, what).
 VPCS = ("vpc", "L-F678F1CE", 5, "VPCs per region")
@@ -98,6 +114,9 @@ class Settings:
     orders_image: str
     parameters: dict[str, str] = field(default_factory=dict)
     seed: bool = False
+    # Copy the issuer's key set into the stack (JwtJwks), so that nothing in
+    # the VPC needs a route to the issuer: DEPLOY_JWKS_INLINE (default 1).
+    inline_jwks: bool = True
 
     @property
     def stack(self) -> str:
@@ -113,6 +132,7 @@ class Settings:
             orders_image=env.get("ORDERS_IMAGE", ""),
             parameters=parameters,
             seed=seed or env.get("DEPLOY_SEED", "") in ("1", "true", "yes"),
+            inline_jwks=env.get("DEPLOY_JWKS_INLINE", "1") not in ("0", "false", "no"),
         )
 
     def require_images(self) -> None:
@@ -147,6 +167,31 @@ class Aws:
         self.quotas = session.client("service-quotas")
         self.sts = session.client("sts")
         self.secrets = session.client("secretsmanager")
+        self.cognito = session.client("cognito-idp")
+
+    @staticmethod
+    def fetch_jwks(url: str) -> str:
+        """The key set at `url` (https; plain http only on this machine, for
+        tests), on one line, checked to be a JWKS document of signing keys."""
+        parsed = urllib.parse.urlparse(url)
+        local = parsed.hostname in ("127.0.0.1", "localhost")
+        if parsed.scheme != "https" and not (parsed.scheme == "http" and local):
+            raise DeployError(f"the issuer's key set must be fetched over https, not {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as res:  # noqa: S310 (scheme checked above)
+                body = res.read(JWKS_MAX_BYTES + 1)
+        except (urllib.error.URLError, TimeoutError) as e:
+            raise DeployError(f"could not fetch the issuer's key set at {url}: {e}") from e
+        try:
+            document = json.loads(body)
+            keys = document["keys"]
+            assert isinstance(keys, list) and keys and all(isinstance(k, dict) and k.get("kid") for k in keys)
+        except (ValueError, KeyError, AssertionError) as e:
+            raise DeployError(f"{url} is not a key set (JWKS) with named keys") from e
+        compact = json.dumps(document, separators=(",", ":"))
+        if len(compact) > JWKS_MAX_BYTES or "'" in compact:
+            raise DeployError(f"the key set at {url} does not fit a template parameter: set DEPLOY_JWKS_INLINE=0")
+        return compact
 
 
 def say(message: str) -> None:
@@ -292,8 +337,16 @@ def deploy_parameters(settings: Settings, with_images: bool) -> dict[str, str]:
     return parameters
 
 
+def override(key: str, value: str) -> str:
+    """One `--parameter-overrides` item as sam parses it: a value with a
+    space, a quote or a backslash (a key set) goes in single quotes."""
+    if re.search(r"[\s\"'\\]", value):
+        return f"{key}='{value}'"
+    return f"{key}={value}"
+
+
 def sam_deploy_args(settings: Settings, parameters: dict[str, str]) -> list[str]:
-    overrides = [f"{k}={v}" for k, v in sorted(parameters.items())]
+    overrides = [override(k, v) for k, v in sorted(parameters.items())]
     args = [
         "deploy",
         "--stack-name", settings.stack,
@@ -359,27 +412,65 @@ def run_migrate_task(aws: Aws, settings: Settings, poll_secs: float = 6.0, patie
     say(f"migrate task done (log: {log})")
 
 
-def mint_token(aws: Aws, settings: Settings, subject: str) -> str:
-    """A user token for the stack: HS256 with the key the stack generated,
-    its JwtIssuer and JwtAudience (scripts/mint-token.sh signs it): an
-    admin's, unless SCOPE or ROLE (in the environment) say otherwise."""
-    stack = aws.cfn.describe_stacks(StackName=settings.stack)["Stacks"][0]
-    out = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
-    from samcli.yamlhelper import yaml_parse
-    defaults = yaml_parse((ROOT / "template.yaml").read_text())["Parameters"]
-    value = aws.secrets.get_secret_value(SecretId=out["JwtSecretArn"])["SecretString"]
-    env = {
-        **os.environ,
-        "JWT_SECRET": json.loads(value)["JWT_SECRET"],
-        "JWT_ISSUER": given.get("JwtIssuer") or defaults["JwtIssuer"]["Default"],
-        "JWT_AUDIENCE": given.get("JwtAudience") or defaults["JwtAudience"]["Default"],
-    }
-    done = subprocess.run([str(ROOT / "scripts" / "mint-token.sh"), subject, "3600"],
-                          env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise DeployError(f"minting the token failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+def stack_jwks(aws: Aws, settings: Settings) -> str | None:
+    """The deployed issuer's key set, to pass as JwtJwks, when it is to be
+    inlined and the stack says where it is."""
+    if not settings.inline_jwks:
+        return None
+    out = outputs(aws, settings.stack)
+    url = out.get("JwtJwksUrl")
+    if not url:
+        return None
+    say(f"copying the issuer's key set from {url} into the stack (JwtJwks)")
+    return aws.fetch_jwks(url)
+
+
+def operator_password() -> str:
+    password = os.environ.get("OPERATOR_PASSWORD", "")
+    if not password:
+        raise DeployError("set OPERATOR_PASSWORD (in the environment, never on the command line)")
+    return password
+
+
+def add_operator(aws: Aws, settings: Settings, username: str) -> str:
+    """Creates a user of the stack's pool with OPERATOR_PASSWORD (permanent)
+    and the roles of ROLE (comma-separated, default admin), as groups."""
+    out = outputs(aws, settings.stack)
+    pool = out.get("UserPoolId")
+    if not pool:
+        raise DeployError("the stack has no user pool of its own (JwtIssuer names another issuer)")
+    roles = [r.strip() for r in os.environ.get("ROLE", "admin").split(",") if r.strip()]
+    known = {g["GroupName"] for g in aws.cognito.list_groups(UserPoolId=pool)["Groups"]}
+    unknown = sorted(set(roles) - known)
+    if unknown:
+        raise DeployError(f"no such role: {', '.join(unknown)} (the roles: {', '.join(sorted(known))})")
+    password = operator_password()
+    try:
+        aws.cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+    except aws.cognito.exceptions.UsernameExistsException as e:
+        raise DeployError(f"{username} exists already (change roles with aws cognito-idp admin-add-user-to-group)") from e
+    aws.cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+    for role in roles:
+        aws.cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=role)
+    return f"{username} may sign in with the roles {', '.join(roles)}"
+
+
+def sign_in(aws: Aws, settings: Settings, username: str) -> str:
+    """An access token of the stack's pool for `username` (its password in
+    OPERATOR_PASSWORD): what every route of the stack takes."""
+    out = outputs(aws, settings.stack)
+    client = out.get("OperatorsClientId")
+    if not client:
+        raise DeployError("the stack has no user pool of its own: get a token from your issuer")
+    try:
+        answer = aws.cognito.initiate_auth(
+            ClientId=client, AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": operator_password()})
+    except aws.cognito.exceptions.NotAuthorizedException as e:
+        raise DeployError(f"{username} could not sign in: wrong user or password") from e
+    if "AuthenticationResult" not in answer:
+        raise DeployError(f"{username} must first answer {answer.get('ChallengeName')} (docs/deploy.md)")
+    return answer["AuthenticationResult"]["AccessToken"]
 
 
 def wait_services(aws: Aws, cluster: str) -> None:
@@ -393,6 +484,10 @@ def wait_services(aws: Aws, cluster: str) -> None:
 # --- the whole deploy -------------------------------------------------------------
 
 
+def with_jwks(parameters: dict[str, str], jwks: str | None) -> dict[str, str]:
+    return {**parameters, "JwtJwks": jwks} if jwks else parameters
+
+
 def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
     """Runs the deploy (or, dry, says what it would do); returns the plan."""
     settings.require_images()
@@ -401,6 +496,7 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
     new_stack = not stack_exists(aws, settings.stack)
     say(f"account {account}, region {settings.region}, stack {settings.stack} "
         f"({'new' if new_stack else 'update'})")
+    jwks = None if new_stack else stack_jwks(aws, settings)
     plan = {
         "stack": settings.stack,
         "new_stack": new_stack,
@@ -420,10 +516,11 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
         return plan
     run([*sam_command(), "build", "--beta-features"])
     say("pass 1: everything but the services' new images")
-    run([*sam_command(), *sam_deploy_args(settings, plan["pass_1"])])
+    run([*sam_command(), *sam_deploy_args(settings, with_jwks(plan["pass_1"], jwks))])
     run_migrate_task(aws, settings)
     say("pass 2: the services on the new images")
-    run([*sam_command(), *sam_deploy_args(settings, plan["pass_2"])])
+    jwks = stack_jwks(aws, settings)
+    run([*sam_command(), *sam_deploy_args(settings, with_jwks(plan["pass_2"], jwks))])
     out = outputs(aws, settings.stack)
     wait_services(aws, out["ClusterName"])
     say(f"done: POST {out.get('CreateAndConfirmUrl')}")
@@ -436,14 +533,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", action="store_true")
     parser.add_argument("--migrate-only", action="store_true")
     parser.add_argument("--url", action="store_true")
-    parser.add_argument("--token", metavar="SUB")
+    parser.add_argument("--token", metavar="USER")
+    parser.add_argument("--add-operator", metavar="USER")
     args = parser.parse_args(argv)
     try:
-        if args.url or args.token:
+        if args.url or args.token or args.add_operator:
             settings = Settings.from_env(dict(os.environ), False)
             aws = Aws(settings.region)
-            print(mint_token(aws, settings, args.token) if args.token
-                  else outputs(aws, settings.stack)["CreateAndConfirmUrl"])
+            if args.add_operator:
+                print(add_operator(aws, settings, args.add_operator))
+            elif args.token:
+                print(sign_in(aws, settings, args.token))
+            else:
+                print(outputs(aws, settings.stack)["CreateAndConfirmUrl"])
         elif args.migrate_only:
             settings = Settings.from_env(dict(os.environ), args.seed)
             run_migrate_task(Aws(settings.region), settings)

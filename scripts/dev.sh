@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .env ] || { echo "no .env: run 'make setup' first" >&2; exit 1; }
+scripts/dev-keys.sh >/dev/null  # the dev issuer (make setup made it; kept as it is)
 only_lambda=false
 only_apis=false
 [ "${1:-}" = "--lambda" ] && only_lambda=true

@@ -14,7 +14,11 @@ as ECS runs it: no shell). Tasks of an ECS service registered in Cloud Map
 get that service's DNS name on the network, as the Lambda and orders-api
 address them in AWS. A MySQL container (mysql:8.4, as compose) stands in for
 Aurora: DB_HOST names it and DB_SSL_CA is emptied (it speaks plain TCP; the
-local images carry no RDS CA bundle).
+local images carry no RDS CA bundle). A local issuer (scripts/dev-keys.sh)
+stands in for the stack's Cognito user pool: its key set is passed as the
+template's JwtJwks parameter, as make deploy passes the pool's, and the
+pool and its client get stand-in ids; the order below carries a token it
+signed for that issuer and audience.
 
 First, as scripts/deploy.py does between its two passes, the migrate task
 (`migrate --seed`) creates the database, the schema, the two services'
@@ -32,9 +36,11 @@ import json
 import os
 import re
 import secrets
+import shutil
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -249,6 +255,12 @@ def main():
     run_id = secrets.token_hex(4)
     admin_password = secrets.token_hex(16)
     values = local_secrets(template, admin_password)
+    keys = tempfile.mkdtemp(prefix="ecs-local-keys-")
+    issuer_env = {**os.environ, "DEV_KEYS_DIR": keys}
+    template.params["JwtJwks"] = subprocess.run(
+        [os.path.join(ROOT, "scripts", "dev-keys.sh"), "--inline"], env=issuer_env,
+        check=True, capture_output=True, text=True).stdout.strip()
+    template.params.update({"UserPool": "us-east-1_EcsLocal", "OperatorsClient": "ecslocalclient"})
     network = client.networks.create(f"ecs-local-{run_id}")
     started = []
     ok = False
@@ -309,9 +321,8 @@ def main():
         # An order through orders-api, as its own database user: its customer
         # check goes to customers-api by the Cloud Map name of the template.
         orders_c, orders_spec, _ = tasks["orders-api"]
-        env = {**os.environ, "JWT_SECRET": orders_spec["environment"]["JWT_SECRET"],
-               "JWT_ISSUER": orders_spec["environment"].get("JWT_ISSUER", ""),
-               "JWT_AUDIENCE": orders_spec["environment"].get("JWT_AUDIENCE", "")}
+        env = {**issuer_env, "JWT_ISSUER": orders_spec["environment"]["JWT_ISSUER"],
+               "JWT_AUDIENCE": orders_spec["environment"]["JWT_AUDIENCE"]}
         token = subprocess.run([os.path.join(ROOT, "scripts", "mint-token.sh"), "ecs-local", "600"],
                                env=env, check=True, capture_output=True, text=True).stdout.strip()
         port = host_port(orders_c, 3002)
@@ -324,6 +335,7 @@ def main():
         print("ECS task definitions: migrate --seed as the admin, every service healthy by its own health "
               "check as its own database user, /ready 200, an order")
     finally:
+        shutil.rmtree(keys, ignore_errors=True)
         if args.keep and ok:
             print("left running: " + ", ".join(c.name for c in started))
         else:

@@ -16,7 +16,6 @@ root=$(pwd)
 examples="${1:-${FUZZ_EXAMPLES:-100}}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target/${FUZZ_PROFILE:-debug}"
-export JWT_SECRET="fuzz-jwt-secret-$(openssl rand -hex 16)"
 export SERVICE_TOKEN="fuzz-service-token-$(openssl rand -hex 16)"
 # shellcheck source=lib/apis.sh
 . scripts/lib/apis.sh

@@ -38,10 +38,13 @@ echo "--- orders-api migrate --seed (arm64, under qemu)"
 docker run --rm --platform linux/arm64 --network host -e DATABASE_URL="mysql://root@127.0.0.1:3306/$db" \
   "$tag" migrate --seed
 port=$(free_port)
+keys=$(mktemp -d)
+jwks=$(DEV_KEYS_DIR="$keys" scripts/dev-keys.sh --inline); rm -rf "$keys"
 echo "--- orders-api serving on :$port (arm64, under qemu)"
 docker run -d --name "$name" --platform linux/arm64 --network host \
   -e DATABASE_URL="mysql://root@127.0.0.1:3306/$db" -e PORT="$port" -e MIGRATE_ON_START=false \
-  -e CUSTOMERS_API_BASE=http://127.0.0.1:9 -e JWT_SECRET=arch-check-jwt-secret-0123456789 \
+  -e CUSTOMERS_API_BASE=http://127.0.0.1:9 -e JWT_JWKS="$jwks" \
+  -e JWT_ISSUER=arch-check -e JWT_AUDIENCE=arch-check \
   -e SERVICE_TOKEN=arch-check-service-token-0123456789 "$tag" >/dev/null
 wait_http "http://127.0.0.1:$port/health" 120 || { docker logs "$name" | tail -20 >&2; exit 1; }
 for _ in $(seq 1 60); do

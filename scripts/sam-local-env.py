@@ -7,14 +7,18 @@ against template.yaml, read by SAM CLI's own template reader
                                   AWS::Serverless::Function of the template and
                                   every variable it sets is one that function
                                   declares (SAM ignores the others silently)
-  sam-local-env.py render OUT     write the env file with JWT_SECRET (and
-                                  JWT_ISSUER, JWT_AUDIENCE) and the
-                                  orchestrator's own token
+  sam-local-env.py render OUT     write the env file with JWT_ISSUER,
+                                  JWT_AUDIENCE and the orchestrator's own token
                                   (ORCHESTRATOR_SERVICE_TOKEN, as its
-                                  SERVICE_TOKEN) taken from .env, if there is one
+                                  SERVICE_TOKEN) taken from .env, if there is
+                                  one, and JWT_JWKS: the key set of .env's
+                                  JWT_JWKS (a file is inlined: the function's
+                                  container cannot read this machine's files),
+                                  or the dev issuer's (scripts/dev-keys.sh)
 """
 import json
 import pathlib
+import subprocess
 import sys
 
 from samcli.yamlhelper import yaml_parse
@@ -46,18 +50,37 @@ def check() -> int:
     return 1 if problems else 0
 
 
+def inline_jwks(value: str) -> str:
+    """JWT_JWKS as the function's container can take it: an URL or a
+    document as it is, a file's document on one line, else the dev issuer's."""
+    if value.startswith(("{", "https://")):
+        return value
+    if value:
+        path = pathlib.Path(value)
+        path = path if path.is_absolute() else ROOT / path
+        if path.exists():
+            return json.dumps(json.loads(path.read_text()), separators=(",", ":"))
+    dev = subprocess.run([str(ROOT / "scripts" / "dev-keys.sh"), "--inline"],
+                         check=True, capture_output=True, text=True)
+    return dev.stdout.strip()
+
+
 def render(out: str) -> int:
     env = json.loads(ENV_FILE.read_text())
     dotenv = ROOT / ".env"
+    found = {}
     if dotenv.exists():
         for line in dotenv.read_text().splitlines():
             name, sep, value = line.partition("=")
-            name = name.strip()
-            # The orchestrator's own token is its SERVICE_TOKEN.
-            renamed = {"ORCHESTRATOR_SERVICE_TOKEN": "SERVICE_TOKEN"}
-            if sep and name in ("JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", *renamed):
-                for values in env.values():
-                    values[renamed.get(name, name)] = value.strip()
+            if sep and not name.lstrip().startswith("#"):
+                found[name.strip()] = value.strip()
+    # The orchestrator's own token is its SERVICE_TOKEN.
+    renamed = {"ORCHESTRATOR_SERVICE_TOKEN": "SERVICE_TOKEN"}
+    for values in env.values():
+        for name in ("JWT_ISSUER", "JWT_AUDIENCE", *renamed):
+            if name in found:
+                values[renamed.get(name, name)] = found[name]
+        values["JWT_JWKS"] = inline_jwks(found.get("JWT_JWKS", ""))
     pathlib.Path(out).write_text(json.dumps(env, indent=2) + "\n")
     return 0
 

@@ -11,7 +11,6 @@ use std::{
 use anyhow::{anyhow, bail};
 use contracts::{Customer, CustomerId, CustomerInput, Product, ProductId, ProductInput};
 
-pub const JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef";
 /// orders-api's own token for customers-api.
 pub const SERVICE_TOKEN: &str = "bench-service-token-0123456789";
 /// The orchestrator's own token for customers-api.
@@ -64,7 +63,7 @@ fn base_command(bin: &str) -> anyhow::Result<Command> {
     let mut cmd = Command::new(workspace_bin(bin)?);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("JWT_SECRET", JWT_SECRET)
+        .envs(service_kit::testing::issuer_env())
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env("SERVICE_TOKENS", service_tokens())
         .env("RUST_LOG", "info");
@@ -240,7 +239,7 @@ pub fn watch(
         .args(["--concurrency", &concurrency.to_string()])
         .args(["-A", "127.0.0.1", "-P", &port.to_string()])
         .env("CARGO_TARGET_DIR", target_dir()?)
-        .env("JWT_SECRET", JWT_SECRET)
+        .envs(service_kit::testing::issuer_env())
         .env("SERVICE_TOKEN", ORCHESTRATOR_TOKEN)
         .env("RUST_LOG", "info")
         .env("CUSTOMERS_API_BASE", customers_base)
@@ -268,7 +267,7 @@ pub fn function_start_cpu_seconds(via_cargo: bool) -> anyhow::Result<f64> {
     // than the start itself).
     cmd.env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0")
-        .env("JWT_SECRET", JWT_SECRET)
+        .envs(service_kit::testing::issuer_env())
         .env("SERVICE_TOKEN", ORCHESTRATOR_TOKEN)
         .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
         .env("ORDERS_API_BASE", "http://127.0.0.1:9")
@@ -331,7 +330,7 @@ pub fn descendants(pid: u32) -> Vec<(u32, String)> {
 
 /// A user token for the APIs, valid for an hour.
 pub fn user_token() -> String {
-    service_kit::testing::mint_token(JWT_SECRET, "bench", 3600, serde_json::json!({}))
+    service_kit::testing::mint_token("bench", 3600, serde_json::json!({}))
 }
 
 /// Default headers of the load's client: the caller's token, which the saga

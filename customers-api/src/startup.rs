@@ -32,12 +32,12 @@ pub async fn build(settings: HttpSettings) -> anyhow::Result<Application> {
     )
     .await?;
     let (listener, port) = http::bind(&settings.host, settings.port)?;
-    let server = run(listener, pool, &settings)?;
+    let server = run(listener, pool, &settings).await?;
     tracing::info!(port, "customers-api listening");
     Ok(Application::new(port, server))
 }
 
-pub fn run(
+pub async fn run(
     listener: TcpListener,
     pool: MySqlPool,
     settings: &HttpSettings,
@@ -57,4 +57,5 @@ pub fn run(
             },
         },
     )
+    .await
 }

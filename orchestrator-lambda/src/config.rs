@@ -1,8 +1,9 @@
 //! Orchestrator settings, read once per cold start.
 //!
-//! `JWT_SECRET` and `SERVICE_TOKEN` come from Secrets Manager when
-//! `APP_SECRET_ARN` is set (as in AWS: nothing secret in the function's
-//! configuration), else from the environment (local runs).
+//! `SERVICE_TOKEN` comes from Secrets Manager when `APP_SECRET_ARN` is set
+//! (as in AWS: nothing secret in the function's configuration), else from
+//! the environment (local runs). User tokens are checked with the issuer's
+//! public keys (`JWT_JWKS`): the function holds no key that could sign one.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use anyhow::{anyhow, Context};
 use service_kit::{
     client::RetryPolicy,
     config::{millis_in, optional, parsed_in, required, service_token, AuthSettings},
-    token::JwtVerifier,
+    jwks::JwtVerifier,
 };
 
 use crate::{endpoint::EndpointSpec, secrets};
@@ -19,7 +20,7 @@ use crate::{endpoint::EndpointSpec, secrets};
 pub struct Config {
     pub customers: EndpointSpec,
     pub orders: EndpointSpec,
-    /// Checks the callers' tokens (`JWT_SECRET`, `JWT_ISSUER`,
+    /// Checks the callers' tokens (`JWT_JWKS`, `JWT_ISSUER`,
     /// `JWT_AUDIENCE`, `JWT_MAX_TTL_SECS`), as the APIs do.
     pub users: JwtVerifier,
     /// `SERVICE_TOKEN`: the orchestrator's own token for customers-api's
@@ -47,35 +48,31 @@ impl Config {
     /// Reads the environment, and the secrets from Secrets Manager when
     /// `APP_SECRET_ARN` is set.
     pub async fn load() -> anyhow::Result<Self> {
+        let auth = AuthSettings::from_env()?;
         let Some(arn) = optional("APP_SECRET_ARN") else {
-            return Self::from_env_with(
-                AuthSettings::from_env()?,
-                service_token(required("SERVICE_TOKEN")?)?,
-                None,
-            );
+            let token = service_token(required("SERVICE_TOKEN")?)?;
+            return Self::from_env_with(auth, token, None).await;
         };
-        if optional("JWT_SECRET").is_some() || optional("SERVICE_TOKEN").is_some() {
+        if optional("SERVICE_TOKEN").is_some() {
             return Err(anyhow!(
-                "APP_SECRET_ARN is set: JWT_SECRET and SERVICE_TOKEN must not be set too"
+                "APP_SECRET_ARN is set: SERVICE_TOKEN must not be set too"
             ));
         }
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let client = aws_sdk_secretsmanager::Client::new(&aws);
         let secrets = secrets::fetch(&client, &arn).await?;
-        let auth = AuthSettings::with_secret(secrets.jwt_secret)
-            .with_context(|| format!("the secret {arn}"))?;
         let service_token =
             service_token(secrets.service_token).with_context(|| format!("the secret {arn}"))?;
-        Self::from_env_with(auth, service_token, Some(aws))
+        Self::from_env_with(auth, service_token, Some(aws)).await
     }
 
     /// Every setting but the credentials from the environment.
-    pub fn from_env_with(
+    pub async fn from_env_with(
         auth: AuthSettings,
         service_token: String,
         aws: Option<aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
-        let users = auth.verifier();
+        let users = auth.verifier().await?;
         let config = Self {
             customers: required("CUSTOMERS_API_BASE")?.parse()?,
             orders: required("ORDERS_API_BASE")?.parse()?,

@@ -119,7 +119,7 @@ fn header_correlation(headers: &HeaderMap) -> Option<CorrelationId> {
 async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Response {
     let header_id = header_correlation(req.headers());
     let deadline = deadline_of(req.extensions().get::<Context>(), &deps);
-    let caller = match authenticate(req.headers(), &deps, deadline) {
+    let caller = match authenticate(req.headers(), &deps, deadline).await {
         Ok(caller) => caller,
         Err(f) => return answer::failure(&header_id.unwrap_or_else(CorrelationId::generate), &f),
     };
@@ -146,7 +146,11 @@ async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Resp
 /// token is relayed to orders-api for every step, compensation included,
 /// so it must stay valid until `deadline`: one that expires sooner is
 /// refused (401) before anything runs, rather than failing half-way.
-fn authenticate(headers: &HeaderMap, deps: &Deps, deadline: Instant) -> Result<Caller, Failure> {
+async fn authenticate(
+    headers: &HeaderMap,
+    deps: &Deps,
+    deadline: Instant,
+) -> Result<Caller, Failure> {
     let refuse = |why: &str| {
         tracing::info!(reason = why, "caller refused");
         Failure::request(
@@ -161,7 +165,7 @@ fn authenticate(headers: &HeaderMap, deps: &Deps, deadline: Instant) -> Result<C
         .to_str()
         .map_err(|_| refuse("the Authorization header is not text"))?;
     let token = service_kit::token::bearer_token(value).map_err(refuse)?;
-    let principal = deps.config.users.verify(token).map_err(refuse)?;
+    let principal = deps.config.users.verify(token).await.map_err(refuse)?;
     let needed = deadline.saturating_duration_since(Instant::now()).as_secs() as i64 + 1;
     if principal.expires_at - chrono::Utc::now().timestamp() < needed {
         tracing::info!(sub = %principal.subject, "the token expires before the saga could end");

@@ -20,7 +20,6 @@ use sqlx::MySqlPool;
 
 mod common;
 
-const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef";
 /// orders-api's own token for customers-api.
 const SERVICE_TOKEN: &str = "e2e-service-token-0123456789";
 /// The orchestrator's own token for customers-api.
@@ -61,7 +60,7 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
         .env("PORT", port.to_string())
         .env("HOST", "127.0.0.1")
         .env("DATABASE_URL", db_url)
-        .env("JWT_SECRET", JWT_SECRET)
+        .envs(service_kit::testing::issuer_env())
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env(
             "SERVICE_TOKENS",
@@ -81,8 +80,8 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
 /// The Lambda runtime API of `cargo lambda watch`, and the function (this
 /// package's binary, as cargo built it for the tests) polling it with
 /// `AWS_LAMBDA_MAX_CONCURRENCY` workers.
-/// The function reads `JWT_SECRET` and `SERVICE_TOKEN` from Secrets Manager
-/// (`moto`), as it does in AWS.
+/// The function reads its `SERVICE_TOKEN` from Secrets Manager (`moto`), as
+/// it does in AWS, and checks user tokens with the test issuer's public keys.
 fn lambda(
     logs: &Path,
     port: u16,
@@ -100,6 +99,7 @@ fn lambda(
     as_lambda_function(&mut function, port, 8);
     function
         .env("APP_SECRET_ARN", secrets.1)
+        .envs(service_kit::testing::issuer_env())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
             "CUSTOMERS_API_BASE",
@@ -164,7 +164,7 @@ impl Stack {
         let arn = common::put_secret(
             &moto,
             "order-back-office-e2e",
-            &json!({"JWT_SECRET": JWT_SECRET, "SERVICE_TOKEN": ORCHESTRATOR_TOKEN}).to_string(),
+            &json!({"SERVICE_TOKEN": ORCHESTRATOR_TOKEN}).to_string(),
         )
         .await;
         let lambda = lambda(
@@ -214,7 +214,7 @@ impl Stack {
             _lambda: lambda,
             _moto: moto,
             _db: db,
-            token: mint_token(JWT_SECRET, "alice", 600, json!({})),
+            token: mint_token("alice", 600, json!({})),
         }
     }
 
@@ -339,7 +339,11 @@ async fn the_saga_end_to_end() {
 
     // No token, or a bad one: 401, and nothing happens.
     let stranger = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 1}], "idempotency_key": "stranger"});
-    let forged = mint_token("not-the-secret-0123456789abcdef", "alice", 600, json!({}));
+    let forged = service_kit::testing::Forgery::AnotherKey.sign(&service_kit::testing::claims(
+        "alice",
+        600,
+        json!({}),
+    ));
     for token in [None, Some(forged.as_str())] {
         let (status, body) = stack.saga_as(token, &stranger).await;
         assert_eq!(
@@ -350,7 +354,7 @@ async fn the_saga_end_to_end() {
     assert_eq!(stack.orders_of(acme).await, 2);
 
     // Keys belong to their caller: bob's "abc-124" is bob's own order.
-    let bob = mint_token(JWT_SECRET, "bob", 600, json!({}));
+    let bob = mint_token("bob", 600, json!({}));
     let (status, bobs) = stack.saga_as(Some(&bob), &request).await;
     assert_eq!(status, 201, "{bobs}");
     assert_ne!(bobs["data"]["order"]["id"], first["data"]["order"]["id"]);
@@ -449,7 +453,7 @@ async fn the_saga_end_to_end() {
 #[tokio::test]
 async fn info_logs_carry_no_secrets_or_pii() {
     let stack = Stack::start().await;
-    let token = mint_token(JWT_SECRET, "auditor", 600, json!({}));
+    let token = mint_token("auditor", 600, json!({}));
     let (email, phone) = ("pii-probe@initech.example", "+15550001234");
     let customers = format!("http://127.0.0.1:{}", stack.customers_port);
     let orders = format!("http://127.0.0.1:{}", stack.orders_port);
@@ -513,7 +517,6 @@ async fn info_logs_carry_no_secrets_or_pii() {
         email,
         "initech.example",
         "5550001234",
-        JWT_SECRET,
         SERVICE_TOKEN,
         ORCHESTRATOR_TOKEN,
         &token,

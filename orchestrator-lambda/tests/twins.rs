@@ -31,7 +31,7 @@ struct Apis {
 }
 
 fn http(db: &TestDatabase) -> HttpSettings {
-    service_kit::testing::http_settings(db, common::JWT_SECRET)
+    service_kit::testing::http_settings(db)
 }
 
 async fn apis() -> Apis {

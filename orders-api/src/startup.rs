@@ -49,7 +49,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         counters: counters.clone(),
         health: health.clone(),
     };
-    let server = run(listener, pool, &settings, metrics, counters, health)?;
+    let server = run(listener, pool, &settings, metrics, counters, health).await?;
     tracing::info!(port, "orders-api listening");
     // The sweeper runs beside the server once it serves, and is stopped
     // after the server has drained (its sweep under way finishes first).
@@ -60,7 +60,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     }))
 }
 
-pub fn run(
+pub async fn run(
     listener: TcpListener,
     pool: MySqlPool,
     settings: &Settings,
@@ -90,4 +90,5 @@ pub fn run(
             },
         },
     )
+    .await
 }

@@ -4,12 +4,15 @@
 #
 #   start_apis NAME BIN_DIR LOG_LEVEL
 #
-# Needs JWT_SECRET and SERVICE_TOKEN (orders-api's own; customers-api knows
-# it as orders-api) exported; ORCHESTRATOR_SERVICE_TOKEN, when exported, is
-# the orchestrator's (customers-api knows it as orchestrator). Sets db, work (a scratch
-# directory holding the services' logs), cport, oport and pids; installs an
-# EXIT trap that stops the processes, drops the database and removes $work.
-# Add processes to pids to have them stopped too.
+# Needs SERVICE_TOKEN (orders-api's own; customers-api knows it as
+# orders-api) exported; ORCHESTRATOR_SERVICE_TOKEN, when exported, is the
+# orchestrator's (customers-api knows it as orchestrator). Makes a throw-away
+# issuer (scripts/dev-keys.sh in $work/keys) and exports what checks and
+# mints its tokens: JWT_JWKS, JWT_ISSUER, JWT_AUDIENCE, DEV_KEYS_DIR (so
+# scripts/mint-token.sh signs with it). Sets db, work (a scratch directory
+# holding the services' logs), cport, oport and pids; installs an EXIT trap
+# that stops the processes, drops the database and removes $work. Add
+# processes to pids to have them stopped too.
 
 mysql_() { mysql -h 127.0.0.1 -P 3306 -u root "$@"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -37,10 +40,13 @@ start_apis() {
   work=$(mktemp -d)
   pids=()
   trap _stop_apis EXIT
+  export DEV_KEYS_DIR="$work/keys" JWT_ISSUER="$name-issuer" JWT_AUDIENCE="$name-audience"
+  scripts/dev-keys.sh >/dev/null
+  export JWT_JWKS="$DEV_KEYS_DIR/jwks.json"
   cport=$(free_port); oport=$(free_port)
   mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-  local common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_SECRET="$JWT_SECRET"
-                SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG="$level")
+  local common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_JWKS="$JWT_JWKS"
+                JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE" SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG="$level")
   "${common[@]}" PORT="$cport" SERVICE_TOKENS="orders-api=$SERVICE_TOKEN${ORCHESTRATOR_SERVICE_TOKEN:+,orchestrator=$ORCHESTRATOR_SERVICE_TOKEN}" "$bin/customers-api" \
     >"$work/customers-api.log" 2>&1 &
   pids+=($!)

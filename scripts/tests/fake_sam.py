@@ -4,7 +4,9 @@ account, no CloudFormation here). It records every call (argv, one JSON line
 per call, in $FAKE_SAM_LOG) and, for `sam deploy`, makes in moto (at
 $AWS_ENDPOINT_URL) what the real stack would give the script: the cluster,
 the migrate task definition, a subnet and a security group, the services when
-their images are passed, and a stack whose outputs name them. It checks what
+their images are passed, the operators' user pool with its roles as groups
+and its client (once, kept as CloudFormation keeps them), and a stack whose
+outputs name them. It checks what
 the real `sam deploy` would refuse: a parameter the template doesn't
 declare."""
 import json
@@ -24,14 +26,38 @@ def log(argv):
 
 
 def overrides(argv):
+    """The parameters of a `sam deploy`, parsed by SAM CLI's own parser (so a
+    value that needs quoting, as a key set does, is read as SAM reads it)."""
+    from samcli.cli.types import CfnParameterOverridesType
     i = argv.index("--parameter-overrides")
-    values = {}
+    items = []
     for item in argv[i + 1:]:
         if item.startswith("--"):
             break
-        key, _, value = item.partition("=")
-        values[key] = value
-    return values
+        items.append(item)
+    return dict(CfnParameterOverridesType().convert(tuple(items), None, None))
+
+
+ROLES = ("viewer", "order-operator", "catalog-manager", "customer-manager", "admin")
+
+
+def user_pool(session, stage):
+    """The stack's user pool and operators' client, made once."""
+    cognito = session.client("cognito-idp")
+    name = f"order-back-office-{stage}"
+    pools = [p for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == name]
+    if pools:
+        pool = pools[0]["Id"]
+        client = cognito.list_user_pool_clients(UserPoolId=pool, MaxResults=10)["UserPoolClients"][0]["ClientId"]
+        return pool, client
+    pool = cognito.create_user_pool(PoolName=name)["UserPool"]["Id"]
+    for role in ROLES:
+        cognito.create_group(UserPoolId=pool, GroupName=role)
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool, ClientName=f"order-back-office-operators-{stage}",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    return pool, client
 
 
 def arg(argv, name):
@@ -67,15 +93,11 @@ def deploy(argv):
         for name in ("customers-api", "orders-api"):
             ecs.create_service(cluster=cluster, serviceName=name, desiredCount=0,
                                taskDefinition=task_def, launchType="FARGATE")
-    secrets = session.client("secretsmanager")
-    try:
-        jwt = secrets.describe_secret(SecretId=f"{stack}-jwt")["ARN"]
-    except secrets.exceptions.ResourceNotFoundException:
-        # As GenerateSecretString would: made once, kept on later deploys.
-        jwt = secrets.create_secret(Name=f"{stack}-jwt", SecretString=json.dumps(
-            {"JWT_SECRET": secrets.get_random_password(PasswordLength=64, ExcludePunctuation=True)["RandomPassword"]}
-        ))["ARN"]
-    outputs = {"ClusterName": cluster, "JwtSecretArn": jwt, "MigrateTaskDefinition": task_def, "TaskSubnets": subnet,
+    pool, client = user_pool(session, stage)
+    endpoint = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
+    outputs = {"ClusterName": cluster, "UserPoolId": pool, "OperatorsClientId": client,
+               "JwtJwksUrl": f"{endpoint}/{pool}/.well-known/jwks.json",
+               "MigrateTaskDefinition": task_def, "TaskSubnets": subnet,
                "ServicesSecurityGroupId": group,
                "CreateAndConfirmUrl": "https://api.example/orchestrator/create-and-confirm-order"}
     body = json.dumps({

@@ -1,5 +1,7 @@
 """scripts/deploy.py against moto: the service-linked role, the quotas, the
 two passes with the migrate task between them, the dry run."""
+import base64
+import json
 import subprocess
 import sys
 
@@ -136,25 +138,52 @@ def test_fargate_quota_too_small_for_min_tasks_stops_the_deploy(moto, monkeypatc
         deploy.check_quotas(aws, settings, new_stack=True)
 
 
-def test_after_a_deploy_a_token_signed_with_the_stacks_generated_key_is_minted(moto):
+def test_the_issuers_key_set_goes_into_the_stack_so_the_vpc_needs_no_route_to_it(moto):
     assert run_deploy().returncode == 0
-    done = run_deploy("--token", "ops-user")
+    calls = sam_calls(moto)
+    first, second = overrides(calls[1]), overrides(calls[2])
+    # A new stack: no pool before pass 1; pass 2 carries its key set, as
+    # SAM parses it (the value is quoted), and a redeploy carries it twice.
+    assert "JwtJwks" not in first, first
+    jwks = json.loads(second["JwtJwks"])
+    assert jwks["keys"] and all(k["kid"] for k in jwks["keys"])
+    done = run_deploy()
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = [overrides(c) for c in sam_calls(moto)[4:6]]
+    assert all(json.loads(o["JwtJwks"]) == jwks for o in again), again
+    # Not inlined on demand (the tasks then fetch the jwks_uri themselves).
+    done = run_deploy(extra_env={"DEPLOY_JWKS_INLINE": "0"})
+    assert done.returncode == 0
+    assert all("JwtJwks" not in overrides(c) for c in sam_calls(moto)[7:9])
+
+
+def test_the_first_operator_is_created_with_a_role_and_signs_in_for_a_token(moto):
+    assert run_deploy().returncode == 0
+    password = {"OPERATOR_PASSWORD": "Correct-Horse-Battery-9"}
+    # The password comes from the environment only.
+    refused = run_deploy("--add-operator", "ops@example.com")
+    assert refused.returncode == 1 and "OPERATOR_PASSWORD" in refused.stderr
+    unknown = run_deploy("--add-operator", "ops@example.com", extra_env={**password, "ROLE": "root"})
+    assert unknown.returncode == 1 and "no such role: root" in unknown.stderr, unknown.stderr
+    added = run_deploy("--add-operator", "ops@example.com", extra_env={**password, "ROLE": "order-operator"})
+    assert added.returncode == 0, added.stderr
+    assert "order-operator" in added.stdout
+    again = run_deploy("--add-operator", "ops@example.com", extra_env=password)
+    assert again.returncode == 1 and "exists already" in again.stderr
+    wrong = run_deploy("--token", "ops@example.com", extra_env={"OPERATOR_PASSWORD": "nope-nope-nope-1A"})
+    assert wrong.returncode == 1 and "wrong user or password" in wrong.stderr, wrong.stderr
+    done = run_deploy("--token", "ops@example.com", extra_env=password)
     assert done.returncode == 0, done.stderr
-    token = done.stdout.strip()
-    header, payload, signature = token.split(".")
-    import base64
-    import hashlib
-    import hmac
-    import json
+    header, payload, _ = done.stdout.strip().split(".")
     pad = lambda s: s + "=" * (-len(s) % 4)
     claims = json.loads(base64.urlsafe_b64decode(pad(payload)))
-    assert claims["sub"] == "ops-user"
-    assert claims["iss"] == "order-back-office" and claims["aud"] == "order-back-office-api"
-    assert claims["groups"] == ["admin"], "an admin's token unless SCOPE or ROLE say otherwise"
-    secret_arn = next(o["OutputValue"] for o in client("cloudformation").describe_stacks(
-        StackName="order-back-office-dev")["Stacks"][0]["Outputs"] if o["OutputKey"] == "JwtSecretArn")
-    key = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])["JWT_SECRET"]
-    expected = hmac.new(key.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    assert base64.urlsafe_b64decode(pad(signature)) == expected
+    assert json.loads(base64.urlsafe_b64decode(pad(header)))["alg"] == "RS256"
+    stack = client("cloudformation").describe_stacks(StackName="order-back-office-dev")["Stacks"][0]
+    out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    # What the services check: the client as audience, the role as a group.
+    assert claims["client_id"] == out["OperatorsClientId"]
+    assert claims["token_use"] == "access"
+    assert claims["iss"].endswith("/" + out["UserPoolId"])
+    assert claims.get("cognito:groups") == ["order-operator"], claims
     url = run_deploy("--url")
     assert url.stdout.strip() == "https://api.example/orchestrator/create-and-confirm-order"

@@ -154,7 +154,7 @@ def test_the_function_gets_what_it_reads_and_nothing_else():
     given = set(fn["Environment"]["Variables"])
     unread = given - code["read"]
     assert not unread, f"the function is given {sorted(unread)}, which it never reads"
-    required = {v for v in code["required"] if not PLATFORM.match(v)} - {"JWT_SECRET", "SERVICE_TOKEN"}
+    required = {v for v in code["required"] if not PLATFORM.match(v)} - {"SERVICE_TOKEN"}
     assert required <= given, f"the function requires {sorted(required - given)}"
     assert "APP_SECRET_ARN" in given, "the function's secrets come from Secrets Manager"
 
@@ -221,11 +221,17 @@ def test_each_execution_role_reads_only_the_secrets_its_task_receives():
                 assert f'"{name}"' not in allowed, f"{task}: its role may read {name}, which it does not use"
 
 
+def function_secrets() -> list[str]:
+    """The secrets APP_SECRET_ARN lists (one Ref, or a Sub of several)."""
+    arns = RESOURCES["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]["APP_SECRET_ARN"]
+    return [arns["Ref"]] if "Ref" in arns else re.findall(r"\$\{(\w+)\}", arns["Fn::Sub"])
+
+
 def test_the_function_reads_the_secrets_it_lists():
     fn = RESOURCES["OrchestratorFunction"]["Properties"]
-    listed = re.findall(r"\$\{(\w+)\}", fn["Environment"]["Variables"]["APP_SECRET_ARN"]["Fn::Sub"])
+    listed = function_secrets()
     keys = set().union(*(secret_keys(s) for s in listed))
-    assert {"JWT_SECRET", "SERVICE_TOKEN"} <= keys
+    assert {"SERVICE_TOKEN"} <= keys
     allowed = json.dumps(fn["Policies"])
     assert all(s in allowed for s in listed)
 
@@ -240,8 +246,7 @@ def test_customers_api_knows_each_caller_by_the_token_that_caller_holds():
              for s in customers.get("Secrets", []) if s["Name"].startswith("SERVICE_TOKENS_")}
     held_by_orders = next(value_from_targets(s["ValueFrom"])[0]
                           for s in orders["Secrets"] if s["Name"] == "SERVICE_TOKEN")
-    fn = RESOURCES["OrchestratorFunction"]["Properties"]
-    listed = re.findall(r"\$\{(\w+)\}", fn["Environment"]["Variables"]["APP_SECRET_ARN"]["Fn::Sub"])
+    listed = function_secrets()
     held_by_function = [(s, "SERVICE_TOKEN") for s in listed if "SERVICE_TOKEN" in secret_keys(s)]
     assert len(held_by_function) == 1, listed
     assert known == {"SERVICE_TOKENS_ORDERS_API": held_by_orders,
@@ -334,7 +339,7 @@ def test_the_deploy_outputs_the_script_reads_exist():
     text = (ROOT / "scripts" / "deploy.py").read_text()
     read = set(re.findall(r'\bout\["(\w+)"\]', text)) | set(re.findall(r'\bout\.get\("(\w+)"\)', text))
     read |= set(re.findall(r'\boutputs\([^)]*\)\["(\w+)"\]', text))
-    assert {"ClusterName", "MigrateTaskDefinition", "JwtSecretArn"} <= read, read
+    assert {"ClusterName", "MigrateTaskDefinition", "JwtJwksUrl", "UserPoolId", "OperatorsClientId"} <= read, read
     for name in read:
         assert name in TEMPLATE["Outputs"], f"deploy.py reads the output {name}"
 
@@ -367,3 +372,55 @@ def test_sam_releases_the_function_by_alias_behind_alarms(monkeypatch):
     fn = out["OrchestratorFunction"]["Properties"]
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert fn["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+# --- who may call ---------------------------------------------------------------------
+
+
+def scope_rs() -> str:
+    return (ROOT / "service-kit" / "src" / "scope.rs").read_text()
+
+
+def test_no_component_is_given_a_key_that_could_sign_a_user_token():
+    text = (ROOT / "template.yaml").read_text()
+    assert "JWT_SECRET" not in text
+    for name, res in RESOURCES.items():
+        if res["Type"] == "AWS::SecretsManager::Secret":
+            gen = res["Properties"].get("GenerateSecretString", {})
+            assert gen.get("GenerateStringKey") in ("SERVICE_TOKEN", "password"), name
+
+
+def test_every_component_checks_the_same_issuer_audience_and_keys_as_the_authorizer():
+    fn = RESOURCES["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]
+    authorizer = RESOURCES["HttpApi"]["Properties"]["Auth"]["Authorizers"]["UserToken"]["JwtConfiguration"]
+    assert fn["JWT_ISSUER"] == authorizer["issuer"]
+    assert [fn["JWT_AUDIENCE"]] == authorizer["audience"]
+    tasks = [c for t, _, c in ecs_containers() if t != "MigrateTaskDefinition"]
+    assert len(tasks) == 2
+    for c in tasks:
+        for name in ("JWT_JWKS", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_MAX_TTL_SECS"):
+            assert env_value(c, name) == fn[name], (c["Name"], name)
+
+
+def test_every_route_but_the_health_check_is_behind_the_jwt_authorizer():
+    auth = RESOURCES["HttpApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "UserToken"
+    assert auth["Authorizers"]["UserToken"]["IdentitySource"] == "$request.header.Authorization"
+    events = RESOURCES["OrchestratorFunction"]["Properties"]["Events"]
+    open_routes = {e["Properties"]["Path"] for e in events.values()
+                   if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
+    assert open_routes == {"/orchestrator/health"}, open_routes
+    assert len(events) == 2
+
+
+def test_the_pools_groups_and_scopes_are_the_roles_and_scopes_the_services_know():
+    groups = {r["Properties"]["GroupName"] for r in RESOURCES.values() if r["Type"] == "AWS::Cognito::UserPoolGroup"}
+    roles = set(re.findall(r'Role::\w+ => "([a-z-]+)"', scope_rs()))
+    assert groups == roles and len(roles) == 5, (groups, roles)
+    server = next(r for r in RESOURCES.values() if r["Type"] == "AWS::Cognito::UserPoolResourceServer")
+    scopes = {s["ScopeName"] for s in server["Properties"]["Scopes"]}
+    known = set(re.findall(r'^\s+\w+ = "([a-z]+:[a-z]+)",$', scope_rs(), re.M))
+    assert scopes == known and len(known) == 7, (scopes, known)
+    # Operators are made by an admin, never by signing up.
+    pool = RESOURCES["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True

@@ -14,11 +14,13 @@ use std::{
 };
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
+pub use crate::jwks::JwtVerifier;
 use crate::problem::{ApiError, KitCode};
 pub use crate::scope::{needs, Permission, Principal, Scope, Scopes};
 use crate::token::bearer_token;
-pub use crate::token::{JwtVerifier, ServiceTokens};
+pub use crate::token::ServiceTokens;
 
 fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
@@ -37,17 +39,23 @@ fn missing_config(what: &'static str) -> ApiError {
     ApiError::internal(anyhow::anyhow!("{what} is not registered as app data"))
 }
 
-fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// The caller of the request's user token. Asynchronous because a token
+/// naming a key the verifier lacks makes it load the issuer's set again.
+fn principal(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Principal, ApiError>> {
     let verifier = req
         .app_data::<web::Data<JwtVerifier>>()
-        .ok_or_else(|| missing_config("JwtVerifier"))?;
-    let token = bearer(req)?;
-    let principal = verifier
-        .verify(token)
-        .map_err(|why| ApiError::unauthorized(KitCode::InvalidToken, why))?;
-    // The access log line and every log line of the request name the caller.
-    tracing::Span::current().record("sub", principal.subject.as_str());
-    Ok(principal)
+        .cloned()
+        .ok_or_else(|| missing_config("JwtVerifier"));
+    let token = bearer(req).map(str::to_owned);
+    Box::pin(async move {
+        let principal = verifier?
+            .verify(&token?)
+            .await
+            .map_err(|why| ApiError::unauthorized(KitCode::InvalidToken, why))?;
+        // The access log line and every log line of the request name the caller.
+        tracing::Span::current().record("sub", principal.subject.as_str());
+        Ok(principal)
+    })
 }
 
 /// 403 `forbidden`, naming the scope the caller lacks (also in
@@ -69,10 +77,10 @@ pub fn forbidden(scope: Scope) -> ApiError {
 
 impl FromRequest for Principal {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal(req))
+        principal(req)
     }
 }
 
@@ -84,16 +92,18 @@ pub struct Allowed<P> {
 
 impl<P: Permission> FromRequest for Allowed<P> {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal(req).and_then(|caller| {
+        let caller = principal(req);
+        Box::pin(async move {
+            let caller = caller.await?;
             caller.scopes.require(P::SCOPE).map_err(forbidden)?;
             Ok(Allowed {
                 caller,
                 _needs: PhantomData,
             })
-        }))
+        })
     }
 }
 

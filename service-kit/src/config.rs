@@ -5,7 +5,8 @@ use std::{fmt::Display, str::FromStr};
 
 use anyhow::{anyhow, Context};
 
-use crate::token::{JwtVerifier, ServiceTokens};
+use crate::jwks::{JwtVerifier, Rules, Source};
+use crate::token::ServiceTokens;
 
 /// Loads `.env` if present. Variables already set in the environment win.
 pub fn load_dotenv() {
@@ -100,64 +101,51 @@ pub struct HttpSettings {
 }
 
 /// What the services need to check credentials.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AuthSettings {
-    /// `JWT_SECRET`: HS256 key for user tokens.
-    pub jwt_secret: String,
-    /// `JWT_ISSUER`: checked when set.
-    pub jwt_issuer: Option<String>,
-    /// `JWT_AUDIENCE`: checked when set.
-    pub jwt_audience: Option<String>,
-    /// `JWT_MAX_TTL_SECS` (86400): tokens whose `exp` lies further ahead are refused.
-    pub jwt_max_ttl: std::time::Duration,
+    /// `JWT_JWKS`: the issuer's public keys, as a JWKS document, a file
+    /// holding one, or an https URL.
+    pub jwks: Source,
+    /// `JWT_ISSUER` and `JWT_AUDIENCE` (both required: every token must
+    /// carry them), and `JWT_MAX_TTL_SECS` (86400): tokens whose `exp` lies
+    /// further ahead are refused.
+    pub rules: Rules,
+    /// The shortest time between two loads of the key set
+    /// ([`crate::jwks::REFRESH_FLOOR`]).
+    pub jwks_refresh_floor: std::time::Duration,
     /// The services that may call this one's `/internal/*` routes, each
     /// with its own token (`SERVICE_TOKENS`; only customers-api has any).
     pub services: ServiceTokens,
-}
-
-impl std::fmt::Debug for AuthSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthSettings")
-            .field("jwt_secret", &"<redacted>")
-            .field("jwt_issuer", &self.jwt_issuer)
-            .field("jwt_audience", &self.jwt_audience)
-            .field("jwt_max_ttl", &self.jwt_max_ttl)
-            .field("services", &self.services)
-            .finish()
-    }
 }
 
 impl AuthSettings {
     /// Reads the user-token settings from the environment; no service
     /// tokens ([`AuthSettings::with_services_from_env`] adds them).
     pub fn from_env() -> anyhow::Result<Self> {
-        Self::with_secret(required("JWT_SECRET")?)
-    }
-
-    /// The user-token key as given (read from a secret store, say); the
-    /// rest from the environment.
-    pub fn with_secret(jwt_secret: String) -> anyhow::Result<Self> {
-        if jwt_secret.len() < 16 {
-            return Err(anyhow!("JWT_SECRET must be at least 16 bytes long"));
-        }
+        let jwks = Source::parse(&required("JWT_JWKS")?).map_err(|e| anyhow!("JWT_JWKS: {e}"))?;
         let max_ttl: u64 = parsed_in("JWT_MAX_TTL_SECS", 86_400, 1..=31_536_000)?;
         Ok(Self {
-            jwt_secret,
-            jwt_issuer: optional("JWT_ISSUER"),
-            jwt_audience: optional("JWT_AUDIENCE"),
-            jwt_max_ttl: std::time::Duration::from_secs(max_ttl),
+            jwks,
+            rules: Rules {
+                issuer: required("JWT_ISSUER")?,
+                audience: required("JWT_AUDIENCE")?,
+                max_ttl: std::time::Duration::from_secs(max_ttl),
+            },
+            jwks_refresh_floor: crate::jwks::REFRESH_FLOOR,
             services: ServiceTokens::default(),
         })
     }
 
-    /// The verifier of user tokens these settings describe.
-    pub fn verifier(&self) -> JwtVerifier {
-        JwtVerifier::new(
-            self.jwt_secret.as_bytes(),
-            self.jwt_issuer.as_deref(),
-            self.jwt_audience.as_deref(),
-            self.jwt_max_ttl,
+    /// The verifier of user tokens these settings describe, its keys loaded
+    /// (an URL that cannot be reached yet is fetched with the first token).
+    pub async fn verifier(&self) -> anyhow::Result<JwtVerifier> {
+        JwtVerifier::start(
+            self.jwks.clone(),
+            self.rules.clone(),
+            self.jwks_refresh_floor,
         )
+        .await
+        .map_err(|e| anyhow!("JWT_JWKS: {e}"))
     }
 
     /// With the services that may call `/internal/*`: `SERVICE_TOKENS`

@@ -25,11 +25,11 @@ pub struct ServerParts<F> {
     pub configure: F,
 }
 
-pub fn serve<F>(listener: TcpListener, parts: ServerParts<F>) -> anyhow::Result<Server>
+pub async fn serve<F>(listener: TcpListener, parts: ServerParts<F>) -> anyhow::Result<Server>
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    let jwt = web::Data::new(parts.auth.verifier());
+    let jwt = web::Data::new(parts.auth.verifier().await?);
     let services = web::Data::new(parts.auth.services.clone());
     let pool = web::Data::new(parts.pool);
     let metrics = parts.metrics;

@@ -5,6 +5,11 @@
 //! RS256 only), so no token can choose a weaker one; `iss` and `aud` are
 //! always checked, `exp` is required and capped. No symmetric key is ever
 //! accepted: nothing here can sign a token.
+//!
+//! [`JwtVerifier`] is what the services hold: the rules and the issuer's
+//! [`Keys`], read from `JWT_JWKS` (a JWKS document, a file holding one, or
+//! an https URL) and loaded again, once, when a token names a key the set
+//! lacks.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -152,31 +157,124 @@ pub fn verify(keys: &KeySet, rules: &Rules, token: &str) -> Result<Principal, Re
     validation.leeway = LEEWAY_SECS;
     validation.validate_nbf = true;
     validation.set_issuer(&[&rules.issuer]);
-    validation.set_audience(&[&rules.audience]);
-    validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    // `aud`, or Cognito's `client_id` when there is no `aud`: checked on
+    // the claims (`principal_of`), as API Gateway's JWT authorizer does.
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp", "sub", "iss"]);
     let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
         .map_err(|e| Refusal::Invalid(refusal(&e, WRONG_ALG)))?;
-    principal_of(data.claims, rules.max_ttl).map_err(Refusal::Invalid)
+    principal_of(data.claims, &rules.audience, rules.max_ttl).map_err(Refusal::Invalid)
 }
 
-/// Where an issuer's key set comes from. (An https URL is the next source.)
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where an issuer's key set comes from (`JWT_JWKS`).
+#[derive(Clone)]
 pub enum Source {
+    /// The JWKS document itself (for containers and tests: nothing to
+    /// mount, nothing to reach; changed by restarting with another).
+    Inline(String),
     /// A JWKS file, read again on refresh.
     File(std::path::PathBuf),
+    /// An https URL (the issuer's `jwks_uri`), fetched again on refresh:
+    /// no redirect followed, [`FETCH_TIMEOUT`] per fetch, at most
+    /// [`MAX_BYTES`] read.
+    Url(String, reqwest::Client),
 }
 
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Url(url, _) => f.debug_tuple("Url").field(url).finish(),
+        }
+    }
+}
+
+/// How long one fetch of a key set may take, connection included.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Source {
+    /// `JWT_JWKS`: a JSON document (it starts with `{`), an https URL, or
+    /// the path of a file. A document is checked here; a file and a URL
+    /// when loaded.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        if value.starts_with('{') {
+            KeySet::parse(value)?;
+            return Ok(Self::Inline(value.to_owned()));
+        }
+        if value.starts_with("https://") {
+            return Self::url(value, Vec::new());
+        }
+        if value.contains("://") {
+            return Err("an URL must be https".to_owned());
+        }
+        if value.is_empty() {
+            return Err("it is empty".to_owned());
+        }
+        Ok(Self::File(value.into()))
+    }
+
+    /// The key set at the https `url`, trusting the usual roots and `roots`
+    /// (PEM certificates, for an issuer with a private CA, and tests).
+    pub fn url(url: &str, roots: Vec<reqwest::Certificate>) -> Result<Self, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("not an URL: {e}"))?;
+        if parsed.scheme() != "https" {
+            return Err("an URL must be https".to_owned());
+        }
+        let mut client = reqwest::Client::builder()
+            .https_only(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT);
+        for root in roots {
+            client = client.add_root_certificate(root);
+        }
+        let client = client
+            .build()
+            .map_err(|e| format!("the HTTP client: {e}"))?;
+        Ok(Self::Url(url.to_owned(), client))
+    }
+
+    /// Whether a failure to load may pass at start (the issuer may be
+    /// unreachable for a moment; a file or a document cannot get better).
+    fn is_remote(&self) -> bool {
+        matches!(self, Self::Url(..))
+    }
+
     async fn load(&self) -> Result<KeySet, String> {
         match self {
+            Source::Inline(json) => KeySet::parse(json),
             Source::File(path) => {
                 let text = tokio::fs::read_to_string(path)
                     .await
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
                 KeySet::parse(&text)
             }
+            Source::Url(url, client) => KeySet::parse(&fetch(client, url).await?),
         }
     }
+}
+
+/// The body at `url`, if it answers 2xx with at most [`MAX_BYTES`] of UTF-8.
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let failed = |e: reqwest::Error| format!("fetching {url}: {}", e.without_url());
+    let mut res = client.get(url).send().await.map_err(failed)?;
+    if !res.status().is_success() {
+        return Err(format!("{url} answered {}", res.status()));
+    }
+    let too_large = || format!("{url} holds more than {MAX_BYTES} bytes");
+    if res.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(failed)? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BYTES {
+            return Err(too_large());
+        }
+    }
+    String::from_utf8(body).map_err(|_| format!("{url} is not UTF-8"))
 }
 
 /// An issuer's key set, kept: loaded once, and loaded again when a token
@@ -196,13 +294,47 @@ impl Keys {
     /// The set `source` holds now.
     pub async fn load(source: Source, floor: Duration) -> Result<Self, String> {
         let set = source.load().await?;
-        Ok(Self {
+        Ok(Self::holding(
+            source,
+            floor,
+            set,
+            Some(tokio::time::Instant::now()),
+        ))
+    }
+
+    /// [`Keys::load`], except that an URL that cannot be fetched now leaves
+    /// the set empty, to be fetched when the first token comes (a service
+    /// starts while its issuer is briefly unreachable; the floor still
+    /// bounds the fetches).
+    pub async fn start(source: Source, floor: Duration) -> Result<Self, String> {
+        match source.load().await {
+            Ok(set) => Ok(Self::holding(
+                source,
+                floor,
+                set,
+                Some(tokio::time::Instant::now()),
+            )),
+            Err(e) if source.is_remote() => {
+                tracing::warn!(error = %e, "the issuer's key set could not be fetched; trying again with the first token");
+                Ok(Self::holding(source, floor, KeySet::default(), None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn holding(
+        source: Source,
+        floor: Duration,
+        set: KeySet,
+        loaded: Option<tokio::time::Instant>,
+    ) -> Self {
+        Self {
             source,
             floor,
             current: std::sync::RwLock::new(std::sync::Arc::new(set)),
-            refresh: tokio::sync::Mutex::new(Some(tokio::time::Instant::now())),
+            refresh: tokio::sync::Mutex::new(loaded),
             loads: std::sync::atomic::AtomicUsize::new(1),
-        })
+        }
     }
 
     /// How many times the set was loaded, the first included.
@@ -261,6 +393,60 @@ impl Keys {
                 now
             }
         }
+    }
+}
+
+/// Shortest time between two loads of the key set.
+pub const REFRESH_FLOOR: Duration = Duration::from_secs(30);
+
+/// What the services check user tokens with: the issuer's keys, kept, and
+/// the rules every token must meet. Cheap to clone.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    keys: std::sync::Arc<Keys>,
+    rules: std::sync::Arc<Rules>,
+}
+
+impl JwtVerifier {
+    /// The keys of `source` ([`Keys::start`]), refreshed at most once per
+    /// `floor` ([`REFRESH_FLOOR`] in the services).
+    pub async fn start(source: Source, rules: Rules, floor: Duration) -> Result<Self, String> {
+        let keys = Keys::start(source, floor).await?;
+        Ok(Self {
+            keys: std::sync::Arc::new(keys),
+            rules: std::sync::Arc::new(rules),
+        })
+    }
+
+    /// A verifier of the key set `jwks` (a JWKS document), parsed now.
+    pub fn of_document(jwks: &str, rules: Rules) -> Result<Self, String> {
+        let set = KeySet::parse(jwks)?;
+        let source = Source::Inline(jwks.to_owned());
+        let keys = Keys::holding(
+            source,
+            REFRESH_FLOOR,
+            set,
+            Some(tokio::time::Instant::now()),
+        );
+        Ok(Self {
+            keys: std::sync::Arc::new(keys),
+            rules: std::sync::Arc::new(rules),
+        })
+    }
+
+    /// Who the token names and what it allows, or why it is refused.
+    pub async fn verify(&self, token: &str) -> Result<Principal, &'static str> {
+        self.keys
+            .verify(&self.rules, token)
+            .await
+            .map_err(|why| match why {
+                Refusal::UnknownKey(_) => "the token's key (kid) is not one of the issuer's",
+                Refusal::Invalid(why) => why,
+            })
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 }
 
@@ -492,6 +678,182 @@ mod tests {
         let good = sign(Algorithm::ES256, Some("k1"), &claims(json!({})), &key);
         assert!(keys.verify(&rules(), &good).await.is_ok());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `openssl s_server -WWW` serving `dir` over HTTPS on 127.0.0.1 with a
+    /// self-signed certificate for that address: the issuer stand-in.
+    struct HttpsServer {
+        child: std::process::Child,
+        url: String,
+        cert: reqwest::Certificate,
+    }
+
+    impl Drop for HttpsServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn https_server(dir: &std::path::Path) -> HttpsServer {
+        let ok = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args([
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "key.pem",
+            ])
+            .args(["-out", "cert.pem", "-addext", "subjectAltName=IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .output()
+            .expect("openssl runs");
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "s_server", "-quiet", "-WWW", "-cert", "cert.pem", "-key", "key.pem",
+            ])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let pem = std::fs::read(dir.join("cert.pem")).expect("the certificate");
+        HttpsServer {
+            child,
+            url: format!("https://127.0.0.1:{port}/jwks.json"),
+            cert: reqwest::Certificate::from_pem(&pem).expect("a PEM certificate"),
+        }
+    }
+
+    /// The issuer's `jwks_uri` over HTTPS: a new key is taken after one
+    /// refresh, a removed one refused once the set is fetched again; a
+    /// server the client does not trust, plain http and an oversized set
+    /// are refused; an issuer unreachable at start is fetched with the
+    /// first token.
+    #[tokio::test]
+    async fn a_key_set_fetched_over_https_follows_the_issuers_rotation() {
+        let dir = std::env::temp_dir().join(format!("jwks-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jwks.json");
+        let write = |keys: &[&Value]| {
+            std::fs::write(&file, json!({"keys": keys}).to_string()).expect("write");
+        };
+        let (old_jwk, old_key) = ec_key("old");
+        let (new_jwk, new_key) = ec_key("new");
+        write(&[&old_jwk]);
+        let server = https_server(&dir);
+        let floor = Duration::from_secs(1);
+        let source = Source::url(&server.url, vec![server.cert.clone()]).expect("an https URL");
+        let keys = Keys::load(source.clone(), floor).await.expect("fetched");
+        let token = |kid: &str, key: &EncodingKey| {
+            sign(Algorithm::ES256, Some(kid), &claims(json!({})), key)
+        };
+        assert!(keys.verify(&rules(), &token("old", &old_key)).await.is_ok());
+        write(&[&old_jwk, &new_jwk]);
+        tokio::time::sleep(floor).await;
+        assert!(keys.verify(&rules(), &token("new", &new_key)).await.is_ok());
+        assert_eq!(keys.loads(), 2, "one fetch for the new kid");
+        write(&[&new_jwk]);
+        tokio::time::sleep(floor).await;
+        let _ = keys.verify(&rules(), &token("unknown", &new_key)).await;
+        assert_eq!(
+            keys.verify(&rules(), &token("old", &old_key)).await,
+            Err(Refusal::UnknownKey("old".into()))
+        );
+        assert!(keys.verify(&rules(), &token("new", &new_key)).await.is_ok());
+        // Another server's certificate: not trusted.
+        let untrusted = Source::url(&server.url, Vec::new()).expect("an https URL");
+        assert!(Keys::load(untrusted.clone(), floor).await.is_err());
+        // At start, an issuer that cannot be reached leaves the set empty;
+        // the first token fetches it (here: still untrusted, so refused).
+        let started = Keys::start(untrusted, floor).await.expect("starts");
+        assert_eq!(
+            started.verify(&rules(), &token("new", &new_key)).await,
+            Err(Refusal::UnknownKey("new".into()))
+        );
+        assert_eq!(started.loads(), 2);
+        // A file or a document that is wrong fails the start instead.
+        assert!(Keys::start(Source::File(dir.join("none.json")), floor)
+            .await
+            .is_err());
+        assert!(Source::parse("http://127.0.0.1/jwks.json").is_err());
+        assert!(Source::parse("{\"keys\": 3}").is_err());
+        assert!(matches!(Source::parse(&server.url), Ok(Source::Url(..))));
+        assert!(matches!(
+            Source::parse("keys/jwks.json"),
+            Ok(Source::File(_))
+        ));
+        // A set larger than MAX_BYTES is not read to its end.
+        std::fs::write(&file, " ".repeat(MAX_BYTES + 10)).expect("write");
+        assert!(Keys::load(source, floor).await.is_err());
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn subjects_and_lifetimes_that_cannot_be_kept_are_refused() {
+        let (jwk, key) = ec_key("k1");
+        let keys = set(&[&jwk]);
+        for sub in ["", " ops", "ops\n", "jos\u{e9}", &"x".repeat(256)] {
+            let t = sign(
+                Algorithm::ES256,
+                Some("k1"),
+                &claims(json!({"sub": sub})),
+                &key,
+            );
+            assert!(verify(&keys, &rules(), &t).is_err(), "{sub:?}");
+        }
+        let auth0 = claims(json!({"sub": "auth0|5f7c8ec7c33c6c004bbafe82"}));
+        assert!(verify(
+            &keys,
+            &rules(),
+            &sign(Algorithm::ES256, Some("k1"), &auth0, &key)
+        )
+        .is_ok());
+        let just_under = claims(json!({"exp": now() + 3600 - 60}));
+        let t = sign(Algorithm::ES256, Some("k1"), &just_under, &key);
+        assert!(verify(&keys, &rules(), &t).is_ok());
+        let short = Rules {
+            max_ttl: Duration::from_secs(60),
+            ..rules()
+        };
+        assert_eq!(
+            verify(&keys, &short, &t),
+            Err(Refusal::Invalid(
+                "the token lives longer than this service accepts"
+            ))
+        );
+        let mut no_exp = claims(json!({}));
+        no_exp.as_object_mut().map(|m| m.remove("exp"));
+        let t = sign(Algorithm::ES256, Some("k1"), &no_exp, &key);
+        assert!(verify(&keys, &rules(), &t).is_err());
     }
 
     #[test]

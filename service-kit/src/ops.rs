@@ -255,8 +255,10 @@ impl utoipa::Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "HS256 token signed with JWT_SECRET, carrying `sub` and `exp` (at most \
-                         JWT_MAX_TTL_SECS ahead), `iss` / `aud` when configured, and what it \
+                        "An access token of the issuer (JWT_ISSUER), signed ES256 or RS256 \
+                         by a key of its key set (JWT_JWKS) that the header names (`kid`), \
+                         carrying `sub` and `exp` (at most JWT_MAX_TTL_SECS ahead), `aud` \
+                         (or Cognito's `client_id`) equal to JWT_AUDIENCE, and what it \
                          allows: scopes in `scope` (space-separated) and roles in \
                          `cognito:groups` or `groups`. Each operation names the scope it \
                          needs; without it the answer is 403 `forbidden`.",

@@ -1,10 +1,12 @@
 //! Credentials, checked the same way by every component (the two APIs and
-//! the orchestrator Lambda): HS256 user tokens and the constant-time service
-//! token. No web framework here; `auth` wraps these as actix extractors.
+//! the orchestrator Lambda): the claims of a user token once its signature
+//! is checked ([`crate::jwks`] checks it against the issuer's public keys),
+//! and the services' own tokens, compared in constant time. No web framework
+//! here; `auth` wraps these as actix extractors.
 
 use std::time::Duration;
 
-use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -17,20 +19,20 @@ pub(crate) const LEEWAY_SECS: u64 = 5;
 /// Longest subject accepted: it is stored with orders and idempotency keys.
 pub const MAX_SUBJECT_LEN: usize = 255;
 
-/// Checks user tokens: HS256 only, `exp` and `sub` required, `iss`/`aud`
-/// when configured, and no token that lives longer than `max_ttl` from now.
-#[derive(Clone)]
-pub struct JwtVerifier {
-    key: DecodingKey,
-    validation: Validation,
-    max_ttl: Duration,
-}
-
 /// The claims every user token is read for.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Claims {
     sub: String,
     exp: f64,
+    /// One audience or several (RFC 7519).
+    #[serde(default)]
+    aud: Option<Audience>,
+    /// Cognito's access tokens name their app client here instead of `aud`.
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Cognito's `access` or `id`: only access tokens are accepted.
+    #[serde(default)]
+    token_use: Option<String>,
     /// RFC 9068: space-separated scopes.
     #[serde(default)]
     scope: Option<String>,
@@ -41,6 +43,13 @@ pub(crate) struct Claims {
     groups: Vec<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// Whether `sub` can travel in a header and be stored: 1..=255 printable
 /// ASCII characters, no space at either end.
 pub fn valid_subject(sub: &str) -> bool {
@@ -48,47 +57,6 @@ pub fn valid_subject(sub: &str) -> bool {
         && sub.len() <= MAX_SUBJECT_LEN
         && sub.bytes().all(|b| (0x20..0x7f).contains(&b))
         && sub.trim() == sub
-}
-
-impl JwtVerifier {
-    pub fn new(
-        secret: &[u8],
-        issuer: Option<&str>,
-        audience: Option<&str>,
-        max_ttl: Duration,
-    ) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
-        let mut required = vec!["exp", "sub"];
-        match issuer {
-            Some(iss) => {
-                validation.set_issuer(&[iss]);
-                required.push("iss");
-            }
-            None => validation.iss = None,
-        }
-        match audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                required.push("aud");
-            }
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
-        Self {
-            key: DecodingKey::from_secret(secret),
-            validation,
-            max_ttl,
-        }
-    }
-
-    /// Who the token names and what it allows, or why it is refused.
-    pub fn verify(&self, token: &str) -> Result<Principal, &'static str> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| refusal(&e, "the token must be signed with HS256"))?;
-        principal_of(data.claims, self.max_ttl)
-    }
 }
 
 /// Why a token was refused, said for the log; `wrong_alg` when it is
@@ -106,9 +74,32 @@ pub(crate) fn refusal(e: &jsonwebtoken::errors::Error, wrong_alg: &'static str) 
     }
 }
 
-/// The caller of verified `claims`: refused when the token lives longer
-/// than `max_ttl` from now or its subject cannot be stored or forwarded.
-pub(crate) fn principal_of(claims: Claims, max_ttl: Duration) -> Result<Principal, &'static str> {
+impl Claims {
+    /// Whether the token is meant for `audience`: its `aud` names it, or it
+    /// has no `aud` and its `client_id` is it (a Cognito access token).
+    fn for_audience(&self, audience: &str) -> bool {
+        match &self.aud {
+            Some(Audience::One(a)) => a == audience,
+            Some(Audience::Many(all)) => all.iter().any(|a| a == audience),
+            None => self.client_id.as_deref() == Some(audience),
+        }
+    }
+}
+
+/// The caller of verified `claims`: refused when the token is not meant for
+/// `audience`, is an ID token, lives longer than `max_ttl` from now, or its
+/// subject cannot be stored or forwarded.
+pub(crate) fn principal_of(
+    claims: Claims,
+    audience: &str,
+    max_ttl: Duration,
+) -> Result<Principal, &'static str> {
+    if !claims.for_audience(audience) {
+        return Err("the token audience is not accepted");
+    }
+    if claims.token_use.as_deref().is_some_and(|u| u != "access") {
+        return Err("the token is not an access token");
+    }
     let now = chrono::Utc::now().timestamp() as f64;
     let ceiling = max_ttl.as_secs_f64() + LEEWAY_SECS as f64;
     if claims.exp - now > ceiling {
@@ -217,163 +208,9 @@ pub fn bearer_token(value: &str) -> Result<&str, &'static str> {
     Ok(token.trim())
 }
 
-/// `claims` signed with `alg` and `secret`, exactly as given: the one token
-/// minter of the tests, for good tokens and for every kind of bad one.
-#[cfg(any(test, feature = "test-util"))]
-pub fn sign_claims(claims: &serde_json::Value, alg: Algorithm, secret: &[u8]) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(alg),
-        claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret),
-    )
-    .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::{Role, Scope};
-    use serde_json::json;
-
-    const SECRET: &[u8] = b"a-secret-of-sufficient-length";
-    const DAY: Duration = Duration::from_secs(86_400);
-
-    fn now() -> i64 {
-        chrono::Utc::now().timestamp()
-    }
-
-    fn verifier() -> JwtVerifier {
-        JwtVerifier::new(SECRET, None, None, DAY)
-    }
-
-    #[test]
-    fn accepts_a_good_token_and_returns_its_subject() {
-        let exp = now() + 60;
-        let t = sign_claims(&json!({"sub": "ops", "exp": exp}), Algorithm::HS256, SECRET);
-        assert_eq!(
-            verifier().verify(&t),
-            Ok(Principal {
-                subject: "ops".into(),
-                scopes: Scopes::NONE,
-                expires_at: exp,
-            })
-        );
-        let t = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60, "scope": "orders:write", "cognito:groups": ["viewer"]}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        let p = verifier().verify(&t).expect("valid");
-        assert_eq!(p.scopes, Role::Viewer.scopes().with(Scope::OrdersWrite));
-        let t = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60, "groups": ["admin"]}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert_eq!(verifier().verify(&t).map(|p| p.scopes), Ok(Scopes::all()));
-    }
-
-    #[test]
-    fn refuses_expired_unsigned_wrongly_signed_and_other_algorithms() {
-        let v = verifier();
-        let expired = sign_claims(
-            &json!({"sub": "ops", "exp": now() - 60}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert_eq!(v.verify(&expired), Err("the token has expired"));
-        let forged = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60}),
-            Algorithm::HS256,
-            b"another-secret-entirely",
-        );
-        assert_eq!(v.verify(&forged), Err("the token signature is invalid"));
-        let hs512 = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60}),
-            Algorithm::HS512,
-            SECRET,
-        );
-        assert!(v.verify(&hs512).is_err());
-        let no_exp = sign_claims(&json!({"sub": "ops"}), Algorithm::HS256, SECRET);
-        assert!(v.verify(&no_exp).is_err());
-        let no_sub = sign_claims(&json!({"exp": now() + 60}), Algorithm::HS256, SECRET);
-        assert!(v.verify(&no_sub).is_err());
-        // alg: none, with and without a trailing signature segment.
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let body = b64.encode(json!({"sub": "ops", "exp": now() + 60}).to_string());
-        assert!(v.verify(&format!("{header}.{body}.")).is_err());
-        assert!(v.verify(&format!("{header}.{body}")).is_err());
-        assert!(v.verify("not-a-token").is_err());
-    }
-
-    #[test]
-    fn refuses_tokens_that_live_longer_than_the_maximum() {
-        let v = verifier();
-        let two_years = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 2 * 365 * 86_400}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert_eq!(
-            v.verify(&two_years),
-            Err("the token lives longer than this service accepts")
-        );
-        let just_under = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 86_400 - 60}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert!(v.verify(&just_under).is_ok());
-        let short = JwtVerifier::new(SECRET, None, None, Duration::from_secs(60));
-        assert!(short.verify(&just_under).is_err());
-    }
-
-    #[test]
-    fn refuses_subjects_that_cannot_be_stored_or_forwarded() {
-        let v = verifier();
-        for sub in ["", " ops", "ops\n", "jos\u{e9}", &"x".repeat(256)] {
-            let t = sign_claims(
-                &json!({"sub": sub, "exp": now() + 60}),
-                Algorithm::HS256,
-                SECRET,
-            );
-            assert!(v.verify(&t).is_err(), "{sub:?}");
-        }
-        let t = sign_claims(
-            &json!({"sub": "auth0|5f7c8ec7c33c6c004bbafe82", "exp": now() + 60}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert!(v.verify(&t).is_ok());
-    }
-
-    #[test]
-    fn checks_issuer_and_audience_when_configured() {
-        let v = JwtVerifier::new(SECRET, Some("back-office"), Some("orders"), DAY);
-        let good = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60, "iss": "back-office", "aud": "orders"}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert!(v.verify(&good).is_ok());
-        let wrong_iss = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60, "iss": "elsewhere", "aud": "orders"}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert_eq!(
-            v.verify(&wrong_iss),
-            Err("the token issuer is not accepted")
-        );
-        let no_aud = sign_claims(
-            &json!({"sub": "ops", "exp": now() + 60, "iss": "back-office"}),
-            Algorithm::HS256,
-            SECRET,
-        );
-        assert!(v.verify(&no_aud).is_err());
-    }
 
     #[test]
     fn bearer_values_are_parsed_strictly() {

@@ -3,14 +3,14 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 use service_kit::{config::HttpSettings, testing::TestDatabase};
 
-pub use service_kit::testing::app::{JWT_SECRET, SERVICE_TOKEN};
+pub use service_kit::testing::app::SERVICE_TOKEN;
 
 service_kit::api_test_app!("customers-api");
 
 pub fn settings(db: &TestDatabase) -> HttpSettings {
     HttpSettings {
         db_max_connections: 10,
-        ..service_kit::testing::http_settings(db, JWT_SECRET)
+        ..service_kit::testing::http_settings(db)
     }
 }
 

@@ -30,7 +30,9 @@ async fn ready_is_503_when_the_database_is_unreachable() {
         .expect("lazy pool");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let server = startup::run(listener, pool, &settings(&db)).expect("server");
+    let server = startup::run(listener, pool, &settings(&db))
+        .await
+        .expect("server");
     tokio::spawn(server);
     let client = reqwest::Client::new();
     let res = client

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use service_kit::{
+    jwks::JwtVerifier,
     testing::process::{free_port, wait_ready, Proc},
-    token::JwtVerifier,
 };
 
-pub const JWT_SECRET: &str = service_kit::testing::app::JWT_SECRET;
 /// The orchestrator's own token for customers-api (`orchestrator` there).
 pub const SERVICE_TOKEN: &str = service_kit::testing::app::ORCHESTRATOR_TOKEN;
 /// orders-api's own token for customers-api (`orders-api` there).
@@ -21,17 +20,12 @@ pub const SUBJECT: &str = "ops-user";
 /// The verifier the tests' orchestrator uses: the test issuer and
 /// audience, as the APIs under test check them.
 pub fn users() -> JwtVerifier {
-    JwtVerifier::new(
-        JWT_SECRET.as_bytes(),
-        Some(service_kit::testing::TEST_ISSUER),
-        Some(service_kit::testing::TEST_AUDIENCE),
-        Duration::from_secs(86_400),
-    )
+    service_kit::testing::test_verifier()
 }
 
 /// A valid user token for `sub`, with every scope.
 pub fn token_for(sub: &str) -> String {
-    service_kit::testing::mint_token(JWT_SECRET, sub, 600, json!({}))
+    service_kit::testing::mint_token(sub, 600, json!({}))
 }
 
 /// A committed event with `Bearer ${TOKEN}` replaced by a valid token of

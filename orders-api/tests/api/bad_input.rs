@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 use service_kit::testing::{mint_token, unsigned_token};
 
-use crate::helpers::{assert_problem, spawn_app, JWT_SECRET};
+use crate::helpers::{assert_problem, spawn_app};
 
 #[tokio::test]
 async fn malformed_ids_bodies_and_keys_are_4xx_and_write_nothing() {
@@ -76,8 +76,12 @@ async fn every_business_route_needs_a_valid_token() {
     let customer = app.customer().await;
     let p = app.product(100, 5).await;
     let order = app.order(customer, &[(p, 1)]).await;
-    let expired = mint_token(JWT_SECRET, "tester", -120, json!({}));
-    let forged = mint_token("another-secret-0123456789abcdef", "tester", 600, json!({}));
+    let expired = mint_token("tester", -120, json!({}));
+    let forged = service_kit::testing::Forgery::AnotherKey.sign(&service_kit::testing::claims(
+        "tester",
+        600,
+        json!({}),
+    ));
     let routes = [
         (Method::POST, "/products".to_owned()),
         (Method::GET, "/products".to_owned()),

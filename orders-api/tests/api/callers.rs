@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use service_kit::testing::mint_token;
 
-use crate::helpers::{assert_problem, spawn_app, TestApp, JWT_SECRET, SERVICE_TOKEN};
+use crate::helpers::{assert_problem, spawn_app, TestApp, SERVICE_TOKEN};
 
 async fn create_as(app: &TestApp, token: &str, body: &Value, key: &str) -> reqwest::Response {
     app.client
@@ -24,8 +24,8 @@ async fn one_key_from_two_callers_is_two_orders_and_from_one_caller_one() {
     let customer = app.customer().await;
     let p = app.product(100, 10).await;
     let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
-    let alice = mint_token(JWT_SECRET, "alice", 600, json!({}));
-    let bob = mint_token(JWT_SECRET, "bob", 600, json!({}));
+    let alice = mint_token("alice", 600, json!({}));
+    let bob = mint_token("bob", 600, json!({}));
 
     let a1 = create_as(&app, &alice, &body, "shared-key").await;
     assert_eq!(a1.status(), 201);
@@ -82,9 +82,9 @@ async fn the_creator_is_recorded_and_read_back() {
 async fn every_route_answers_each_caller_as_the_spec_says() {
     let app = spawn_app().await;
     let checked = service_kit::testing::access::walk(&app).await;
-    // 11 user routes × 14 callers (see customers-api's walk), 3 open routes;
+    // 11 user routes × 18 callers (see customers-api's walk), 3 open routes;
     // no service route: orders-api takes no service token.
-    assert_eq!(checked, 11 * 14 + 3);
+    assert_eq!(checked, 11 * 18 + 3);
     assert_eq!(app.order_rows().await, 0, "the walk changes nothing");
 }
 
@@ -122,7 +122,7 @@ async fn no_service_token_acts_for_a_user_any_more() {
 
 /// A token with `orders:write` alone, as a saga's caller may hold.
 fn writer(sub: &str) -> String {
-    mint_token(JWT_SECRET, sub, 600, json!({"scope": "orders:write"}))
+    mint_token(sub, 600, json!({"scope": "orders:write"}))
 }
 
 async fn as_user(
@@ -223,7 +223,6 @@ async fn a_creator_reads_and_withdraws_its_own_unconfirmed_order_and_nothing_els
     assert_eq!(app.stock(p).await, 9);
     // An operator (orders:cancel) cancels anyone's confirmed order.
     let operator = mint_token(
-        JWT_SECRET,
         "olga",
         600,
         json!({"scope": "", "groups": ["order-operator"]}),
@@ -242,7 +241,7 @@ async fn a_creator_reads_and_withdraws_its_own_unconfirmed_order_and_nothing_els
 #[tokio::test]
 async fn tokens_that_live_too_long_are_refused() {
     let app = spawn_app().await;
-    let two_years = mint_token(JWT_SECRET, "tester", 2 * 365 * 86_400, json!({}));
+    let two_years = mint_token("tester", 2 * 365 * 86_400, json!({}));
     let res = app
         .client
         .get(app.url("/orders"))

@@ -6,12 +6,12 @@ use serde_json::{json, Value};
 use service_kit::{config::HttpSettings, testing::TestDatabase};
 use sqlx::MySqlPool;
 
-pub use service_kit::testing::app::{JWT_SECRET, SERVICE_TOKEN};
+pub use service_kit::testing::app::SERVICE_TOKEN;
 
 service_kit::api_test_app!("orders-api");
 
 pub fn http_settings(db: &TestDatabase) -> HttpSettings {
-    service_kit::testing::http_settings(db, JWT_SECRET)
+    service_kit::testing::http_settings(db)
 }
 
 /// orders-api with a real customers-api beside it (same database).

@@ -11,8 +11,6 @@ use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
 use super::{mint_token, TestDatabase};
 use crate::http::Application;
 
-/// The secret the test services verify user tokens with.
-pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
 /// orders-api's own token for customers-api, in tests.
 pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
 /// The orchestrator's own token for customers-api, in tests.
@@ -37,7 +35,7 @@ pub fn service_tokens() -> crate::token::ServiceTokens {
 /// [`mint_token`]): `json!({"scope": ""})` grants nothing,
 /// `json!({"scope": "", "groups": ["viewer"]})` a viewer's scopes.
 pub fn token_for(sub: &str, extra: Value) -> String {
-    mint_token(JWT_SECRET, sub, 600, extra)
+    mint_token(sub, 600, extra)
 }
 
 /// A service under test.
@@ -79,7 +77,7 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client builds"),
-            token: mint_token(JWT_SECRET, "tester", 600, json!({})),
+            token: mint_token("tester", 600, json!({})),
             pool,
             db_url: db.url.clone(),
             _db: db,

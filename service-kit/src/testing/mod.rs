@@ -1,5 +1,5 @@
-//! Test helpers (feature `test-util`): a throw-away database per test and
-//! token minting.
+//! Test helpers (feature `test-util`): a throw-away database per test, the
+//! test issuer and its tokens.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,6 +7,7 @@ use sqlx::{Connection, Executor, MySqlConnection};
 
 pub mod access;
 pub mod app;
+pub mod issuer;
 pub mod process;
 
 /// Where tests find a server: `TEST_DATABASE_URL` (no database path), default
@@ -90,21 +91,36 @@ fn now() -> i64 {
         .unwrap_or_default()
 }
 
-/// An HS256 token with `sub`, `exp = now + ttl_secs` (negative: expired),
-/// [`TEST_ISSUER`], [`TEST_AUDIENCE`] and every scope, then `extra`'s
-/// claims over those (`{"scope": ""}`: no scope; `{"scope":
+/// A token of the test issuer with `sub`, `exp = now + ttl_secs`
+/// (negative: expired), [`TEST_ISSUER`], [`TEST_AUDIENCE`] and every scope,
+/// then `extra`'s claims over those (`{"scope": ""}`: no scope; `{"scope":
 /// "orders:read"}`: that one only; `{"aud": "other"}`: another audience).
-pub fn mint_token(secret: &str, sub: &str, ttl_secs: i64, extra: serde_json::Value) -> String {
+pub fn mint_token(sub: &str, ttl_secs: i64, extra: serde_json::Value) -> String {
+    sign_claims(&claims(sub, ttl_secs, extra))
+}
+
+/// The claims [`mint_token`] signs.
+pub fn claims(sub: &str, ttl_secs: i64, extra: serde_json::Value) -> serde_json::Value {
     let every = crate::scope::Scopes::all().claim();
     let mut claims = serde_json::json!({"sub": sub, "exp": now() + ttl_secs, "iat": now(),
         "iss": TEST_ISSUER, "aud": TEST_AUDIENCE, "scope": every});
     if let (Some(map), serde_json::Value::Object(more)) = (claims.as_object_mut(), extra) {
         map.extend(more);
     }
-    sign_claims(&claims, jsonwebtoken::Algorithm::HS256, secret.as_bytes())
+    claims
 }
 
-pub use crate::token::sign_claims;
+pub use issuer::{sign_claims, test_jwks, Forgery};
+
+/// The environment that makes a service process accept the test issuer's
+/// tokens: `JWT_JWKS` (its key set, inline), `JWT_ISSUER`, `JWT_AUDIENCE`.
+pub fn issuer_env() -> [(&'static str, String); 3] {
+    [
+        ("JWT_JWKS", test_jwks()),
+        ("JWT_ISSUER", TEST_ISSUER.to_owned()),
+        ("JWT_AUDIENCE", TEST_AUDIENCE.to_owned()),
+    ]
+}
 
 async fn one_connection(db: &TestDatabase) -> sqlx::MySqlPool {
     sqlx::mysql::MySqlPoolOptions::new()
@@ -171,11 +187,27 @@ pub const TEST_ISSUER: &str = "test-issuer";
 /// The `aud` the services under test accept, and [`mint_token`] sets.
 pub const TEST_AUDIENCE: &str = "test-audience";
 
+/// The rules the services under test apply: [`TEST_ISSUER`],
+/// [`TEST_AUDIENCE`], a day's token lifetime.
+pub fn test_rules() -> crate::jwks::Rules {
+    crate::jwks::Rules {
+        issuer: TEST_ISSUER.into(),
+        audience: TEST_AUDIENCE.into(),
+        max_ttl: std::time::Duration::from_secs(86_400),
+    }
+}
+
+/// A verifier of the test issuer's tokens under [`test_rules`], as the
+/// services under test have.
+pub fn test_verifier() -> crate::jwks::JwtVerifier {
+    crate::jwks::JwtVerifier::of_document(&test_jwks(), test_rules())
+        .unwrap_or_else(|e| panic!("the test issuer's key set: {e}"))
+}
+
 /// Settings of a service under test: port 0 on loopback, the test database,
-/// the given user-token key, [`TEST_ISSUER`] and [`TEST_AUDIENCE`], a day's token
-/// lifetime, and the test services' tokens ([`app::service_tokens`]: only
-/// customers-api looks at them).
-pub fn http_settings(db: &TestDatabase, jwt_secret: &str) -> crate::config::HttpSettings {
+/// the test issuer's keys and [`test_rules`], and the test services' tokens
+/// ([`app::service_tokens`]: only customers-api looks at them).
+pub fn http_settings(db: &TestDatabase) -> crate::config::HttpSettings {
     crate::config::HttpSettings {
         host: "127.0.0.1".into(),
         port: 0,
@@ -183,10 +215,9 @@ pub fn http_settings(db: &TestDatabase, jwt_secret: &str) -> crate::config::Http
         migrate_on_start: true,
         db_max_connections: 20,
         auth: crate::config::AuthSettings {
-            jwt_secret: jwt_secret.into(),
-            jwt_issuer: Some(TEST_ISSUER.into()),
-            jwt_audience: Some(TEST_AUDIENCE.into()),
-            jwt_max_ttl: std::time::Duration::from_secs(86_400),
+            jwks: crate::jwks::Source::Inline(test_jwks()),
+            rules: test_rules(),
+            jwks_refresh_floor: std::time::Duration::from_secs(1),
             services: app::service_tokens(),
         },
     }
@@ -209,11 +240,7 @@ pub async fn database_with(sql: &[&str]) -> TestDatabase {
 /// A token with `alg: none` and no signature, otherwise well formed and
 /// unexpired: what a forger sends to a verifier that trusts the header.
 pub fn unsigned_token(sub: &str) -> String {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let claims =
-        URL_SAFE_NO_PAD.encode(serde_json::json!({"sub": sub, "exp": now() + 600}).to_string());
-    format!("{header}.{claims}.")
+    Forgery::Unsigned.sign(&claims(sub, 600, serde_json::json!({})))
 }
 
 /// Checks that `res` is an RFC 9457 problem document with `status` and
