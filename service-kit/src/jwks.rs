@@ -496,6 +496,18 @@ mod tests {
         jsonwebtoken::encode(&header, claims, key).expect("signs")
     }
 
+    /// A directory of its own, and the path of a key set file in it.
+    fn scratch() -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("jwks-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jwks.json");
+        (dir, file)
+    }
+
+    fn write_set(file: &std::path::Path, keys: &[&Value]) {
+        std::fs::write(file, json!({"keys": keys}).to_string()).expect("write");
+    }
+
     fn set(keys: &[&Value]) -> KeySet {
         KeySet::parse(&json!({"keys": keys}).to_string()).expect("a key set")
     }
@@ -590,12 +602,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_rotated_key_is_taken_after_one_refresh_and_a_removed_one_refused() {
-        let dir = std::env::temp_dir().join(format!("jwks-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let file = dir.join("jwks.json");
-        let write = |keys: &[&Value]| {
-            std::fs::write(&file, json!({"keys": keys}).to_string()).expect("write");
-        };
+        let (dir, file) = scratch();
+        let write = |keys: &[&Value]| write_set(&file, keys);
         let (old_jwk, old_key) = ec_key("old");
         let (new_jwk, new_key) = ec_key("new");
         write(&[&old_jwk]);
@@ -635,11 +643,9 @@ mod tests {
 
     #[tokio::test]
     async fn made_up_kids_cannot_make_it_load_without_end() {
-        let dir = std::env::temp_dir().join(format!("jwks-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let file = dir.join("jwks.json");
+        let (dir, file) = scratch();
         let (jwk, key) = ec_key("k1");
-        std::fs::write(&file, json!({"keys": [jwk]}).to_string()).expect("write");
+        write_set(&file, &[&jwk]);
         let floor = Duration::from_secs(1);
         let keys = std::sync::Arc::new(
             Keys::load(Source::File(file.clone()), floor)
@@ -759,12 +765,8 @@ mod tests {
     /// first token.
     #[tokio::test]
     async fn a_key_set_fetched_over_https_follows_the_issuers_rotation() {
-        let dir = std::env::temp_dir().join(format!("jwks-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let file = dir.join("jwks.json");
-        let write = |keys: &[&Value]| {
-            std::fs::write(&file, json!({"keys": keys}).to_string()).expect("write");
-        };
+        let (dir, file) = scratch();
+        let write = |keys: &[&Value]| write_set(&file, keys);
         let (old_jwk, old_key) = ec_key("old");
         let (new_jwk, new_key) = ec_key("new");
         write(&[&old_jwk]);
