@@ -288,8 +288,6 @@ pub struct Keys {
     current: std::sync::RwLock<std::sync::Arc<KeySet>>,
     refresh: tokio::sync::Mutex<Option<tokio::time::Instant>>,
     loads: std::sync::atomic::AtomicUsize,
-    /// Counts the sets held: a new one on each successful refresh.
-    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Keys {
@@ -336,13 +334,7 @@ impl Keys {
             current: std::sync::RwLock::new(std::sync::Arc::new(set)),
             refresh: tokio::sync::Mutex::new(loaded),
             loads: std::sync::atomic::AtomicUsize::new(1),
-            generation: std::sync::atomic::AtomicU64::new(0),
         }
-    }
-
-    /// Which set is held: it changes with every successful refresh.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// How many times the set was loaded, the first included.
@@ -392,8 +384,6 @@ impl Keys {
                 let set = std::sync::Arc::new(set);
                 if let Ok(mut current) = self.current.write() {
                     *current = set.clone();
-                    self.generation
-                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 }
                 tracing::info!(keys = set.len(), "the issuer's key set was refreshed");
                 set
@@ -409,50 +399,12 @@ impl Keys {
 /// Shortest time between two loads of the key set.
 pub const REFRESH_FLOOR: Duration = Duration::from_secs(30);
 
-/// How long a verified token is taken without checking its signature
-/// again, at most (never past its `exp`), and how many are kept.
-pub const VERIFIED_SECS: i64 = 60;
-pub const VERIFIED_MAX: usize = 4096;
-
-/// Tokens verified a moment ago, by the SHA-256 of the token: a caller
-/// sends one token many times (a backend reuses its access token until it
-/// expires; the saga relays the caller's for the create and the confirm).
-/// An entry holds for [`VERIFIED_SECS`], never past the token's `exp`, and
-/// only while the key set it was checked against is still the one held.
-#[derive(Default)]
-struct Verified {
-    entries: std::sync::Mutex<HashMap<[u8; 32], (Principal, i64, u64)>>,
-    checks: std::sync::atomic::AtomicUsize,
-}
-
-impl Verified {
-    fn get(&self, digest: &[u8; 32], now: i64, generation: u64) -> Option<Principal> {
-        let entries = self.entries.lock().ok()?;
-        let (principal, until, seen) = entries.get(digest)?;
-        (now < *until && *seen == generation).then(|| principal.clone())
-    }
-
-    fn put(&self, digest: [u8; 32], principal: &Principal, now: i64, generation: u64) {
-        let until = (principal.expires_at + LEEWAY_SECS as i64).min(now + VERIFIED_SECS);
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= VERIFIED_MAX {
-                entries.retain(|_, (_, until, seen)| now < *until && *seen == generation);
-                if entries.len() >= VERIFIED_MAX {
-                    entries.clear();
-                }
-            }
-            entries.insert(digest, (principal.clone(), until, generation));
-        }
-    }
-}
-
 /// What the services check user tokens with: the issuer's keys, kept, and
 /// the rules every token must meet. Cheap to clone.
 #[derive(Clone)]
 pub struct JwtVerifier {
     keys: std::sync::Arc<Keys>,
     rules: std::sync::Arc<Rules>,
-    verified: std::sync::Arc<Verified>,
 }
 
 impl JwtVerifier {
@@ -463,7 +415,6 @@ impl JwtVerifier {
         Ok(Self {
             keys: std::sync::Arc::new(keys),
             rules: std::sync::Arc::new(rules),
-            verified: Default::default(),
         })
     }
 
@@ -480,43 +431,18 @@ impl JwtVerifier {
         Ok(Self {
             keys: std::sync::Arc::new(keys),
             rules: std::sync::Arc::new(rules),
-            verified: Default::default(),
         })
     }
 
-    /// Who the token names and what it allows, or why it is refused. A
-    /// token verified a moment ago against the same key set is taken as it
-    /// was (see [`Verified`]); a refusal is never kept.
+    /// Who the token names and what it allows, or why it is refused.
     pub async fn verify(&self, token: &str) -> Result<Principal, &'static str> {
-        use sha2::{Digest, Sha256};
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = chrono::Utc::now().timestamp();
-        // Read before the check: a set replaced meanwhile makes the entry stale.
-        let generation = self.keys.generation();
-        if let Some(principal) = self.verified.get(&digest, now, generation) {
-            return Ok(principal);
-        }
-        self.verified
-            .checks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let principal = self
-            .keys
+        self.keys
             .verify(&self.rules, token)
             .await
             .map_err(|why| match why {
                 Refusal::UnknownKey(_) => "the token's key (kid) is not one of the issuer's",
                 Refusal::Invalid(why) => why,
-            })?;
-        self.verified.put(digest, &principal, now, generation);
-        Ok(principal)
-    }
-
-    /// How many tokens had their signature checked (the others were taken
-    /// as verified a moment ago).
-    pub fn checks(&self) -> usize {
-        self.verified
-            .checks
-            .load(std::sync::atomic::Ordering::Relaxed)
+            })
     }
 
     pub fn rules(&self) -> &Rules {
@@ -890,55 +816,6 @@ mod tests {
         std::fs::write(&file, " ".repeat(MAX_BYTES + 10)).expect("write");
         assert!(Keys::load(source, floor).await.is_err());
         drop(server);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// A token is checked once and then taken as verified, until it
-    /// expires or the key set it was checked against is replaced; refusals
-    /// are never kept.
-    #[tokio::test]
-    async fn a_verified_token_is_kept_until_it_expires_or_its_key_set_changes() {
-        let (dir, file) = scratch();
-        let (jwk, key) = ec_key("k1");
-        let (other_jwk, other_key) = ec_key("k2");
-        write_set(&file, &[&jwk]);
-        let floor = Duration::from_millis(200);
-        let verifier = JwtVerifier::start(Source::File(file.clone()), rules(), floor)
-            .await
-            .expect("starts");
-        let token = sign(Algorithm::ES256, Some("k1"), &claims(json!({})), &key);
-        for _ in 0..5 {
-            assert_eq!(
-                verifier.verify(&token).await.map(|p| p.subject),
-                Ok("ops".into())
-            );
-        }
-        assert_eq!(verifier.checks(), 1, "one signature check for five calls");
-        // A forgery of it is not the same token: checked, and refused, each time.
-        let forged = format!("{}x", &token[..token.len() - 1]);
-        assert!(verifier.verify(&forged).await.is_err());
-        assert!(verifier.verify(&forged).await.is_err());
-        assert_eq!(verifier.checks(), 3);
-        // The issuer drops k1 for k2; once the set is loaded again (a token
-        // of k2 makes it), the kept k1 token is checked again, and refused.
-        write_set(&file, &[&other_jwk]);
-        tokio::time::sleep(floor).await;
-        let newer = sign(Algorithm::ES256, Some("k2"), &claims(json!({})), &other_key);
-        assert!(verifier.verify(&newer).await.is_ok());
-        assert!(verifier.verify(&token).await.is_err(), "its key is gone");
-        // A token about to expire is kept no longer than its exp (+ leeway).
-        let brief = sign(
-            Algorithm::ES256,
-            Some("k2"),
-            &claims(json!({"exp": now() + 1})),
-            &other_key,
-        );
-        assert!(verifier.verify(&brief).await.is_ok());
-        let checks = verifier.checks();
-        assert!(verifier.verify(&brief).await.is_ok());
-        assert_eq!(verifier.checks(), checks, "kept");
-        tokio::time::sleep(Duration::from_secs(LEEWAY_SECS + 2)).await;
-        assert_eq!(verifier.verify(&brief).await, Err("the token has expired"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
