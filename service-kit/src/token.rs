@@ -59,14 +59,16 @@ pub fn valid_subject(sub: &str) -> bool {
         && sub.trim() == sub
 }
 
-/// Why a token was refused, said for the log; `wrong_alg` when it is
-/// signed with another algorithm than the key's.
-pub(crate) fn refusal(e: &jsonwebtoken::errors::Error, wrong_alg: &'static str) -> &'static str {
+/// Why a token signed with another algorithm than its key's is refused.
+pub(crate) const WRONG_ALG: &str = "the token's algorithm is not its key's";
+
+/// Why a token was refused, said for the log.
+pub(crate) fn refusal(e: &jsonwebtoken::errors::Error) -> &'static str {
     match e.kind() {
         ErrorKind::ExpiredSignature => "the token has expired",
         ErrorKind::ImmatureSignature => "the token is not valid yet",
         ErrorKind::InvalidSignature => "the token signature is invalid",
-        ErrorKind::InvalidAlgorithm => wrong_alg,
+        ErrorKind::InvalidAlgorithm => WRONG_ALG,
         ErrorKind::InvalidIssuer => "the token issuer is not accepted",
         ErrorKind::InvalidAudience => "the token audience is not accepted",
         ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
