@@ -52,6 +52,7 @@ pub async fn run(
             auth: settings.auth.clone(),
             body_limit: BODY_LIMIT,
             openapi: ApiDoc::openapi(),
+            cors_origins: settings.cors_origins.clone(),
             configure: move |cfg: &mut web::ServiceConfig| {
                 cfg.app_data(counters.clone()).configure(routes::configure);
             },

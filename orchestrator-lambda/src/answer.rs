@@ -40,7 +40,11 @@ pub struct Confirmed {
 }
 
 impl From<Completed> for Confirmed {
-    fn from(Completed { customer, order }: Completed) -> Self {
+    fn from(
+        Completed {
+            customer, order, ..
+        }: Completed,
+    ) -> Self {
         Self {
             customer: CustomerSummary {
                 id: customer.id,
@@ -140,15 +144,28 @@ fn plain(status: StatusCode) -> Response {
     res
 }
 
-/// A saga that succeeded: 201 with the customer and the confirmed order.
+/// A saga that succeeded: 201 with the customer and the confirmed order,
+/// and `Idempotent-Replayed: true` when an earlier run with the same key
+/// made the order (as orders-api marks its replays).
 pub fn success(id: &CorrelationId, completed: Completed) -> Response {
+    let replayed = completed.replayed;
     let data = Confirmed::from(completed);
-    json(
+    let mut res = json(
         StatusCode::CREATED,
         id,
         &Envelope::success(id.as_str(), &data),
-    )
+    );
+    if replayed {
+        res.headers_mut().insert(
+            header::HeaderName::from_static(REPLAYED),
+            HeaderValue::from_static("true"),
+        );
+    }
+    res
 }
+
+/// The header that marks a saga's answer as a replay.
+pub const REPLAYED: &str = "idempotent-replayed";
 
 /// A failure: its envelope, `Retry-After` when known, `WWW-Authenticate`
 /// for a 401.

@@ -223,6 +223,23 @@ impl Stack {
     }
 
     async fn saga_as(&self, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let (status, _, body) = self.saga_answer(token, body).await;
+        (status, body)
+    }
+
+    /// Whether the saga's answer says it is a replay.
+    async fn saga_replayed(&self, body: &Value) -> bool {
+        let (_, headers, _) = self.saga_answer(Some(&self.token), body).await;
+        headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true")
+    }
+
+    async fn saga_answer(
+        &self,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut req = self.client.post(&self.saga_url);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -234,7 +251,8 @@ impl Stack {
             .await
             .expect("sent");
         let status = res.status().as_u16();
-        (status, res.json().await.expect("a JSON answer"))
+        let headers = res.headers().clone();
+        (status, headers, res.json().await.expect("a JSON answer"))
     }
 
     async fn customer(&self, name: &str) -> u64 {
@@ -294,7 +312,8 @@ async fn the_saga_end_to_end() {
                          "idempotency_key": "abc-124", "correlation_id": "req-001"});
 
     // Happy path, in the shape of the contract.
-    let (status, first) = stack.saga(&request).await;
+    let (status, headers, first) = stack.saga_answer(Some(&stack.token), &request).await;
+    assert!(headers.get("idempotent-replayed").is_none(), "a first run is no replay");
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["success"], true);
     assert_eq!(first["correlationId"], "req-001");
@@ -314,6 +333,7 @@ async fn the_saga_end_to_end() {
     // The same request again: the same answer, still one order.
     let (status, again) = stack.saga(&request).await;
     assert_eq!((status, &again), (201, &first));
+    assert!(stack.saga_replayed(&request).await, "the answer says it is a replay");
     assert_eq!(stack.orders_of(acme).await, 1);
     assert_eq!(stack.stock_of(mouse).await, 97);
 

@@ -83,6 +83,7 @@ pub async fn run(
             auth: settings.http.auth.clone(),
             body_limit: BODY_LIMIT,
             openapi: ApiDoc::openapi(),
+            cors_origins: settings.http.cors_origins.clone(),
             configure: move |cfg: &mut web::ServiceConfig| {
                 cfg.app_data(ctx.clone())
                     .app_data(readiness.clone())

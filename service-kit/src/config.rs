@@ -98,6 +98,9 @@ pub struct HttpSettings {
     pub db_max_connections: u32,
     /// Token verification settings.
     pub auth: AuthSettings,
+    /// `CORS_ALLOWED_ORIGINS`: the browser origins (the console's) that may
+    /// call this service from another origin; none when unset.
+    pub cors_origins: Vec<String>,
 }
 
 /// What the services need to check credentials.
@@ -202,8 +205,37 @@ impl HttpSettings {
             migrate_on_start: parsed_or("MIGRATE_ON_START", true)?,
             db_max_connections,
             auth: AuthSettings::from_env()?,
+            cors_origins: match optional("CORS_ALLOWED_ORIGINS") {
+                Some(raw) => origins(&raw).map_err(|e| anyhow!("CORS_ALLOWED_ORIGINS: {e}"))?,
+                None => Vec::new(),
+            },
         })
     }
+}
+
+/// Comma-separated browser origins, each `http(s)://host[:port]` exactly
+/// as a browser sends it in `Origin`: no path, no wildcard.
+pub fn origins(raw: &str) -> anyhow::Result<Vec<String>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let rest = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"))
+                .ok_or_else(|| anyhow!("{o:?} is no http(s) origin"))?;
+            let host_ok = !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+            if !host_ok {
+                return Err(anyhow!(
+                    "{o:?} is no origin: scheme://host[:port], without a path or a wildcard"
+                ));
+            }
+            Ok(o.to_owned())
+        })
+        .collect()
 }
 
 /// The database's URL: `DATABASE_URL` when set, else one made of its parts

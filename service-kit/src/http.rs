@@ -21,6 +21,8 @@ pub struct ServerParts<F> {
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     pub openapi: utoipa::openapi::OpenApi,
+    /// The browser origins that may call from elsewhere ([`cors`]).
+    pub cors_origins: Vec<String>,
     /// Registers the service's own routes and app data.
     pub configure: F,
 }
@@ -36,8 +38,10 @@ where
     let openapi = parts.openapi;
     let configure = parts.configure;
     let limit = parts.body_limit;
+    let origins = parts.cors_origins;
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(cors(&origins))
             .wrap(from_fn(crate::deadline::middleware))
             .wrap(from_fn(correlation::middleware))
             .wrap(from_fn(ops::track))
@@ -67,6 +71,35 @@ where
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Cross-origin calls from `origins` only (the console's, when it is
+/// served from another origin, as locally): the headers the API takes and
+/// the ones a caller reads back. Any other origin gets no CORS headers, so
+/// browsers keep its pages from reading the answers; same-origin and
+/// non-browser callers are not affected.
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    let exposed = [
+        header::ETAG,
+        header::LOCATION,
+        header::RETRY_AFTER,
+        header::HeaderName::from_static(correlation::HEADER_NAME),
+        header::HeaderName::from_static("idempotent-replayed"),
+    ];
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |c, o| c.allowed_origin(o))
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-idempotency-key"),
+            header::HeaderName::from_static(correlation::HEADER_NAME),
+        ])
+        .expose_headers(exposed)
+        .max_age(600)
 }
 
 /// How long a stopping server lets in-flight requests finish (ECS waits 30 s

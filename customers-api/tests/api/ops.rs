@@ -173,3 +173,71 @@ async fn the_binary_healthcheck_reports_the_service_state() {
     drop(closed);
     assert!(!run(&dead).success());
 }
+
+/// The console's origin may call from a browser (preflight allowed, the
+/// answer's `ETag` and correlation id readable); any other origin gets no
+/// CORS grant, and callers without an `Origin` are served as before.
+#[tokio::test]
+async fn cors_grants_only_the_configured_origins() {
+    const CONSOLE: &str = "http://console.test:3003";
+    let app = crate::helpers::spawn_app_with(|s| s.cors_origins = vec![CONSOLE.into()]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/customers/1"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "PUT")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type,if-match,idempotency-key",
+            )
+            .send()
+    };
+    let ok = preflight(CONSOLE).await.expect("preflight");
+    assert!(ok.status().is_success(), "{}", ok.status());
+    let h = ok.headers();
+    assert_eq!(h["access-control-allow-origin"], CONSOLE);
+    let methods = h["access-control-allow-methods"].to_str().unwrap_or("");
+    assert!(methods.contains("PUT") && methods.contains("DELETE"), "{methods}");
+    let other = preflight("http://evil.test").await.expect("preflight");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let created = app.create_customer("Cors Test", "cors@example.com").await;
+    let res = app
+        .authed(reqwest::Method::GET, &format!("/customers/{}", created["id"]))
+        .header("Origin", CONSOLE)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-origin"], CONSOLE);
+    let exposed = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    for name in ["etag", "x-correlation-id", "idempotent-replayed"] {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
+    let elsewhere = app
+        .authed(reqwest::Method::GET, &format!("/customers/{}", created["id"]))
+        .header("Origin", "http://evil.test")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(elsewhere.status(), 200, "served; the browser withholds it");
+    assert!(elsewhere.headers().get("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn cors_origins_must_be_exact_origins() {
+    let ok = service_kit::config::origins(" http://localhost:3003, https://x.example.com ");
+    assert_eq!(
+        ok.ok(),
+        Some(vec![
+            "http://localhost:3003".to_owned(),
+            "https://x.example.com".to_owned()
+        ])
+    );
+    for bad in ["*", "localhost:3003", "http://x/console", "https://*.example.com", "http://"] {
+        assert!(service_kit::config::origins(bad).is_err(), "{bad}");
+    }
+}

@@ -68,6 +68,9 @@ impl Deps {
 pub struct Completed {
     pub customer: Customer,
     pub order: Order,
+    /// The order was made by an earlier run of this saga (same caller,
+    /// same key): this run ordered nothing.
+    pub replayed: bool,
 }
 
 /// Who runs a saga: the verified token's `sub`, and the token itself,
@@ -97,14 +100,19 @@ pub async fn run(
 ) -> Result<Completed, Failure> {
     let saga = Saga::new(deps, caller, req, deadline);
     let customer = saga.validate_customer().await?;
-    let order_id = saga.create_order().await?.id;
+    let created = saga.create_order().await?;
+    let (order_id, replayed) = (created.body.id, created.replayed);
     let confirmed = match saga.confirm_order(order_id).await {
         Ok(confirmed) => confirmed,
         Err(e) => saga.compensate(order_id, e).await?,
     };
     let order = saga.current(confirmed).await?;
     tracing::debug!(order_id = order_id.get(), "saga complete");
-    Ok(Completed { customer, order })
+    Ok(Completed {
+        customer,
+        order,
+        replayed,
+    })
 }
 
 /// One run of the saga: who for, with which keys, and until when.
@@ -163,7 +171,7 @@ impl<'a> Saga<'a> {
     }
 
     /// Step 2: the order, its stock reserved.
-    async fn create_order(&self) -> Result<Order, Failure> {
+    async fn create_order(&self) -> Result<Answer<Order>, Failure> {
         let body = OrderInput {
             customer_id: self.req.customer_id,
             items: self.req.items.clone(),
@@ -177,13 +185,14 @@ impl<'a> Saga<'a> {
             .client
             .send(&self.deps.orders, &req, self.forward)
             .await;
-        let order: Order = created.map_err(|e| create_failure(&e))?.body;
+        let created: Answer<Order> = created.map_err(|e| create_failure(&e))?;
         tracing::debug!(
             step = "create_order",
-            order_id = order.id.get(),
+            order_id = created.body.id.get(),
+            replayed = created.replayed,
             "saga step done"
         );
-        Ok(order)
+        Ok(created)
     }
 
     /// Step 3: the order confirmed.

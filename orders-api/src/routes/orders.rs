@@ -417,6 +417,9 @@ pub async fn events(
 pub struct ListParams {
     /// `CREATED`, `CONFIRMED` or `CANCELED`.
     pub status: Option<String>,
+    /// One customer's orders only.
+    #[param(minimum = 1)]
+    pub customer_id: Option<u64>,
     /// Orders created at or after this instant (RFC 3339).
     pub from: Option<String>,
     /// Orders created before this instant (RFC 3339).
@@ -449,7 +452,7 @@ fn instant(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> Opti
     }
 }
 
-/// Orders, newest first, filtered by status and creation time.
+/// Orders, newest first, filtered by status, customer and creation time.
 #[utoipa::path(get, path = "/orders", operation_id = "list_orders", tag = "orders", params(ListParams),
     security(("bearer" = ["orders:read"])),
     responses(
@@ -491,10 +494,18 @@ pub async fn list(
             errors.push(FieldError::new("from", "must not be after `to`"));
         }
     }
+    if params.customer_id == Some(0) {
+        errors.push(FieldError::new("customer_id", "must be a positive integer"));
+    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let filter = orders::OrderFilter { status, from, to };
+    let filter = orders::OrderFilter {
+        status,
+        customer_id: params.customer_id.map(CustomerId),
+        from,
+        to,
+    };
     let before = if has_cursor { page.after_id } else { u64::MAX };
     let rows = orders::list(&pool, &filter, before, page.fetch()).await?;
     let (data, next_cursor) = paginate(rows, page, |o| o.id.get());

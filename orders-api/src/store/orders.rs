@@ -499,12 +499,14 @@ pub async fn count_expired(pool: &MySqlPool, cutoff: DateTime<Utc>) -> Result<i6
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,
+    pub customer_id: Option<CustomerId>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
 
 /// The listing query: newest first, only the filters given (so that the
-/// plan follows `(status, id)` with a status, the primary key without).
+/// plan follows `(customer_id, id)` with a customer, `(status, id)` with a
+/// status, the primary key without).
 /// `prefix` is `""`, or `"EXPLAIN "` for a test of the plan.
 pub fn list_query<'a>(
     prefix: &str,
@@ -520,6 +522,9 @@ pub fn list_query<'a>(
     q.push_bind(before_id);
     if let Some(status) = filter.status {
         q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(customer) = filter.customer_id {
+        q.push(" AND customer_id = ").push_bind(customer.get());
     }
     if let Some(from) = filter.from {
         q.push(" AND created_at >= ").push_bind(from);

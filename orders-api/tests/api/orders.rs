@@ -208,7 +208,21 @@ async fn orders_are_listed_newest_first_with_filters_and_cursors() {
         .await
         .expect("json");
     assert_eq!(page["data"], json!([]));
+    // One customer's orders: the other customer's one is left out.
+    let other = app.customer().await;
+    let theirs = app.order(other, &[(p, 1)]).await;
+    let page = app
+        .get_json(&format!("/orders?customer_id={other}&limit=100"))
+        .await;
+    assert_eq!(page["data"][0]["id"], json!(theirs));
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    let page = app
+        .get_json(&format!("/orders?customer_id={customer}&status=CONFIRMED&limit=100"))
+        .await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
     for bad in [
+        "?customer_id=0",
+        "?customer_id=abc",
         "?status=SHIPPED",
         "?from=yesterday",
         "?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
@@ -368,6 +382,13 @@ async fn listing_orders_uses_an_index_in_its_order() {
             },
             "ix_orders_status_id",
         ),
+        (
+            OrderFilter {
+                customer_id: Some(contracts::CustomerId(1)),
+                ..OrderFilter::default()
+            },
+            "ix_orders_customer_id",
+        ),
         (OrderFilter::default(), "PRIMARY"),
     ] {
         let mut q = list_query("EXPLAIN ", &filter, u64::MAX, 21);
@@ -379,7 +400,7 @@ async fn listing_orders_uses_an_index_in_its_order() {
     let filter = OrderFilter {
         status: Some(OrderStatus::Confirmed),
         from: Some(hour_ago),
-        to: None,
+        ..OrderFilter::default()
     };
     let mut q = list_query("EXPLAIN ", &filter, u64::MAX, 21);
     let plan = crate::helpers::explain(&app.pool, q.build()).await;

@@ -220,6 +220,7 @@ pub fn http_settings(db: &TestDatabase) -> crate::config::HttpSettings {
             jwks_refresh_floor: std::time::Duration::from_secs(1),
             services: app::service_tokens(),
         },
+        cors_origins: Vec::new(),
     }
 }
 
