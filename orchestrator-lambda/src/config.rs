@@ -14,7 +14,7 @@ use service_kit::{
     jwks::JwtVerifier,
 };
 
-use crate::{endpoint::EndpointSpec, secrets};
+use crate::{console::ConsoleConfig, endpoint::EndpointSpec, secrets};
 
 #[derive(Clone)]
 pub struct Config {
@@ -39,6 +39,8 @@ pub struct Config {
     pub saga_timeout: Duration,
     /// Share of the budget kept for compensation (`COMPENSATION_RESERVE_MS`, 2000).
     pub compensation_reserve: Duration,
+    /// What the console's page tells the browser (`CONSOLE_*`).
+    pub console: ConsoleConfig,
     /// The AWS configuration, when one was loaded for the secrets (ECS
     /// discovery reuses it).
     pub aws: Option<aws_config::SdkConfig>,
@@ -87,6 +89,7 @@ impl Config {
             deadline_margin: millis_in("DEADLINE_MARGIN_MS", 500, 0..=60_000)?,
             saga_timeout: millis_in("SAGA_TIMEOUT_MS", 25_000, 100..=900_000)?,
             compensation_reserve: millis_in("COMPENSATION_RESERVE_MS", 2000, 0..=900_000)?,
+            console: ConsoleConfig::from_env()?,
             aws,
         };
         if config.retry.backoff_cap < config.retry.backoff_base {

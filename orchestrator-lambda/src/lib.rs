@@ -1,6 +1,7 @@
 //! orchestrator-lambda: `POST /orchestrator/create-and-confirm-order` runs the
 //! create-and-confirm saga over customers-api and orders-api;
-//! `GET /orchestrator/health` answers that the function is alive. Every
+//! `GET /orchestrator/health` answers that the function is alive;
+//! `GET /console` serves the operator console ([`console`]). Every
 //! other answer needs `Authorization: Bearer <user JWT>`: without a valid
 //! token the answer is 401 and nothing runs.
 //!
@@ -10,6 +11,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod console;
 pub mod endpoint;
 pub mod routes;
 pub mod saga;

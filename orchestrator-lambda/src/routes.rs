@@ -1,11 +1,11 @@
 //! The function's HTTP layer: an axum [`Router`] that `lambda_http` runs.
-//! Two exact routes; any other path is a 404 and any other method a 405
+//! The saga, the health check and the console; any other path is a 404 and any other method a 405
 //! (with `Allow`), both in the saga's answer shape.
 
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    extract::{Request, State},
+    extract::{Path, Request, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::Response,
     routing::{get, post, MethodRouter},
@@ -17,7 +17,7 @@ use service_kit::correlation::{self, CorrelationId};
 use tokio::time::Instant;
 
 use crate::{
-    answer,
+    answer, console,
     saga::{self, Caller, Completed, Deps, Failure, SagaCode, SagaRequest},
 };
 use service_kit::scope::Scope;
@@ -35,7 +35,7 @@ pub struct Route {
 
 /// Every route [`app`] serves, with what it asks of its caller (the tests
 /// walk this table with every role).
-pub const ROUTES: [Route; 2] = [
+pub const ROUTES: [Route; 4] = [
     Route {
         method: "GET",
         path: HEALTH_PATH,
@@ -45,6 +45,16 @@ pub const ROUTES: [Route; 2] = [
         method: "POST",
         path: SAGA_PATH,
         scope: Some(SAGA_SCOPE),
+    },
+    Route {
+        method: "GET",
+        path: console::PATH,
+        scope: None,
+    },
+    Route {
+        method: "GET",
+        path: console::ASSET_PATH,
+        scope: None,
     },
 ];
 
@@ -59,6 +69,8 @@ pub fn app(deps: Arc<Deps>) -> Router {
             ROUTES[1].path,
             only(ROUTES[1].method, post(create_and_confirm)),
         )
+        .route(ROUTES[2].path, only(ROUTES[2].method, get(console_page)))
+        .route(ROUTES[3].path, only(ROUTES[3].method, get(console_asset)))
         .fallback(route_not_found)
         .with_state(deps)
 }
@@ -99,6 +111,20 @@ async fn health(headers: HeaderMap) -> Response {
         &correlation_of(&headers),
         &Health { status: "ok" },
     )
+}
+
+/// `GET /console`: the page (no token needed: it holds no data; every
+/// call it makes carries the operator's token).
+async fn console_page(State(deps): State<Arc<Deps>>) -> Response {
+    console::serve_page(&deps.config.console)
+}
+
+/// `GET /console/{asset}`: a hashed script or stylesheet, else 404.
+async fn console_asset(path: Path<String>, headers: HeaderMap) -> Response {
+    match console::serve_asset(path) {
+        Some(res) => res,
+        None => route_not_found(headers).await,
+    }
 }
 
 /// The caller's correlation id, or a new one.

@@ -107,6 +107,7 @@ async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
     let moto = moto().await;
     script(&moto, &["setup", "prod", "customers-api", "3001", "0"]);
     let config = Config {
+        console: Default::default(),
         customers: "ecs://prod/customers-api:3001".parse().expect("spec"),
         orders: "ecs://prod/orders-api:3002".parse().expect("spec"),
         users: common::users(),
