@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan operator-aws token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup db dev apis lambda console-test console-shots seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan operator-aws token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,14 @@ test: ## Every test, then a short fuzz of both APIs (needs MySQL/MariaDB on 127.
 	$(CARGO) build --workspace --bins
 	$(CARGO) nextest run --workspace --no-fail-fast
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20} FUZZ_RECORD=0 scripts/fuzz.sh
+
+console-test: ## The console in Chromium (playwright-core, axe-core): the stack as processes on a fresh database, every scenario, desktop and phone (installs chromium and the npm packages when missing)
+	$(CARGO) build --workspace --bins
+	scripts/console-test.sh
+
+console-shots: ## make console-test, writing each page's screenshot (1440 px and 360 px) to docs/console/
+	$(CARGO) build --workspace --bins
+	CONSOLE_SHOTS=$(CURDIR)/docs/console scripts/console-test.sh
 
 bench: ## Saga benchmark on release builds (c = 1, 8, 32, 64; at 32 also a hot product and `cargo lambda watch`), DB ceiling, cold starts; targets as ratios: bench/results/<date>.{md,json,svg}
 	$(CARGO) build --release --workspace --bins

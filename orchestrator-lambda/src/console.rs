@@ -16,7 +16,10 @@ use axum::{
     response::Response,
 };
 use serde::Serialize;
-use service_kit::config::optional;
+use service_kit::{
+    config::optional,
+    scope::{Role, Scope},
+};
 use sha2::{Digest, Sha256};
 
 /// Where the console is served.
@@ -175,12 +178,25 @@ fn origin_of(url: &str) -> Option<String> {
 pub fn page(config: &ConsoleConfig) -> String {
     // The settings go into a JSON data block: `<` is escaped so that no
     // value can close the element.
-    let json = serde_json::to_string(config)
-        .unwrap_or_else(|_| "{}".into())
-        .replace('<', "\\u003c");
+    let mut settings = serde_json::to_value(config).unwrap_or_default();
+    settings["roles"] = roles();
+    let json = settings.to_string().replace('<', "\\u003c");
     PAGE.replace("{{app.js}}", &ASSETS[0].path())
         .replace("{{app.css}}", &ASSETS[1].path())
         .replace("{{config}}", &json)
+}
+
+/// Each role's scopes, as the services grant them ([`Role::scopes`]): the
+/// console hides what a signed-in operator's roles do not allow.
+fn roles() -> serde_json::Value {
+    Role::ALL
+        .iter()
+        .map(|r| {
+            let scopes: Vec<&str> = r.scopes().iter().map(Scope::as_str).collect();
+            (r.as_str().to_owned(), serde_json::json!(scopes))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// `GET /console`: the page; never cached (it names the assets of this
@@ -241,6 +257,7 @@ mod tests {
         let page = page(&ConsoleConfig::default());
         assert!(page.contains(&js.path()) && page.contains(&css.path()));
         assert!(!page.contains("{{"), "every placeholder filled");
+        assert!(page.contains(r#""order-operator":["customers:read","catalog:read","orders:read","orders:write","orders:cancel"]"#));
     }
 
     #[test]

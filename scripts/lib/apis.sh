@@ -1,5 +1,6 @@
 # Sourced by scripts that need customers-api and orders-api running as
-# processes on a fresh, seeded database of their own (fuzz, bootstrap-check),
+# processes on a fresh, seeded database of their own (fuzz, bootstrap-check,
+# console-test; CORS_ALLOWED_ORIGINS, when exported, is passed on),
 # or one of its helpers (free_port, wait_http: docker-check too).
 #
 #   start_apis NAME BIN_DIR LOG_LEVEL
@@ -46,7 +47,8 @@ start_apis() {
   cport=$(free_port); oport=$(free_port)
   mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
   local common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_JWKS="$JWT_JWKS"
-                JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE" SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG="$level")
+                JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE" SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG="$level"
+                CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-}")
   "${common[@]}" PORT="$cport" SERVICE_TOKENS="orders-api=$SERVICE_TOKEN${ORCHESTRATOR_SERVICE_TOKEN:+,orchestrator=$ORCHESTRATOR_SERVICE_TOKEN}" "$bin/customers-api" \
     >"$work/customers-api.log" 2>&1 &
   pids+=($!)

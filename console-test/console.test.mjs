@@ -1,0 +1,347 @@
+// The console in a real browser (Debian's Chromium, driven by
+// playwright-core) against the real stack that scripts/console-test.sh
+// starts: each scenario signs in with a token, works the pages as an
+// operator would, and runs axe-core inside every page it passes through
+// (WCAG 2.x A and AA: zero violations). CONSOLE_SHOTS, when set, is where
+// each page's screenshot (desktop 1440 px and phone 360 px) is written.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const URL_ = must("CONSOLE_URL");
+const ORIGIN = new URL(URL_).origin;
+const ADMIN = must("ADMIN_TOKEN");
+const VIEWER = must("VIEWER_TOKEN");
+const OPERATOR = must("OPERATOR_TOKEN");
+const SHOTS = process.env.CONSOLE_SHOTS || "";
+const FIRST_VIEW_BUDGET = 150 * 1024;
+
+function must(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run make console-test`);
+  return v;
+}
+
+let browser;
+let config;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  // The page's own settings: where the APIs are.
+  const html = await (await fetch(URL_)).text();
+  config = JSON.parse(html.match(/id="console-config">([^<]*)</)[1]);
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+});
+after(async () => browser?.close());
+
+/** A fresh tab (no state shared between scenarios), failing on any script error or CSP violation. */
+async function tab(width = 1440) {
+  const context = await browser.newContext({ viewport: { width, height: width < 600 ? 780 : 900 } });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(`script error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (403|404|409|412|422)/.test(m.text())) {
+      page.problems.push(`console error: ${m.text()}`);
+    }
+  });
+  return page;
+}
+
+async function signIn(page, token) {
+  await page.goto(URL_);
+  await page.getByLabel("Access token").fill(token);
+  await page.getByRole("button", { name: "Sign in with this token" }).click();
+  await page.getByText("Signed in as").waitFor();
+}
+
+/** axe-core inside the page: no WCAG A/AA violation. */
+async function accessible(page, what) {
+  // Evaluated through the DevTools protocol: the page's CSP (scripts from
+  // its own origin only) stays as it is.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => globalThis.axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] },
+  }));
+  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  assert.deepEqual(found, [], `${what}: accessibility violations`);
+  assert.deepEqual(page.problems, [], `${what}: script errors`);
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  await page.screenshot({ path: `${SHOTS}/${name}-${page.viewportSize().width < 600 ? "phone" : "desktop"}.png`, fullPage: true });
+}
+
+/** A call to an API as the admin, outside the browser (another operator's edit, say). */
+async function call(base, path, init = {}) {
+  const res = await fetch(`${base}${path}`, {
+    ...init,
+    headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json", ...(init.headers || {}) },
+  });
+  return { status: res.status, headers: res.headers, body: await res.json().catch(() => null) };
+}
+
+/** Chooses the option of `select` whose text matches `re`. */
+async function pick(select, re) {
+  const labels = await select.locator("option").allTextContents();
+  const label = labels.find((l) => re.test(l));
+  assert.ok(label, `no option matches ${re} in ${labels.join(" | ")}`);
+  await select.selectOption({ label });
+}
+
+const heading = (page, name) => page.getByRole("heading", { level: 1, name }).waitFor();
+
+test("an admin creates a customer, edits stock, runs a saga, sees it replay, reads the timeline and cancels", async () => {
+  const page = await tab();
+  await signIn(page, ADMIN);
+  await heading(page, "Orders");
+  assert.equal(await page.locator("#whoami").textContent(), "ana.admin");
+  await accessible(page, "orders");
+
+  // A customer.
+  const email = `console-${Date.now()}@example.com`;
+  await page.getByRole("link", { name: "Customers" }).click();
+  await heading(page, "Customers");
+  await page.getByRole("link", { name: "New customer" }).click();
+  await heading(page, "New customer");
+  await accessible(page, "new customer");
+  await page.getByLabel("Name").fill("Console Buyer");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Phone (optional)").fill("+51911222333");
+  await page.getByRole("button", { name: "Create customer" }).click();
+  await page.getByRole("cell", { name: email }).waitFor();
+  await accessible(page, "customers");
+
+  // Stock of the mouse (SKU002) raised to 500.
+  await page.getByRole("link", { name: "Products" }).click();
+  await heading(page, "Products");
+  await accessible(page, "products");
+  await page.getByRole("link", { name: "Edit Mouse" }).click();
+  await heading(page, /Mouse/);
+  await page.getByLabel("Stock (units on hand)").fill("500");
+  await page.getByRole("button", { name: "Save product" }).click();
+  await page.getByText("500 in stock").waitFor();
+  assert.equal((await call(config.orders_api, "/products/2")).body.stock, 500);
+  await accessible(page, "product");
+
+  // The saga: the new customer, two products.
+  await page.getByRole("link", { name: "New order" }).first().click();
+  await heading(page, "New order");
+  await page.getByLabel("Find a customer by name or email").fill(email);
+  await page.getByRole("button", { name: "Find" }).click();
+  await pick(page.getByLabel("Customer", { exact: true }), new RegExp(email));
+  await pick(page.getByLabel("Product, line 1"), /Mouse/);
+  await page.getByLabel("Quantity, line 1").fill("3");
+  await page.getByRole("button", { name: "Add a line" }).click();
+  await pick(page.getByLabel("Product, line 2"), /Teclado/);
+  await page.getByLabel("Quantity, line 2").fill("2");
+  await page.getByText("Estimated total: 189.50").waitFor();
+  const key = await page.getByLabel("Idempotency key").inputValue();
+  assert.match(key, /^console-[0-9a-f-]{36}$/);
+  await accessible(page, "new order");
+  await page.getByRole("button", { name: "Place and confirm the order" }).click();
+  const done = page.getByRole("heading", { name: /201 Created: order #\d+ confirmed/ });
+  await done.waitFor();
+  const orderId = Number((await done.textContent()).match(/#(\d+)/)[1]);
+  // The picker's stock is the stock now.
+  await page.waitForFunction(() => [...document.querySelectorAll("option")].some((o) => o.selected && o.textContent.includes("497 in stock")));
+  await accessible(page, "saga answer");
+  await shot(page, "new-order");
+
+  // The same form again: a replay, not a second order.
+  await page.getByRole("button", { name: "Place and confirm the order" }).click();
+  await page.getByRole("heading", { name: `Replayed: order #${orderId} was already placed with this key` }).waitFor();
+  const mine = await call(config.orders_api, `/orders?customer_id=${(await call(config.orders_api, `/orders/${orderId}`)).body.customer_id}`);
+  assert.equal(mine.body.data.length, 1, "one order for the customer");
+
+  // Its page: items, and a timeline naming the caller.
+  await page.getByRole("link", { name: `See order #${orderId} and its timeline` }).click();
+  await heading(page, `Order #${orderId}`);
+  const timeline = page.getByRole("list", { name: /What happened to this order/ });
+  await timeline.getByText("confirmed").waitFor();
+  assert.equal(await timeline.locator("li").count(), 2);
+  assert.match(await timeline.textContent(), /created.*by ana\.admin.*confirmed.*by ana\.admin/s);
+  assert.match(await timeline.textContent(), new RegExp(`saga-.*-create|${key}`));
+  await page.getByRole("cell", { name: "Mouse (SKU002)" }).waitFor();
+  await accessible(page, "order");
+  await shot(page, "order");
+
+  // Canceled: the timeline grows, and the stock comes back.
+  await page.getByRole("button", { name: "Cancel order" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Cancel the order" }).click();
+  await timeline.locator("li").nth(2).waitFor();
+  assert.match(await timeline.locator("li").nth(2).textContent(), /canceled.*by ana\.admin/s);
+  await page.locator(".facts").getByText("CANCELED").waitFor();
+  assert.equal((await call(config.orders_api, "/products/2")).body.stock, 500);
+  assert.deepEqual(page.problems, []);
+});
+
+test("a concurrent stock edit is shown as a 412, and the reload shows the other edit", async () => {
+  const page = await tab();
+  await signIn(page, ADMIN);
+  await page.goto(`${URL_}#/products/3`);
+  await heading(page, /Teclado/);
+  // Someone else changes the stock meanwhile.
+  const now = await call(config.orders_api, "/products/3");
+  const other = await call(config.orders_api, "/products/3", {
+    method: "PATCH", headers: { "If-Match": now.headers.get("etag") }, body: JSON.stringify({ stock: now.body.stock + 7 }),
+  });
+  assert.equal(other.status, 200);
+  await page.getByLabel("Stock (units on hand)").fill("1");
+  await page.getByRole("button", { name: "Save product" }).click();
+  const alert = page.getByRole("alert");
+  await alert.getByText("precondition_failed").waitFor();
+  assert.match(await alert.textContent(), /Someone changed this since you opened it/);
+  await accessible(page, "412");
+  await page.getByRole("button", { name: "Reload the product" }).click();
+  await heading(page, /Teclado/);
+  assert.equal(await page.getByLabel("Stock (units on hand)").inputValue(), String(now.body.stock + 7));
+  assert.equal((await call(config.orders_api, "/products/3")).body.stock, now.body.stock + 7, "the stale edit wrote nothing");
+});
+
+test("a viewer sees no write controls, and a forced write shows the server's 403", async () => {
+  const page = await tab();
+  await signIn(page, VIEWER);
+  await heading(page, "Orders");
+  assert.match(await page.locator("#account").textContent(), /vic\.viewer.*viewer/s);
+  assert.equal(await page.getByRole("link", { name: "New order" }).count(), 0);
+  await page.getByRole("link", { name: "Customers" }).click();
+  await heading(page, "Customers");
+  await page.getByRole("cell", { name: "ACME", exact: true }).waitFor();
+  for (const name of [/^New customer$/, /^Edit/, /^Delete/]) {
+    assert.equal(await page.getByRole("link", { name }).count() + await page.getByRole("button", { name }).count(), 0, `${name}`);
+  }
+  await page.getByRole("link", { name: "Products" }).click();
+  await page.getByRole("link", { name: "View Mouse" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: /^Edit/ }).count(), 0);
+  // A write the console would not offer, forced by its address.
+  await page.goto(`${URL_}#/customers/new`);
+  await heading(page, "New customer");
+  await page.getByText("Your token does not grant customers:write").waitFor();
+  await page.getByLabel("Name").fill("Not Allowed");
+  await page.getByLabel("Email").fill(`viewer-${Date.now()}@example.com`);
+  await page.getByRole("button", { name: "Create customer" }).click();
+  const alert = page.getByRole("alert");
+  await alert.getByText("403 Forbidden").waitFor();
+  assert.match(await alert.textContent(), /customers:write/);
+  assert.match(await alert.textContent(), /Your role does not allow this/);
+  await accessible(page, "viewer 403");
+});
+
+test("an order operator's refused saga explains its code in words", async () => {
+  const page = await tab();
+  await signIn(page, OPERATOR);
+  await page.goto(`${URL_}#/new-order`);
+  await heading(page, "New order");
+  await pick(page.getByLabel("Customer", { exact: true }), /ACME/);
+  await pick(page.getByLabel("Product, line 1"), /Laptop/);
+  await page.getByLabel("Quantity, line 1").fill("100000");
+  await page.getByRole("button", { name: "Place and confirm the order" }).click();
+  await page.getByRole("heading", { name: "The order was not placed" }).waitFor();
+  const alert = page.getByRole("alert");
+  assert.match(await alert.textContent(), /insufficient_stock|order_limit_exceeded/);
+  assert.match(await alert.textContent(), /Not enough stock|larger than one order may be/);
+  assert.match(await alert.textContent(), /Correlation id/);
+  await accessible(page, "saga refusal");
+});
+
+test("keyboard only: sign in, reach a page, and see where the focus is", async () => {
+  const page = await tab();
+  await page.goto(URL_);
+  await heading(page, "Sign in");
+  // The skip link comes first, and shows itself when focused.
+  await page.locator("a.skip").focus();
+  assert.ok((await page.locator("a.skip").boundingBox()).x >= 0, "the focused skip link is on screen");
+  await page.keyboard.press("Tab");
+  let found = await page.evaluate(() => document.activeElement.id === "token");
+  for (let i = 0; i < 10 && !found; i++) {
+    await page.keyboard.press("Tab");
+    found = await page.evaluate(() => document.activeElement.id === "token");
+  }
+  assert.ok(found, "the token field is reachable by Tab");
+  await page.keyboard.insertText(ADMIN);
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Sign in with this token");
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, "none", "the focused control shows its focus");
+  await page.keyboard.press("Enter");
+  await heading(page, "Orders");
+  for (let i = 0; i < 10; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(() => document.activeElement.textContent === "Products")) break;
+  }
+  await page.keyboard.press("Enter");
+  await heading(page, "Products");
+  assert.equal(await page.evaluate(() => document.activeElement.tagName), "H1", "focus moves to the new page's heading");
+});
+
+test("the first view stays under 150 KB, with the page's CSP and long-lived hashed assets", async () => {
+  const page = await tab();
+  let bytes = 0;
+  const assets = [];
+  page.on("response", async (r) => {
+    const body = await r.body().catch(() => Buffer.alloc(0));
+    bytes += body.length;
+    if (/\/console\/app\.[0-9a-f]{16}\.(js|css)$/.test(r.url())) assets.push(r);
+  });
+  const res = await page.goto(URL_);
+  const csp = res.headers()["content-security-policy"];
+  assert.match(csp, /script-src 'self';/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(res.headers()["cache-control"], "no-cache");
+  await page.getByLabel("Access token").fill(ADMIN);
+  await page.getByRole("button", { name: "Sign in with this token" }).click();
+  await page.getByRole("table").waitFor();
+  await page.waitForLoadState("networkidle");
+  assert.ok(bytes < FIRST_VIEW_BUDGET, `first view transferred ${bytes} bytes`);
+  assert.equal(assets.length, 2, "one script, one stylesheet");
+  for (const a of assets) assert.match(a.headers()["cache-control"], /max-age=31536000, immutable/);
+  // An inline script is refused by the policy.
+  const ran = await page.evaluate(() => new Promise((resolve) => {
+    document.addEventListener("securitypolicyviolation", () => resolve(false), { once: true });
+    const s = document.createElement("script");
+    s.textContent = "window.__inline = true";
+    document.body.append(s);
+    setTimeout(() => resolve(Boolean(window.__inline)), 500);
+  }));
+  assert.equal(ran, false, "inline scripts do not run");
+  assert.ok(ORIGIN);
+});
+
+test("every page at 360 px and 1440 px: no sideways scroll, no violation", async () => {
+  for (const width of [360, 1440]) {
+    const page = await tab(width);
+    await page.goto(URL_);
+    await heading(page, "Sign in");
+    await accessible(page, `sign in ${width}`);
+    await shot(page, "sign-in");
+    await signIn(page, ADMIN);
+    for (const [hash, name, title] of [["#/orders", "orders", "Orders"], ["#/customers", "customers", "Customers"],
+      ["#/products", "products", "Products"], ["#/products/2", "product", /Mouse/], ["#/new-order", "new-order-form", "New order"]]) {
+      await page.goto(`${URL_}${hash}`);
+      await heading(page, title);
+      await page.waitForLoadState("networkidle");
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(wide <= 0, `${name} at ${width} px scrolls sideways by ${wide} px`);
+      await accessible(page, `${name} ${width}`);
+      await shot(page, name);
+    }
+    const latest = (await call(config.orders_api, "/orders?limit=1")).body.data[0];
+    if (latest) {
+      await page.goto(`${URL_}#/orders/${latest.id}`);
+      await heading(page, `Order #${latest.id}`);
+      await page.waitForLoadState("networkidle");
+      await accessible(page, `order ${width}`);
+      await shot(page, "order");
+    }
+    await page.context().close();
+  }
+});
