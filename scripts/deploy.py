@@ -38,7 +38,9 @@ come from the environment (docs/deploy.md has the list):
 Before each `sam deploy` of an existing stack, and before pass 2, the issuer's
 key set is fetched from the stack's JwtJwksUrl and passed as JwtJwks
 (DEPLOY_JWKS_INLINE=0: not), so that the tasks and the function check tokens
-with no route to the issuer.
+with no route to the issuer; and the stack's ConsoleUrl is passed back as
+the parameter ConsoleUrl, where Cognito sends operators after they sign in
+to the console (DEPLOY_CONSOLE_URL names another, behind a custom domain).
 
 SAM (the `sam` command, or $SAM) does the deploys; the AWS calls here use
 boto3 (AWS_ENDPOINT_URL points them elsewhere, as the tests do with moto).
@@ -88,6 +90,7 @@ PARAMETERS = {
     "DEPLOY_JWT_ISSUER": "JwtIssuer",
     "DEPLOY_JWT_AUDIENCE": "JwtAudience",
     "DEPLOY_JWT_JWKS_URL": "JwtJwksUrl",
+    "DEPLOY_CONSOLE_URL": "ConsoleUrl",
 }
 # Set by this script itself.
 OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage", "JwtJwks")
@@ -484,8 +487,20 @@ def wait_services(aws: Aws, cluster: str) -> None:
 # --- the whole deploy -------------------------------------------------------------
 
 
-def with_jwks(parameters: dict[str, str], jwks: str | None) -> dict[str, str]:
-    return {**parameters, "JwtJwks": jwks} if jwks else parameters
+def stack_values(aws: Aws, settings: Settings) -> dict[str, str]:
+    """What a deploy takes back from the deployed stack: the issuer's key
+    set (JwtJwks), and the console's address (ConsoleUrl, unless
+    DEPLOY_CONSOLE_URL names another), where the user pool sends operators
+    back after they sign in: the HTTP API must exist before it is known."""
+    values = {}
+    jwks = stack_jwks(aws, settings)
+    if jwks:
+        values["JwtJwks"] = jwks
+    if "ConsoleUrl" not in settings.parameters:
+        console = outputs(aws, settings.stack).get("ConsoleUrl")
+        if console:
+            values["ConsoleUrl"] = console
+    return values
 
 
 def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
@@ -496,7 +511,7 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
     new_stack = not stack_exists(aws, settings.stack)
     say(f"account {account}, region {settings.region}, stack {settings.stack} "
         f"({'new' if new_stack else 'update'})")
-    jwks = None if new_stack else stack_jwks(aws, settings)
+    known = {} if new_stack else stack_values(aws, settings)
     plan = {
         "stack": settings.stack,
         "new_stack": new_stack,
@@ -516,14 +531,15 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
         return plan
     run([*sam_command(), "build", "--beta-features"])
     say("pass 1: everything but the services' new images")
-    run([*sam_command(), *sam_deploy_args(settings, with_jwks(plan["pass_1"], jwks))])
+    run([*sam_command(), *sam_deploy_args(settings, {**plan["pass_1"], **known})])
     run_migrate_task(aws, settings)
-    say("pass 2: the services on the new images")
-    jwks = stack_jwks(aws, settings)
-    run([*sam_command(), *sam_deploy_args(settings, with_jwks(plan["pass_2"], jwks))])
+    say("pass 2: the services on the new images, the console's sign-in")
+    known = stack_values(aws, settings)
+    run([*sam_command(), *sam_deploy_args(settings, {**plan["pass_2"], **known})])
     out = outputs(aws, settings.stack)
     wait_services(aws, out["ClusterName"])
     say(f"done: POST {out.get('CreateAndConfirmUrl')}")
+    say(f"the console: {out.get('ConsoleUrl')} (make operator-aws makes its first operator)")
     return plan
 
 

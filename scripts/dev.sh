@@ -39,6 +39,11 @@ target="${CARGO_TARGET_DIR:-target}/debug"
 set -a
 # shellcheck disable=SC1091
 . ./.env
+# The console (http://localhost:3003/console) calls the APIs on their own
+# ports: these defaults serve a .env made before the console came.
+CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:3003,http://127.0.0.1:3003}"
+CONSOLE_CUSTOMERS_URL="${CONSOLE_CUSTOMERS_URL:-http://127.0.0.1:3001}"
+CONSOLE_ORDERS_URL="${CONSOLE_ORDERS_URL:-http://127.0.0.1:3002}"
 set +a
 
 pids=()
@@ -72,8 +77,8 @@ $only_apis || wait_ready http://127.0.0.1:3003/orchestrator/health
 if $only_apis; then
   echo "ready: customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs (Ctrl-C stops both)" >&2
 elif $only_lambda; then
-  echo "orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops it)" >&2
+  echo "orchestrator http://localhost:3003/orchestrator/create-and-confirm-order, the console http://localhost:3003/console (Ctrl-C stops it)" >&2
 else
-  echo "ready: customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs | orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops all)" >&2
+  echo "ready: the console http://localhost:3003/console (sign in with: make -s token) | customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs | orchestrator http://localhost:3003/orchestrator/create-and-confirm-order (Ctrl-C stops all)" >&2
 fi
 wait -n "${pids[@]}"

@@ -13,7 +13,8 @@
 #   5. template.yaml's ECS task definitions run as containers (make ecs-local);
 #   6. make down -v leaves no container and no volume;
 #   7. sam local start-api answers the saga with a token (201) and without
-#      one (401), and sam local invoke answers it (201), against make apis.
+#      one (401), serves the console (its page and hashed script), and sam
+#      local invoke answers the saga (201), against make apis.
 # Needs the engine and the base images: make docker-engine docker-bases (this
 # script runs both; each is a no-op when there is nothing to do).
 #   DOCKER_CHECK_REBUILD=0 skips step 4.
@@ -193,6 +194,15 @@ without=$(curl -s -m 120 -o /dev/null -w '%{http_code}' localhost:3003/orchestra
   -H 'Content-Type: application/json' -d "$body")
 echo "sam local, without a token: $without"
 [ "$without" = 401 ] || fail "sam local answered $without without a token"
+# The console, through the template's open routes: the page names its
+# hashed script, which is served for a year.
+page=$(curl -s -m 120 -D "$work/console.headers" localhost:3003/console)
+grep -qi '^content-security-policy: .*script-src .self.;' "$work/console.headers" || fail "sam local served /console without its CSP"
+script=$(grep -o '/console/app\.[0-9a-f]*\.js' <<<"$page" | head -n 1)
+[ -n "$script" ] || fail "the console page names no script"
+curl -s -m 120 -o /dev/null -D "$work/script.headers" "localhost:3003$script"
+grep -qi '^cache-control: .*immutable' "$work/script.headers" || fail "sam local served $script without its long cache"
+echo "sam local, the console: /console and $script"
 kill -- "-${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 make -s sam-invoke SAM_LOCAL_ARGS=--skip-pull-image >"$work/sam-invoke.log" 2>&1 || { tail -n 30 "$work/sam-invoke.log" >&2; fail "make sam-invoke"; }
 python3 - "$work/sam-invoke.log" <<'PY' || { tail -n 30 "$work/sam-invoke.log" >&2; fail "make sam-invoke did not answer 201"; }

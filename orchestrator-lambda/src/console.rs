@@ -96,14 +96,8 @@ pub struct Oidc {
 impl ConsoleConfig {
     /// Reads the `CONSOLE_*` variables.
     pub fn from_env() -> anyhow::Result<Self> {
-        let url = |name: &str| -> anyhow::Result<String> {
-            match optional(name) {
-                None => Ok(String::new()),
-                Some(raw) => base_url(raw.trim()).map_err(|e| anyhow!("{name}: {e}")),
-            }
-        };
-        let authorize = url("CONSOLE_OIDC_AUTHORIZE_URL")?;
-        let token = url("CONSOLE_OIDC_TOKEN_URL")?;
+        let authorize = optional_url("CONSOLE_OIDC_AUTHORIZE_URL")?;
+        let token = optional_url("CONSOLE_OIDC_TOKEN_URL")?;
         let client = optional("CONSOLE_OIDC_CLIENT_ID").unwrap_or_default();
         let oidc = match (authorize.is_empty(), token.is_empty(), client.trim().is_empty()) {
             (true, true, true) => None,
@@ -112,7 +106,7 @@ impl ConsoleConfig {
                 token_url: token,
                 client_id: client.trim().to_owned(),
                 scopes: optional("CONSOLE_OIDC_SCOPES").unwrap_or_else(|| "openid".into()),
-                logout_url: Some(url("CONSOLE_OIDC_LOGOUT_URL")?).filter(|u| !u.is_empty()),
+                logout_url: Some(optional_url("CONSOLE_OIDC_LOGOUT_URL")?).filter(|u| !u.is_empty()),
             }),
             _ => {
                 return Err(anyhow!(
@@ -121,8 +115,8 @@ impl ConsoleConfig {
             }
         };
         Ok(Self {
-            customers_api: url("CONSOLE_CUSTOMERS_URL")?,
-            orders_api: url("CONSOLE_ORDERS_URL")?,
+            customers_api: optional_url("CONSOLE_CUSTOMERS_URL")?,
+            orders_api: optional_url("CONSOLE_ORDERS_URL")?,
             oidc,
         })
     }
@@ -133,9 +127,13 @@ impl ConsoleConfig {
     pub fn content_security_policy(&self) -> String {
         let mut connect = vec!["'self'".to_owned()];
         let oidc_token = self.oidc.as_ref().map(|o| o.token_url.as_str());
-        for url in [Some(self.customers_api.as_str()), Some(self.orders_api.as_str()), oidc_token]
-            .into_iter()
-            .flatten()
+        for url in [
+            Some(self.customers_api.as_str()),
+            Some(self.orders_api.as_str()),
+            oidc_token,
+        ]
+        .into_iter()
+        .flatten()
         {
             if let Some(origin) = origin_of(url) {
                 if !connect.contains(&origin) {
@@ -148,6 +146,14 @@ impl ConsoleConfig {
              connect-src {}; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
             connect.join(" ")
         )
+    }
+}
+
+/// The variable `name` as a [`base_url`], or empty when unset.
+fn optional_url(name: &str) -> anyhow::Result<String> {
+    match optional(name) {
+        None => Ok(String::new()),
+        Some(raw) => base_url(raw.trim()).map_err(|e| anyhow!("{name}: {e}")),
     }
 }
 
@@ -241,7 +247,10 @@ fn harden(h: &mut HeaderMap) {
         HeaderValue::from_static("nosniff"),
     );
     // The sign-in's `?code=` must not travel to anyone in a Referer.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
@@ -299,7 +308,13 @@ mod tests {
             base_url("http://localhost:3001/").ok().as_deref(),
             Some("http://localhost:3001")
         );
-        for bad in ["localhost:3001", "http://", "http://x/?a=1", "javascript:alert(1)", "http://a b"] {
+        for bad in [
+            "localhost:3001",
+            "http://",
+            "http://x/?a=1",
+            "javascript:alert(1)",
+            "http://a b",
+        ] {
             assert!(base_url(bad).is_err(), "{bad}");
         }
     }

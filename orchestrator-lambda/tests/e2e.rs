@@ -313,7 +313,10 @@ async fn the_saga_end_to_end() {
 
     // Happy path, in the shape of the contract.
     let (status, headers, first) = stack.saga_answer(Some(&stack.token), &request).await;
-    assert!(headers.get("idempotent-replayed").is_none(), "a first run is no replay");
+    assert!(
+        headers.get("idempotent-replayed").is_none(),
+        "a first run is no replay"
+    );
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["success"], true);
     assert_eq!(first["correlationId"], "req-001");
@@ -333,7 +336,10 @@ async fn the_saga_end_to_end() {
     // The same request again: the same answer, still one order.
     let (status, again) = stack.saga(&request).await;
     assert_eq!((status, &again), (201, &first));
-    assert!(stack.saga_replayed(&request).await, "the answer says it is a replay");
+    assert!(
+        stack.saga_replayed(&request).await,
+        "the answer says it is a replay"
+    );
     assert_eq!(stack.orders_of(acme).await, 1);
     assert_eq!(stack.stock_of(mouse).await, 97);
 

@@ -69,7 +69,7 @@ fn deps(apis: &Apis) -> Arc<Deps> {
     Arc::new(
         Deps::with_ecs(
             Config {
-        console: Default::default(),
+                console: Default::default(),
                 customers: apis.customers.parse().expect("url"),
                 orders: apis.orders.parse().expect("url"),
                 users: common::users(),

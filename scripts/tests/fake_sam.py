@@ -99,7 +99,8 @@ def deploy(argv):
                "JwtJwksUrl": f"{endpoint}/{pool}/.well-known/jwks.json",
                "MigrateTaskDefinition": task_def, "TaskSubnets": subnet,
                "ServicesSecurityGroupId": group,
-               "CreateAndConfirmUrl": "https://api.example/orchestrator/create-and-confirm-order"}
+               "CreateAndConfirmUrl": "https://api.example/orchestrator/create-and-confirm-order",
+               "ConsoleUrl": "https://api.example/console"}
     body = json.dumps({
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {k: {"Value": v} for k, v in outputs.items()},

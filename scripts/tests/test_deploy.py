@@ -157,6 +157,20 @@ def test_the_issuers_key_set_goes_into_the_stack_so_the_vpc_needs_no_route_to_it
     assert all("JwtJwks" not in overrides(c) for c in sam_calls(moto)[7:9])
 
 
+def test_the_console_address_goes_back_into_the_stack_for_cognitos_sign_in(moto):
+    assert run_deploy().returncode == 0
+    calls = sam_calls(moto)
+    first, second = overrides(calls[1]), overrides(calls[2])
+    # Unknown before the HTTP API exists; then the stack's own output.
+    assert "ConsoleUrl" not in first, first
+    assert second["ConsoleUrl"] == "https://api.example/console"
+    # A custom domain's address wins over the output.
+    done = run_deploy(extra_env={"DEPLOY_CONSOLE_URL": "https://ops.example.com/console"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert all(overrides(c)["ConsoleUrl"] == "https://ops.example.com/console" for c in sam_calls(moto)[4:6])
+    assert "the console: https://api.example/console" in done.stdout
+
+
 def test_the_first_operator_is_created_with_a_role_and_signs_in_for_a_token(moto):
     assert run_deploy().returncode == 0
     password = {"OPERATOR_PASSWORD": "Correct-Horse-Battery-9"}

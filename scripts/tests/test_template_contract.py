@@ -27,7 +27,7 @@ SOURCES = {
     "orders-api": ["orders-api/src", "service-kit/src"],
     "orchestrator-lambda": ["orchestrator-lambda/src", "service-kit/src"],
 }
-READERS = r'(?:required|optional|parsed_or|parsed_in|secs_in|millis_in|env::var)\(\s*"([A-Z][A-Z0-9_]+)"'
+READERS = r'(?:required|optional|optional_url|parsed_or|parsed_in|secs_in|millis_in|env::var)\(\s*"([A-Z][A-Z0-9_]+)"'
 DB_PARTS = {"DB_HOST", "DB_NAME", "DB_USER", "DB_PASSWORD"}
 # Set by the platform, not by the template: Lambda's own variables and the
 # AWS SDK's (region, credentials), read by the function's SDK.
@@ -409,8 +409,77 @@ def test_every_route_but_the_health_check_is_behind_the_jwt_authorizer():
     events = RESOURCES["OrchestratorFunction"]["Properties"]["Events"]
     open_routes = {e["Properties"]["Path"] for e in events.values()
                    if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
-    assert open_routes == {"/orchestrator/health"}, open_routes
-    assert len(events) == 2
+    assert open_routes == {"/orchestrator/health", *CONSOLE_ROUTES}, open_routes
+    assert len(events) == 4
+
+
+# The console's routes, as the function serves them (console.rs).
+CONSOLE_ROUTES = set(re.findall(r'pub const (?:ASSET_)?PATH: &str = "([^"]+)";',
+                                (ROOT / "orchestrator-lambda" / "src" / "console.rs").read_text()))
+
+
+def http_api_paths(monkeypatch):
+    """Every route of the HTTP API as SAM translates it: path, method, definition."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    body = translated()["Resources"]["HttpApi"]["Properties"]["Body"]
+    return [(path, method, d) for path, item in body["paths"].items() for method, d in item.items()]
+
+
+def test_sam_puts_every_route_but_the_open_ones_behind_the_authorizer(monkeypatch):
+    routes = http_api_paths(monkeypatch)
+    assert len(routes) == 10, [r[:2] for r in routes]
+    for path, method, d in routes:
+        wanted = [{"NONE": []}] if path in {"/orchestrator/health", *CONSOLE_ROUTES} else [{"UserToken": []}]
+        assert d.get("security") == wanted, (path, method, d.get("security"))
+    assert CONSOLE_ROUTES == {"/console", "/console/{asset}"}
+
+
+def test_the_apis_public_routes_reach_their_tasks_through_the_vpc_link_and_nothing_else_does(monkeypatch):
+    owner = {"customers": ("CustomersDiscovery", "CustomersService", "CustomersTaskDefinition"),
+             "products": ("OrdersDiscovery", "OrdersService", "OrdersTaskDefinition"),
+             "orders": ("OrdersDiscovery", "OrdersService", "OrdersTaskDefinition")}
+    proxied = {}
+    for path, method, d in http_api_paths(monkeypatch):
+        integration = d["x-amazon-apigateway-integration"]
+        if integration.get("connectionType") != "VPC_LINK":
+            continue
+        assert method == "x-amazon-apigateway-any-method" and integration["type"] == "http_proxy", path
+        assert integration["connectionId"] == {"Ref": "VpcLink"}, path
+        proxied[path] = integration["uri"]["Fn::GetAtt"][0]
+    # Only the resources' routes: never /internal/*, /metrics, /docs, /ready.
+    assert set(proxied) == {p for r in owner for p in (f"/{r}", f"/{r}/{{proxy+}}")}, sorted(proxied)
+    for path, discovery in proxied.items():
+        assert discovery == owner[path.split("/")[1]][0], path
+    for discovery, service, task in set(owner.values()):
+        records = {r["Type"] for r in RESOURCES[discovery]["Properties"]["DnsConfig"]["DnsRecords"]}
+        assert records == {"A", "SRV"}, discovery  # the integration needs the port
+        registry = RESOURCES[service]["Properties"]["ServiceRegistries"][0]
+        container = RESOURCES[task]["Properties"]["ContainerDefinitions"][0]
+        assert registry["ContainerName"] == container["Name"], service
+        assert registry["ContainerPort"] == task_port(task), service
+        assert allows(ingress("ServicesSecurityGroup", "VpcLinkSecurityGroup"), task_port(task)), service
+    link = RESOURCES["VpcLink"]["Properties"]
+    assert link["SecurityGroupIds"] == [{"Ref": "VpcLinkSecurityGroup"}]
+    egress = RESOURCES["VpcLinkSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert all(e["DestinationSecurityGroupId"] == {"Ref": "ServicesSecurityGroup"} for e in egress)
+
+
+def test_the_console_signs_operators_in_with_the_operators_client_back_to_its_own_address():
+    client = RESOURCES["OperatorsClient"]["Properties"]
+    assert client["GenerateSecret"] is False  # a browser holds no secret: PKCE instead
+    assert client["AllowedOAuthFlows"] == {"Fn::If": ["ConsoleSignIn", ["code"], {"Ref": "AWS::NoValue"}]}
+    assert client["CallbackURLs"] == {"Fn::If": ["ConsoleSignIn", [{"Ref": "ConsoleUrl"}], {"Ref": "AWS::NoValue"}]}
+    fn = RESOURCES["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]
+    assert fn["CONSOLE_OIDC_CLIENT_ID"] == {"Fn::If": ["ConsoleSignIn", {"Ref": "OperatorsClient"}, ""]}
+    # The console calls the APIs on its own origin, through the HTTP API.
+    assert fn["CONSOLE_CUSTOMERS_URL"] == "" and fn["CONSOLE_ORDERS_URL"] == ""
+    domain = "${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"
+    for name, path in (("AUTHORIZE", "/oauth2/authorize"), ("TOKEN", "/oauth2/token"), ("LOGOUT", "/logout")):
+        assert fn[f"CONSOLE_OIDC_{name}_URL"] == {"Fn::If": ["ConsoleSignIn", {"Fn::Sub": f"https://{domain}{path}"}, ""]}
+    # The output the deploy passes back as ConsoleUrl is the console's route.
+    output = TEMPLATE["Outputs"]["ConsoleUrl"]["Value"]["Fn::Sub"]
+    assert output.endswith("/console") and "/console" in CONSOLE_ROUTES
+    assert re.fullmatch(PARAMETERS["ConsoleUrl"]["AllowedPattern"], "https://x.execute-api.us-east-1.amazonaws.com/console")
 
 
 def test_the_pools_groups_and_scopes_are_the_roles_and_scopes_the_services_know():

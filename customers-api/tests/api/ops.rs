@@ -197,13 +197,19 @@ async fn cors_grants_only_the_configured_origins() {
     let h = ok.headers();
     assert_eq!(h["access-control-allow-origin"], CONSOLE);
     let methods = h["access-control-allow-methods"].to_str().unwrap_or("");
-    assert!(methods.contains("PUT") && methods.contains("DELETE"), "{methods}");
+    assert!(
+        methods.contains("PUT") && methods.contains("DELETE"),
+        "{methods}"
+    );
     let other = preflight("http://evil.test").await.expect("preflight");
     assert!(other.headers().get("access-control-allow-origin").is_none());
 
     let created = app.create_customer("Cors Test", "cors@example.com").await;
     let res = app
-        .authed(reqwest::Method::GET, &format!("/customers/{}", created["id"]))
+        .authed(
+            reqwest::Method::GET,
+            &format!("/customers/{}", created["id"]),
+        )
         .header("Origin", CONSOLE)
         .send()
         .await
@@ -218,13 +224,19 @@ async fn cors_grants_only_the_configured_origins() {
         assert!(exposed.contains(name), "{name} in {exposed}");
     }
     let elsewhere = app
-        .authed(reqwest::Method::GET, &format!("/customers/{}", created["id"]))
+        .authed(
+            reqwest::Method::GET,
+            &format!("/customers/{}", created["id"]),
+        )
         .header("Origin", "http://evil.test")
         .send()
         .await
         .expect("get");
     assert_eq!(elsewhere.status(), 200, "served; the browser withholds it");
-    assert!(elsewhere.headers().get("access-control-allow-origin").is_none());
+    assert!(elsewhere
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
 }
 
 #[test]
@@ -237,7 +249,13 @@ fn cors_origins_must_be_exact_origins() {
             "https://x.example.com".to_owned()
         ])
     );
-    for bad in ["*", "localhost:3003", "http://x/console", "https://*.example.com", "http://"] {
+    for bad in [
+        "*",
+        "localhost:3003",
+        "http://x/console",
+        "https://*.example.com",
+        "http://",
+    ] {
         assert!(service_kit::config::origins(bad).is_err(), "{bad}");
     }
 }

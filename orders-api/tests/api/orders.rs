@@ -217,7 +217,9 @@ async fn orders_are_listed_newest_first_with_filters_and_cursors() {
     assert_eq!(page["data"][0]["id"], json!(theirs));
     assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
     let page = app
-        .get_json(&format!("/orders?customer_id={customer}&status=CONFIRMED&limit=100"))
+        .get_json(&format!(
+            "/orders?customer_id={customer}&status=CONFIRMED&limit=100"
+        ))
         .await;
     assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
     for bad in [
