@@ -7,6 +7,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, mkdirSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import http from "node:http";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
@@ -18,6 +20,8 @@ const ADMIN = must("ADMIN_TOKEN");
 const VIEWER = must("VIEWER_TOKEN");
 const OPERATOR = must("OPERATOR_TOKEN");
 const SHOTS = process.env.CONSOLE_SHOTS || "";
+const OIDC_PORT = Number(must("OIDC_PORT"));
+const OIDC_TOKEN = must("OIDC_TOKEN");
 const FIRST_VIEW_BUDGET = 150 * 1024;
 
 function must(name) {
@@ -26,9 +30,58 @@ function must(name) {
   return v;
 }
 
+// A stand-in OIDC provider (labelled as such: Cognito cannot run here),
+// strict where the console must be right: the authorization code flow with
+// PKCE (S256), one use per code, the registered client and redirect only.
+const oidc = { codes: new Map(), exchanged: 0, refused: [], loggedOut: 0 };
+const b64url = (buf) => buf.toString("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+function standInProvider(req, res) {
+  const url = new URL(req.url, `http://127.0.0.1:${OIDC_PORT}`);
+  const redirect = `${ORIGIN}/console`;
+  if (url.pathname === "/oauth2/authorize") {
+    const q = url.searchParams;
+    const ok = q.get("response_type") === "code" && q.get("client_id") === "console-test-client"
+      && q.get("redirect_uri") === redirect && q.get("code_challenge_method") === "S256"
+      && /^[A-Za-z0-9_-]{43}$/.test(q.get("code_challenge") || "") && q.get("state");
+    if (!ok) { oidc.refused.push(`authorize ${url.search}`); res.writeHead(400).end("bad request"); return; }
+    const code = b64url(randomBytes(16));
+    oidc.codes.set(code, q.get("code_challenge"));
+    res.writeHead(302, { Location: `${redirect}?code=${code}&state=${encodeURIComponent(q.get("state"))}` }).end();
+    return;
+  }
+  if (url.pathname === "/oauth2/token" && req.method === "POST") {
+    let body = "";
+    req.on("data", (c) => { body += c; });
+    req.on("end", () => {
+      const f = new URLSearchParams(body);
+      const challenge = oidc.codes.get(f.get("code"));
+      oidc.codes.delete(f.get("code"));
+      const verified = challenge && challenge === b64url(createHash("sha256").update(f.get("code_verifier") || "").digest());
+      const headers = { "Content-Type": "application/json", "Access-Control-Allow-Origin": ORIGIN };
+      if (!verified || f.get("grant_type") !== "authorization_code" || f.get("client_id") !== "console-test-client"
+        || f.get("redirect_uri") !== redirect) {
+        oidc.refused.push(`token ${body}`);
+        res.writeHead(400, headers).end(JSON.stringify({ error: "invalid_grant" }));
+        return;
+      }
+      oidc.exchanged += 1;
+      res.writeHead(200, headers).end(JSON.stringify({ access_token: OIDC_TOKEN, token_type: "Bearer", expires_in: 3600 }));
+    });
+    return;
+  }
+  if (url.pathname === "/logout") {
+    oidc.loggedOut += 1;
+    res.writeHead(302, { Location: url.searchParams.get("logout_uri") }).end();
+    return;
+  }
+  res.writeHead(404).end();
+}
+const provider = http.createServer(standInProvider);
+
 let browser;
 let config;
 before(async () => {
+  await new Promise((resolve) => provider.listen(OIDC_PORT, "127.0.0.1", resolve));
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -39,7 +92,10 @@ before(async () => {
   config = JSON.parse(html.match(/id="console-config">([^<]*)</)[1]);
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 });
-after(async () => browser?.close());
+after(async () => {
+  await browser?.close();
+  provider.close();
+});
 
 /** A fresh tab (no state shared between scenarios), failing on any script error or CSP violation. */
 async function tab(width = 1440) {
@@ -181,6 +237,21 @@ test("an admin creates a customer, edits stock, runs a saga, sees it replay, rea
   assert.match(await timeline.locator("li").nth(2).textContent(), /canceled.*by ana\.admin/s);
   await page.locator(".facts").getByText("CANCELED").waitFor();
   assert.equal((await call(config.orders_api, "/products/2")).body.stock, 500);
+
+  // A customer deleted, once the dialog confirms it; "Keep it" keeps it.
+  const gone = `gone-${Date.now()}@example.com`;
+  const made = await call(config.customers_api, "/customers", { method: "POST", body: JSON.stringify({ name: "Short Lived", email: gone }) });
+  assert.equal(made.status, 201);
+  await page.goto(`${URL_}#/customers?search=${gone}`);
+  await page.getByRole("cell", { name: gone }).waitFor();
+  await page.getByRole("button", { name: "Delete Short Lived" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Keep it" }).click();
+  assert.equal((await call(config.customers_api, `/customers/${made.body.id}`)).status, 200);
+  await page.getByRole("button", { name: "Delete Short Lived" }).click();
+  await accessible(page, "delete dialog");
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await page.getByText("No customer matches.").waitFor();
+  assert.equal((await call(config.customers_api, `/customers/${made.body.id}`)).status, 404);
   assert.deepEqual(page.problems, []);
 });
 
@@ -202,8 +273,10 @@ test("a concurrent stock edit is shown as a 412, and the reload shows the other 
   assert.match(await alert.textContent(), /Someone changed this since you opened it/);
   await accessible(page, "412");
   await page.getByRole("button", { name: "Reload the product" }).click();
-  await heading(page, /Teclado/);
+  // The form drawn again, from the product as it is now.
+  await page.locator(`input[name="stock"][value="${now.body.stock + 7}"]`).waitFor();
   assert.equal(await page.getByLabel("Stock (units on hand)").inputValue(), String(now.body.stock + 7));
+  assert.equal(await page.getByRole("alert").count(), 0, "the refusal is gone with the stale form");
   assert.equal((await call(config.orders_api, "/products/3")).body.stock, now.body.stock + 7, "the stale edit wrote nothing");
 });
 
@@ -344,4 +417,35 @@ test("every page at 360 px and 1440 px: no sideways scroll, no violation", async
     }
     await page.context().close();
   }
+});
+
+test("sign-in through the OIDC provider: code flow with PKCE, the token in memory only, sign out", async () => {
+  const page = await tab();
+  await page.goto(URL_);
+  await heading(page, "Sign in");
+  await page.getByRole("button", { name: "Sign in with your organisation's account" }).click();
+  await page.getByText("Signed in as").waitFor();
+  assert.equal(await page.locator("#whoami").textContent(), "oscar.oidc");
+  assert.match(await page.locator("#account").textContent(), /catalog-manager/);
+  assert.equal(oidc.exchanged, 1, "one code, exchanged once with its verifier");
+  assert.deepEqual(oidc.refused, []);
+  // The code is gone from the address, and the token is in no storage.
+  assert.equal(new URL(page.url()).search, "");
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }) + document.cookie);
+  assert.ok(!stored.includes(OIDC_TOKEN.split(".")[1]), "the token is not stored");
+  assert.equal(stored, "{}", "nothing is left in storage");
+  // The catalog manager's token works: products, editable.
+  await page.getByRole("link", { name: "Products" }).click();
+  await page.getByRole("link", { name: "Edit Mouse" }).waitFor();
+  await accessible(page, "signed in through OIDC");
+  // An answer that does not match the request is refused.
+  await page.goto(`${URL_}?code=forged&state=forged`);
+  await page.getByRole("alert").getByText(/Sign-in failed/).waitFor();
+  assert.equal(oidc.exchanged, 1, "a forged answer reaches no token endpoint");
+  // Signing out ends the provider's session too, and comes back to sign in.
+  await page.getByLabel("Access token").fill(ADMIN);
+  await page.getByRole("button", { name: "Sign in with this token" }).click();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await heading(page, "Sign in");
+  assert.equal(oidc.loggedOut, 1);
 });

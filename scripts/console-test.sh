@@ -2,7 +2,8 @@
 # The console's browser tests: the real stack as processes (customers-api,
 # orders-api, and the orchestrator behind `cargo lambda watch`, serving
 # /console) on a fresh, seeded database of their own and a throw-away
-# issuer, then console-test/console.test.mjs in Debian's Chromium, driven by
+# issuer (the console's sign-in pointed at a stand-in OIDC provider the test
+# serves), then console-test/console.test.mjs in Debian's Chromium, driven by
 # playwright-core, with axe-core run inside each page. Installs Chromium
 # (apt) and the two npm packages (npm ci, pinned by package-lock.json) when
 # missing. Screenshots go to $CONSOLE_SHOTS (make console-shots: docs/console/).
@@ -31,6 +32,7 @@ export ORCHESTRATOR_SERVICE_TOKEN="console-orchestrator-token-$(openssl rand -he
 . scripts/lib/apis.sh
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 lport=$(free)
+iport=$(free)  # the test's stand-in OIDC provider (console.test.mjs serves it)
 export CORS_ALLOWED_ORIGINS="http://127.0.0.1:$lport"
 start_apis console "$bin" warn
 
@@ -42,6 +44,9 @@ env -i PATH="$PATH" AWS_LAMBDA_FUNCTION_NAME=orchestrator-lambda AWS_LAMBDA_FUNC
   AWS_LAMBDA_MAX_CONCURRENCY=8 \
   CUSTOMERS_API_BASE="http://127.0.0.1:$cport" ORDERS_API_BASE="http://127.0.0.1:$oport" \
   CONSOLE_CUSTOMERS_URL="http://127.0.0.1:$cport" CONSOLE_ORDERS_URL="http://127.0.0.1:$oport" \
+  CONSOLE_OIDC_AUTHORIZE_URL="http://127.0.0.1:$iport/oauth2/authorize" \
+  CONSOLE_OIDC_TOKEN_URL="http://127.0.0.1:$iport/oauth2/token" \
+  CONSOLE_OIDC_LOGOUT_URL="http://127.0.0.1:$iport/logout" CONSOLE_OIDC_CLIENT_ID=console-test-client \
   JWT_JWKS="$JWT_JWKS" JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE" \
   SERVICE_TOKEN="$ORCHESTRATOR_SERVICE_TOKEN" RUST_LOG=warn \
   "$bin/orchestrator-lambda" >"$work/orchestrator.log" 2>&1 & pids+=($!)
@@ -52,6 +57,7 @@ CONSOLE_URL="http://127.0.0.1:$lport/console" \
 ADMIN_TOKEN=$(ROLE=admin scripts/mint-token.sh ana.admin 3600) \
 VIEWER_TOKEN=$(ROLE=viewer scripts/mint-token.sh vic.viewer 3600) \
 OPERATOR_TOKEN=$(ROLE=order-operator scripts/mint-token.sh olga.operator 3600) \
+OIDC_PORT="$iport" OIDC_TOKEN=$(ROLE=catalog-manager scripts/mint-token.sh oscar.oidc 3600) \
 CONSOLE_SHOTS="${CONSOLE_SHOTS:-}" \
   node --test --test-concurrency=1 --test-reporter=spec console-test/console.test.mjs \
   || { echo "--- the services' logs" >&2; tail -n 20 "$work"/*.log >&2; exit 1; }
