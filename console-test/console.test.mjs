@@ -175,6 +175,13 @@ test("an admin creates a customer, edits stock, runs a saga, sees it replay, rea
   await page.getByRole("button", { name: "Create customer" }).click();
   await page.getByRole("cell", { name: email }).waitFor();
   await accessible(page, "customers");
+  // Edited: the new phone is what the API holds.
+  await page.getByRole("link", { name: "Edit Console Buyer" }).click();
+  await heading(page, /Edit customer #\d+/);
+  assert.equal(await page.getByLabel("Email").inputValue(), email);
+  await page.getByLabel("Phone (optional)").fill("+51944555666");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByRole("cell", { name: "+51944555666" }).waitFor();
 
   // Stock of the mouse (SKU002) raised to 500.
   await page.getByRole("link", { name: "Products" }).click();

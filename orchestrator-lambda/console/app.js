@@ -190,7 +190,8 @@ function problemBox(p) {
     p.detail ? h("p", {}, p.detail) : null,
     p.errors?.length ? h("ul", {}, p.errors.map((e) => h("li", {}, `${e.field}: ${e.message}`))) : null,
     p.step ? h("p", {}, `Step: ${p.step}${p.retriable ? " (safe to retry)" : ""}`) : null,
-    p.correlation ? h("p", {}, "Correlation id: ", h("code", {}, p.correlation)) : null);
+    p.correlation ? h("p", {}, "Correlation id: ", h("code", {}, p.correlation)) : null,
+    p.status === 401 && session.token ? h("p", {}, h("button", { type: "button", class: "primary", onclick: signOut }, "Sign in again")) : null);
 }
 
 function notice(text) {
