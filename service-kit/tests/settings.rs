@@ -68,6 +68,7 @@ fn read_by_code() -> BTreeSet<String> {
     let calls = [
         "required",
         "optional",
+        "optional_url",
         "parsed_in",
         "parsed_or",
         "secs_in",
