@@ -494,8 +494,15 @@ pub async fn list(
             errors.push(FieldError::new("from", "must not be after `to`"));
         }
     }
-    if params.customer_id == Some(0) {
-        errors.push(FieldError::new("customer_id", "must be a positive integer"));
+    // An id, as the schema says: 1..=i64::MAX.
+    if params
+        .customer_id
+        .is_some_and(|id| id == 0 || i64::try_from(id).is_err())
+    {
+        errors.push(FieldError::new(
+            "customer_id",
+            "must be an integer from 1 to 9223372036854775807",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
