@@ -333,6 +333,23 @@ test("an order operator's refused saga explains its code in words", async () => 
   await accessible(page, "saga refusal");
 });
 
+test("a page still loading never draws over the page asked for since", async () => {
+  const page = await tab();
+  await signIn(page, ADMIN);
+  await heading(page, "Orders");
+  // The orders list answers slowly; the operator moves on to products.
+  await page.route(/\/orders\?/, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue();
+  });
+  await page.goto(`${URL_}#/orders?status=CONFIRMED`);
+  await page.goto(`${URL_}#/products`);
+  await heading(page, "Products");
+  await page.waitForTimeout(2500); // the slow answer has come back by now
+  assert.equal(await page.locator("h1").textContent(), "Products");
+  assert.deepEqual(page.problems, []);
+});
+
 test("keyboard only: sign in, reach a page, and see where the focus is", async () => {
   const page = await tab();
   await page.goto(URL_);

@@ -225,7 +225,17 @@ function lacks(scope) {
   return h("p", { class: "warn" }, `Your token does not grant ${scope}: the server will refuse this.`);
 }
 
-function view(title, ...children) {
+let generation = 0;
+/**
+ * How a view draws itself: only the latest navigation's view draws, so one
+ * still loading (a slow list, say) never draws over the page asked for since.
+ */
+function claim() {
+  const mine = ++generation;
+  return (title, ...children) => { if (mine === generation) show(title, ...children); };
+}
+
+function show(title, ...children) {
   const main = document.getElementById("main");
   main.replaceChildren(h("h1", { tabindex: -1 }, title), ...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   document.title = `${title} · Order back office`;
@@ -235,6 +245,7 @@ function view(title, ...children) {
 // ---------------------------------------------------------------- sign in
 
 function signInView(message) {
+  const view = claim();
   const area = h("textarea", { id: "token", rows: 4, spellcheck: "false", autocomplete: "off", required: true });
   const err = h("div", { id: "signin-error" });
   if (message) err.append(problemBox({ title: message }));
@@ -259,6 +270,7 @@ function signInView(message) {
 // ---------------------------------------------------------------- customers
 
 async function customersView(params) {
+  const view = claim();
   const search = params.get("search") || "";
   const q = new URLSearchParams({ limit: PAGE });
   if (search) q.set("search", search);
@@ -282,6 +294,7 @@ async function customersView(params) {
 }
 
 async function customerForm(id) {
+  const view = claim();
   let current = { name: "", email: "", phone: "" };
   if (id) {
     const res = await customersApi(`/customers/${id}`);
@@ -332,6 +345,7 @@ async function deleteCustomer(c) {
 // ---------------------------------------------------------------- products
 
 async function productsView(params) {
+  const view = claim();
   const search = params.get("search") || "";
   const q = new URLSearchParams({ limit: PAGE });
   if (search) q.set("search", search);
@@ -351,6 +365,7 @@ async function productsView(params) {
 }
 
 async function productForm(id) {
+  const view = claim();
   const res = await ordersApi(`/products/${id}`);
   if (!res.ok) return view("Product", problemBox(res.problem));
   const p = res.body;
@@ -387,6 +402,7 @@ async function productForm(id) {
 const STATUSES = ["CREATED", "CONFIRMED", "CANCELED"];
 
 async function ordersView(params) {
+  const view = claim();
   const status = params.get("status") || "";
   const customer = params.get("customer") || "";
   const q = new URLSearchParams({ limit: PAGE });
@@ -421,6 +437,7 @@ async function productName(id) {
 }
 
 async function orderView(id) {
+  const view = claim();
   const [res, events] = await Promise.all([ordersApi(`/orders/${id}`), ordersApi(`/orders/${id}/events?limit=100`)]);
   if (!res.ok) return view(`Order #${id}`, problemBox(res.problem));
   const o = res.body;
@@ -469,6 +486,7 @@ const draft = { key: newKey(), customer: "", find: "", lines: [{ product: "", qt
 // The form keeps its state in `draft` across a re-render: after each answer
 // the view is drawn again, so the stock shown is the stock now.
 async function sagaView(focus) {
+  const view = claim();
   const q = new URLSearchParams({ limit: 100 });
   if (draft.find) q.set("search", draft.find);
   const [cs, ps] = await Promise.all([customersApi(`/customers?${q}`), ordersApi("/products?limit=100")]);
