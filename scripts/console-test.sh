@@ -30,9 +30,8 @@ export SERVICE_TOKEN="console-service-token-$(openssl rand -hex 16)"
 export ORCHESTRATOR_SERVICE_TOKEN="console-orchestrator-token-$(openssl rand -hex 16)"
 # shellcheck source=lib/apis.sh
 . scripts/lib/apis.sh
-free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-lport=$(free)
-iport=$(free)  # the test's stand-in OIDC provider (console.test.mjs serves it)
+lport=$(free_port)
+iport=$(free_port)  # the test's stand-in OIDC provider (console.test.mjs serves it)
 export CORS_ALLOWED_ORIGINS="http://127.0.0.1:$lport"
 start_apis console "$bin" warn
 

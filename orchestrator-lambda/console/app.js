@@ -267,17 +267,23 @@ function signInView(message) {
     err, form);
 }
 
-// ---------------------------------------------------------------- customers
-
-async function customersView(params) {
-  const view = claim();
+/** A list page's search: the term and cursor of the address, the query for the API, the form. */
+function searchForm(where, label, params) {
   const search = params.get("search") || "";
   const q = new URLSearchParams({ limit: PAGE });
   if (search) q.set("search", search);
   if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   const input = h("input", { type: "search", name: "search", value: search });
-  const form = h("form", { role: "search", onsubmit: (e) => { e.preventDefault(); go("customers", { search: input.value }); } },
-    field("Search customers by name or email", input), h("button", { type: "submit" }, "Search"));
+  const form = h("form", { role: "search", onsubmit: (e) => { e.preventDefault(); go(where, { search: input.value }); } },
+    field(label, input), h("button", { type: "submit" }, "Search"));
+  return { search, q, form };
+}
+
+// ---------------------------------------------------------------- customers
+
+async function customersView(params) {
+  const view = claim();
+  const { search, q, form } = searchForm("customers", "Search customers by name or email", params);
   const res = await customersApi(`/customers?${q}`);
   if (!res.ok) return view("Customers", form, problemBox(res.problem));
   const rows = res.body.data.map((c) => h("tr", {},
@@ -346,13 +352,7 @@ async function deleteCustomer(c) {
 
 async function productsView(params) {
   const view = claim();
-  const search = params.get("search") || "";
-  const q = new URLSearchParams({ limit: PAGE });
-  if (search) q.set("search", search);
-  if (params.get("cursor")) q.set("cursor", params.get("cursor"));
-  const input = h("input", { type: "search", name: "search", value: search });
-  const form = h("form", { role: "search", onsubmit: (e) => { e.preventDefault(); go("products", { search: input.value }); } },
-    field("Search products by SKU or name", input), h("button", { type: "submit" }, "Search"));
+  const { search, q, form } = searchForm("products", "Search products by SKU or name", params);
   const res = await ordersApi(`/products?${q}`);
   if (!res.ok) return view("Products", form, problemBox(res.problem));
   const rows = res.body.data.map((p) => h("tr", {},

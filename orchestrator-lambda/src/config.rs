@@ -14,7 +14,11 @@ use service_kit::{
     jwks::JwtVerifier,
 };
 
-use crate::{console::ConsoleConfig, endpoint::EndpointSpec, secrets};
+use crate::{
+    console::{Console, ConsoleConfig},
+    endpoint::EndpointSpec,
+    secrets,
+};
 
 #[derive(Clone)]
 pub struct Config {
@@ -39,8 +43,8 @@ pub struct Config {
     pub saga_timeout: Duration,
     /// Share of the budget kept for compensation (`COMPENSATION_RESERVE_MS`, 2000).
     pub compensation_reserve: Duration,
-    /// What the console's page tells the browser (`CONSOLE_*`).
-    pub console: ConsoleConfig,
+    /// The console's page and policy, from its settings (`CONSOLE_*`).
+    pub console: Console,
     /// The AWS configuration, when one was loaded for the secrets (ECS
     /// discovery reuses it).
     pub aws: Option<aws_config::SdkConfig>,
@@ -89,7 +93,7 @@ impl Config {
             deadline_margin: millis_in("DEADLINE_MARGIN_MS", 500, 0..=60_000)?,
             saga_timeout: millis_in("SAGA_TIMEOUT_MS", 25_000, 100..=900_000)?,
             compensation_reserve: millis_in("COMPENSATION_RESERVE_MS", 2000, 0..=900_000)?,
-            console: ConsoleConfig::from_env()?,
+            console: Console::new(&ConsoleConfig::from_env()?),
             aws,
         };
         if config.retry.backoff_cap < config.retry.backoff_base {

@@ -12,7 +12,7 @@ use anyhow::anyhow;
 use axum::{
     body::Body,
     extract::Path,
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue},
     response::Response,
 };
 use serde::Serialize;
@@ -205,18 +205,41 @@ fn roles() -> serde_json::Value {
         .into()
 }
 
+/// The console as it is served: the page with its settings filled in, and
+/// its policy, made once per cold start from [`ConsoleConfig`].
+#[derive(Clone, Debug)]
+pub struct Console {
+    page: String,
+    csp: Option<HeaderValue>,
+}
+
+impl Console {
+    pub fn new(config: &ConsoleConfig) -> Self {
+        Self {
+            page: page(config),
+            csp: HeaderValue::from_str(&config.content_security_policy()).ok(),
+        }
+    }
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self::new(&ConsoleConfig::default())
+    }
+}
+
 /// `GET /console`: the page; never cached (it names the assets of this
 /// build), with the policy and the hardening headers.
-pub fn serve_page(config: &ConsoleConfig) -> Response {
-    let mut res = Response::new(Body::from(page(config)));
+pub fn serve_page(console: &Console) -> Response {
+    let mut res = Response::new(Body::from(console.page.clone()));
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(csp) = HeaderValue::from_str(&config.content_security_policy()) {
-        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    if let Some(csp) = &console.csp {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     }
     harden(h);
     res
@@ -237,7 +260,6 @@ pub fn serve_asset(Path(name): Path<String>) -> Option<Response> {
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
     harden(h);
-    *res.status_mut() = StatusCode::OK;
     Some(res)
 }
 
