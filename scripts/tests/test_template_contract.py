@@ -364,7 +364,15 @@ def test_sam_releases_the_function_by_alias_behind_alarms(monkeypatch):
     groups = [r for r in out.values() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
     assert len(groups) == 1
     alarms = {a["Name"]["Ref"] for a in groups[0]["Properties"]["AlarmConfiguration"]["Alarms"]}
-    assert alarms == {"OrchestratorErrorsAlarm", "OrchestratorThrottlesAlarm", "Api5xxAlarm", "ApiLatencyAlarm"}
+    assert alarms == {"OrchestratorErrorsAlarm", "OrchestratorThrottlesAlarm", "OrchestratorDurationAlarm"}
+    # The rollback alarms watch the version being released (its own
+    # invocations through the alias), never the HTTP API: see test_deploy_check.
+    for name in ("OrchestratorErrorsAlarm", "OrchestratorDurationAlarm"):
+        dims = {d["Name"]: d["Value"] for d in out[name]["Properties"]["Dimensions"]}
+        assert set(dims) == {"Resource", "FunctionName", "ExecutedVersion"}, name
+        assert dims["ExecutedVersion"]["Fn::GetAtt"][1] == "Version", name
+    for name in ("Api5xxAlarm", "ApiLatencyAlarm"):
+        assert out[name]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
     assert groups[0]["Properties"]["AutoRollbackConfiguration"]["Enabled"] is True
     # The HTTP API invokes the alias, so a canary's traffic split applies to it.
     permissions = [r for r in out.values() if r["Type"] == "AWS::Lambda::Permission"]
