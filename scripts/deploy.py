@@ -42,6 +42,23 @@ with no route to the issuer; and the stack's ConsoleUrl is passed back as
 the parameter ConsoleUrl, where Cognito sends operators after they sign in
 to the console (DEPLOY_CONSOLE_URL names another, behind a custom domain).
 
+Each pass is a change set: `sam deploy --no-execute-changeset` makes it, this
+script reads it and refuses to run one that would replace or delete the
+database cluster or the user pool (the data: a replaced cluster is a new,
+empty database) unless DEPLOY_ALLOW_REPLACE names them; then it runs it and
+waits. The stack's policy (scripts/stack-policy.json) denies the same to any
+other way of updating the stack. A new stack is created with the database's
+deletion protection off, and pass 2 switches it on (DEPLOY_DB_DELETION_PROTECTION,
+default true): a first create that fails can then roll back cleanly.
+
+A stack left in a failed state is recognised before anything else: a first
+create that rolled back (ROLLBACK_COMPLETE) holds no data and is deleted so
+that it can be created again; an update whose rollback failed
+(UPDATE_ROLLBACK_FAILED) is asked once to continue its rollback; the others
+(ROLLBACK_FAILED, DELETE_FAILED, an operation in progress) stop the deploy
+with the commands that recover them (docs/operations.md, "A deploy that
+failed").
+
 SAM (the `sam` command, or $SAM) does the deploys; the AWS calls here use
 boto3 (AWS_ENDPOINT_URL points them elsewhere, as the tests do with moto).
 """
@@ -96,6 +113,10 @@ PARAMETERS = {
 OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage", "JwtJwks")
 # The most a key set may weigh (a template parameter holds 4096 bytes).
 JWKS_MAX_BYTES = 4096
+# What holds the data: never replaced or deleted by a deploy unless
+# DEPLOY_ALLOW_REPLACE names it (and the stack policy denies it otherwise).
+PROTECTED = ("DatabaseCluster", "UserPool")
+STACK_POLICY = ROOT / "scripts" / "stack-policy.json"
 
 # Quotas read before deploying: (service code, quota code, AWS default, what).
 VPCS = ("vpc", "L-F678F1CE", 5, "VPCs per region")
@@ -120,6 +141,10 @@ class Settings:
     # Copy the issuer's key set into the stack (JwtJwks), so that nothing in
     # the VPC needs a route to the issuer: DEPLOY_JWKS_INLINE (default 1).
     inline_jwks: bool = True
+    # PROTECTED resources this deploy may replace or delete (DEPLOY_ALLOW_REPLACE).
+    allow_replace: tuple[str, ...] = ()
+    # Show each change set and ask before running it (DEPLOY_CONFIRM=1).
+    confirm: bool = False
 
     @property
     def stack(self) -> str:
@@ -136,6 +161,8 @@ class Settings:
             parameters=parameters,
             seed=seed or env.get("DEPLOY_SEED", "") in ("1", "true", "yes"),
             inline_jwks=env.get("DEPLOY_JWKS_INLINE", "1") not in ("0", "false", "no"),
+            allow_replace=tuple(r.strip() for r in env.get("DEPLOY_ALLOW_REPLACE", "").split(",") if r.strip()),
+            confirm=env.get("DEPLOY_CONFIRM") == "1",
         )
 
     def require_images(self) -> None:
@@ -233,14 +260,92 @@ def quota(aws: Aws, spec: tuple[str, str, int, str]) -> tuple[float, str]:
         return float(default), "assumed default (Service Quotas did not answer)"
 
 
-def stack_exists(aws: Aws, stack: str) -> bool:
+def stack_status(aws: Aws, stack: str) -> str | None:
+    """The stack's status; None when there is none (or only a deleted one,
+    or one that a change set announced and nothing created)."""
     try:
         stacks = aws.cfn.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as e:
         if "does not exist" in str(e):
-            return False
+            return None
         raise
-    return any(s.get("StackStatus") != "DELETE_COMPLETE" for s in stacks)
+    live = [s["StackStatus"] for s in stacks if s.get("StackStatus") not in ("DELETE_COMPLETE", "REVIEW_IN_PROGRESS")]
+    return live[0] if live else None
+
+
+def failed_resources(aws: Aws, stack: str, status: str) -> list[str]:
+    """The stack's resources whose last operation ended in `status`."""
+    resources = aws.cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    return [r["LogicalResourceId"] for r in resources if r.get("ResourceStatus") == status]
+
+
+def wait_stack(aws: Aws, stack: str, poll_secs: float = 10.0, patience_secs: float = 7200.0) -> str:
+    """Waits until no operation is in progress on `stack`; its status then."""
+    deadline = time.monotonic() + patience_secs
+    while True:
+        status = stack_status(aws, stack) or "DELETE_COMPLETE"
+        if not status.endswith("_IN_PROGRESS"):
+            return status
+        if time.monotonic() > deadline:
+            raise DeployError(f"{stack} is still {status} after {patience_secs:g} s")
+        time.sleep(poll_secs)
+
+
+def recover(aws: Aws, stack: str, region: str, poll_secs: float = 10.0) -> str | None:
+    """Brings a stack left in a failed state back to one a deploy can start
+    from, where that is safe, or says how (DeployError). Returns the status
+    to deploy from (None: a new stack)."""
+    status = stack_status(aws, stack)
+    cli = f"aws cloudformation --region {region}"
+    if status is None or status.endswith("_COMPLETE") and status not in ("ROLLBACK_COMPLETE",):
+        return status
+    if status == "ROLLBACK_COMPLETE":
+        # A first create that failed and was rolled back: every resource it
+        # made is gone (the database was created unprotected, see pass 1),
+        # and CloudFormation lets such a stack only be deleted.
+        kept = failed_resources(aws, stack, "DELETE_SKIPPED")
+        say(f"{stack} is ROLLBACK_COMPLETE: its first create failed and was rolled back, it holds no data; "
+            "deleting it so that it can be created again")
+        if kept:
+            say(f"  kept by their DeletionPolicy, outside the stack from now on: {', '.join(kept)} "
+                "(docs/operations.md, \"A deploy that failed\", says how to remove them)")
+        aws.cfn.delete_stack(StackName=stack)
+        wait_stack(aws, stack, poll_secs)
+        if stack_status(aws, stack) is not None:
+            raise DeployError(f"{stack} could not be deleted: {cli} describe-stack-events --stack-name {stack}")
+        return None
+    if status == "UPDATE_ROLLBACK_FAILED":
+        # Safe to retry: it only asks CloudFormation to finish rolling back
+        # to the last working state (nothing is skipped).
+        say(f"{stack} is UPDATE_ROLLBACK_FAILED: asking CloudFormation to continue the rollback")
+        aws.cfn.continue_update_rollback(StackName=stack)
+        status = wait_stack(aws, stack, poll_secs)
+        if status == "UPDATE_ROLLBACK_COMPLETE":
+            return status
+        stuck = failed_resources(aws, stack, "UPDATE_FAILED")
+        raise DeployError(
+            f"{stack} is still {status}: the rollback cannot update {', '.join(stuck) or 'some resources'}. "
+            "Fix the cause (its events: "
+            f"{cli} describe-stack-events --stack-name {stack}), then run the deploy again; or skip them "
+            f"(left as they are now, out of step with the template): {cli} continue-update-rollback "
+            f"--stack-name {stack} --resources-to-skip {' '.join(stuck) or '<LogicalId>'}")
+    if status == "ROLLBACK_FAILED":
+        stuck = failed_resources(aws, stack, "DELETE_FAILED")
+        raise DeployError(
+            f"{stack} is ROLLBACK_FAILED: its first create failed and the rollback could not delete "
+            f"{', '.join(stuck) or 'some resources'}. Delete the stack keeping them: {cli} delete-stack "
+            f"--stack-name {stack} --retain-resources {' '.join(stuck) or '<LogicalId>'}, remove them by hand "
+            "(docs/operations.md, \"A deploy that failed\"), then deploy again")
+    if status == "DELETE_FAILED":
+        stuck = failed_resources(aws, stack, "DELETE_FAILED")
+        raise DeployError(
+            f"{stack} is DELETE_FAILED ({', '.join(stuck) or 'some resources'} could not be deleted): finish "
+            f"the delete ({cli} delete-stack --stack-name {stack} --retain-resources "
+            f"{' '.join(stuck) or '<LogicalId>'}) before deploying again")
+    if status.endswith("_IN_PROGRESS"):
+        raise DeployError(f"{stack} is {status}: another operation is running on it; wait for it to end "
+                          f"({cli} describe-stacks --stack-name {stack}) and deploy again")
+    raise DeployError(f"{stack} is {status}: see its events ({cli} describe-stack-events --stack-name {stack})")
 
 
 def reserved_concurrency_problem(wanted: int, limit: int, unreserved: int, held: int) -> str | None:
@@ -330,13 +435,19 @@ def sam_command() -> list[str]:
     return shlex.split(os.environ.get("SAM", "sam"))
 
 
-def deploy_parameters(settings: Settings, with_images: bool) -> dict[str, str]:
+def deploy_parameters(settings: Settings, with_images: bool, new_stack: bool = False) -> dict[str, str]:
     parameters = dict(settings.parameters)
     parameters["Stage"] = settings.stage
     parameters["MigrateImage"] = settings.orders_image
     if with_images:
         parameters["CustomersImage"] = settings.customers_image
         parameters["OrdersImage"] = settings.orders_image
+        # Pass 2 runs on a stack that exists: protection as asked (on by default).
+        parameters.setdefault("DatabaseDeletionProtection", "true")
+    elif new_stack:
+        # A first create that fails must be able to roll back, database
+        # included: protection comes on in pass 2, once the stack exists.
+        parameters["DatabaseDeletionProtection"] = "false"
     return parameters
 
 
@@ -358,10 +469,95 @@ def sam_deploy_args(settings: Settings, parameters: dict[str, str]) -> list[str]
         "--resolve-s3",
         "--s3-prefix", settings.stack,
         "--no-fail-on-empty-changeset",
+        # This script reads the change set before it runs (review_change_set).
+        "--no-execute-changeset",
         "--parameter-overrides", *overrides,
     ]
-    args.append("--confirm-changeset" if os.environ.get("DEPLOY_CONFIRM") == "1" else "--no-confirm-changeset")
     return args
+
+
+def review_change_set(changes: list[dict], allowed: tuple[str, ...]) -> list[str]:
+    """What in a change set would replace or delete a PROTECTED resource
+    without leave (DEPLOY_ALLOW_REPLACE), one line each."""
+    refused = []
+    for change in changes:
+        rc = change.get("ResourceChange", {})
+        name = rc.get("LogicalResourceId")
+        if name not in PROTECTED or name in allowed:
+            continue
+        if rc.get("Action") == "Remove":
+            refused.append(f"{name} would be deleted")
+        elif rc.get("Replacement") in ("True", "Conditional"):
+            causes = sorted({d.get("Target", {}).get("Name") or d.get("CausingEntity") or "?"
+                             for d in rc.get("Details", []) if d.get("Target", {}).get("RequiresRecreation") != "Never"})
+            why = f" (because of {', '.join(causes)})" if causes else ""
+            refused.append(f"{name} would be replaced{why}: a new, empty "
+                           f"{'database' if name == 'DatabaseCluster' else 'user pool'}")
+    return refused
+
+
+def pending_change_set(aws: Aws, stack: str) -> dict | None:
+    """The change set `sam deploy --no-execute-changeset` just made, if it
+    found anything to change."""
+    try:
+        summaries = aws.cfn.list_change_sets(StackName=stack)["Summaries"]
+    except ClientError as e:
+        if "does not exist" in str(e):
+            return None
+        raise
+    ready = [c for c in summaries if c.get("ExecutionStatus") == "AVAILABLE"]
+    if not ready:
+        return None
+    newest = max(ready, key=lambda c: c["CreationTime"])
+    return aws.cfn.describe_change_set(StackName=stack, ChangeSetName=newest["ChangeSetId"])
+
+
+def set_stack_policy(aws: Aws, stack: str, allow: tuple[str, ...] = ()) -> None:
+    """The stack's policy: scripts/stack-policy.json, less the resources
+    this deploy has leave to replace."""
+    policy = json.loads(STACK_POLICY.read_text())
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Deny":
+            statement["Resource"] = [r for r in statement["Resource"] if r.split("/")[-1] not in allow]
+    policy["Statement"] = [st for st in policy["Statement"] if st["Resource"]]
+    aws.cfn.set_stack_policy(StackName=stack, StackPolicyBody=json.dumps(policy))
+
+
+def apply_change_set(aws: Aws, settings: Settings, poll_secs: float = 10.0) -> None:
+    """Reads the change set SAM made, refuses what would lose data, runs the
+    rest and waits for it."""
+    change_set = pending_change_set(aws, settings.stack)
+    if change_set is None:
+        say("no change to make")
+        return
+    changes = change_set.get("Changes", [])
+    for c in changes:
+        rc = c.get("ResourceChange", {})
+        replacement = " (replaced)" if rc.get("Replacement") == "True" else ""
+        say(f"  {rc.get('Action')} {rc.get('LogicalResourceId')} {rc.get('ResourceType')}{replacement}")
+    refused = review_change_set(changes, settings.allow_replace)
+    if refused:
+        aws.cfn.delete_change_set(StackName=settings.stack, ChangeSetName=change_set["ChangeSetId"])
+        raise DeployError("refused, nothing was changed: " + "; ".join(refused) +
+                          ". If that is what you want, take a snapshot and set DEPLOY_ALLOW_REPLACE="
+                          + ",".join(r.split()[0] for r in refused) + " (docs/operations.md)")
+    if settings.confirm and input("deploy: run this change set? [y/N] ").strip().lower() != "y":
+        aws.cfn.delete_change_set(StackName=settings.stack, ChangeSetName=change_set["ChangeSetId"])
+        raise DeployError("not confirmed, nothing was changed")
+    existing = change_set.get("ChangeSetType", "UPDATE") != "CREATE" and stack_status(aws, settings.stack)
+    if existing and settings.allow_replace:
+        set_stack_policy(aws, settings.stack, settings.allow_replace)
+    aws.cfn.execute_change_set(StackName=settings.stack, ChangeSetName=change_set["ChangeSetId"])
+    status = wait_stack(aws, settings.stack, poll_secs)
+    # The policy is set (again) once the stack exists, whatever happened.
+    if stack_status(aws, settings.stack) is not None:
+        set_stack_policy(aws, settings.stack)
+    if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        events = aws.cfn.describe_stack_events(StackName=settings.stack)["StackEvents"]
+        first = next((e for e in reversed(events) if e.get("ResourceStatus", "").endswith("_FAILED")), None)
+        cause = f": {first['LogicalResourceId']} {first.get('ResourceStatusReason', '')}" if first else ""
+        raise DeployError(f"{settings.stack} ended {status}{cause} (deploy again: make deploy recovers "
+                          "what it safely can, and says what it cannot)")
 
 
 def run(cmd: list[str]) -> None:
@@ -508,7 +704,8 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
     settings.require_images()
     aws = aws or Aws(settings.region)
     account = aws.sts.get_caller_identity()["Account"]
-    new_stack = not stack_exists(aws, settings.stack)
+    new_stack = (recover(aws, settings.stack, settings.region) if not dry_run
+                 else stack_status(aws, settings.stack)) is None
     say(f"account {account}, region {settings.region}, stack {settings.stack} "
         f"({'new' if new_stack else 'update'})")
     known = {} if new_stack else stack_values(aws, settings)
@@ -518,7 +715,7 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
         "ecs_service_linked_role": ensure_ecs_service_linked_role(aws, dry_run),
         "lambda_concurrency": check_lambda_concurrency(aws, settings),
         "quotas": check_quotas(aws, settings, new_stack),
-        "pass_1": deploy_parameters(settings, with_images=False),
+        "pass_1": deploy_parameters(settings, with_images=False, new_stack=new_stack),
         "pass_2": deploy_parameters(settings, with_images=True),
         "migrate": ["migrate", "--seed"] if settings.seed else ["migrate"],
     }
@@ -532,10 +729,12 @@ def deploy(settings: Settings, dry_run: bool, aws: Aws | None = None) -> dict:
     run([*sam_command(), "build", "--beta-features"])
     say("pass 1: everything but the services' new images")
     run([*sam_command(), *sam_deploy_args(settings, {**plan["pass_1"], **known})])
+    apply_change_set(aws, settings)
     run_migrate_task(aws, settings)
-    say("pass 2: the services on the new images, the console's sign-in")
+    say("pass 2: the services on the new images, the console's sign-in, deletion protection")
     known = stack_values(aws, settings)
     run([*sam_command(), *sam_deploy_args(settings, {**plan["pass_2"], **known})])
+    apply_change_set(aws, settings)
     out = outputs(aws, settings.stack)
     wait_services(aws, out["ClusterName"])
     say(f"done: POST {out.get('CreateAndConfirmUrl')}")

@@ -201,3 +201,152 @@ def test_the_first_operator_is_created_with_a_role_and_signs_in_for_a_token(moto
     assert claims.get("cognito:groups") == ["order-operator"], claims
     url = run_deploy("--url")
     assert url.stdout.strip() == "https://api.example/orchestrator/create-and-confirm-order"
+
+
+# --- a first deploy that can fail, and nothing that loses the data -------------------------
+
+
+class StandInCfn:
+    """CloudFormation as far as recover() and apply_change_set() use it: a
+    stack in a given state, which moto cannot put a stack in."""
+
+    def __init__(self, statuses, resources=(), changes=(), change_set_type="UPDATE"):
+        self.statuses = list(statuses)  # one per describe_stacks, the last repeats
+        self.resources = [{"LogicalResourceId": n, "ResourceStatus": s} for n, s in resources]
+        self.changes = list(changes)
+        self.change_set_type = change_set_type
+        self.calls = []
+
+    def describe_stacks(self, StackName):
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if status is None:
+            raise deploy.ClientError({"Error": {"Code": "ValidationError",
+                                                "Message": f"Stack with id {StackName} does not exist"}}, "DescribeStacks")
+        return {"Stacks": [{"StackStatus": status}]}
+
+    def describe_stack_resources(self, StackName):
+        return {"StackResources": self.resources}
+
+    def list_change_sets(self, StackName):
+        return {"Summaries": [{"ChangeSetId": "cs-1", "ExecutionStatus": "AVAILABLE", "CreationTime": 1}]}
+
+    def describe_change_set(self, StackName, ChangeSetName):
+        return {"ChangeSetId": ChangeSetName, "Changes": self.changes, "ChangeSetType": self.change_set_type}
+
+    def describe_stack_events(self, StackName):
+        return {"StackEvents": [{"LogicalResourceId": "DatabaseCluster", "ResourceStatus": "UPDATE_FAILED",
+                                 "ResourceStatusReason": "quota"}]}
+
+    def __getattr__(self, name):  # the calls that change something: recorded
+        return lambda **kw: self.calls.append((name, kw)) or {}
+
+
+class StandInAws:
+    def __init__(self, cfn):
+        self.cfn = cfn
+
+
+def change(name, action="Modify", replacement="False", target=None):
+    details = [{"Target": {"Name": target, "RequiresRecreation": "Always"}}] if target else []
+    return {"Type": "Resource", "ResourceChange": {"LogicalResourceId": name, "Action": action,
+                                                   "Replacement": replacement, "Details": details,
+                                                   "ResourceType": "AWS::X"}}
+
+
+def test_a_first_create_that_rolled_back_is_deleted_and_created_again():
+    cfn = StandInCfn(["ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", None],
+                     resources=[("UserPool", "DELETE_SKIPPED"), ("Vpc", "DELETE_COMPLETE")])
+    assert deploy.recover(StandInAws(cfn), "s", "us-east-1", poll_secs=0) is None
+    assert [c[0] for c in cfn.calls] == ["delete_stack"]
+
+
+def test_an_update_whose_rollback_failed_is_continued_once_then_explained():
+    cfn = StandInCfn(["UPDATE_ROLLBACK_FAILED", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE"])
+    assert deploy.recover(StandInAws(cfn), "s", "us-east-1", poll_secs=0) == "UPDATE_ROLLBACK_COMPLETE"
+    assert [c[0] for c in cfn.calls] == ["continue_update_rollback"]
+    cfn = StandInCfn(["UPDATE_ROLLBACK_FAILED"], resources=[("OrdersService", "UPDATE_FAILED")])
+    with pytest.raises(deploy.DeployError, match="--resources-to-skip OrdersService"):
+        deploy.recover(StandInAws(cfn), "s", "us-east-1", poll_secs=0)
+    assert [c[0] for c in cfn.calls] == ["continue_update_rollback"]
+
+
+@pytest.mark.parametrize("status, says", [
+    ("ROLLBACK_FAILED", "delete-stack --stack-name s --retain-resources DatabaseCluster"),
+    ("DELETE_FAILED", "--retain-resources DatabaseCluster"),
+    ("UPDATE_IN_PROGRESS", "another operation is running"),
+    ("CREATE_FAILED", "see its events"),
+])
+def test_states_that_are_not_safe_to_touch_stop_the_deploy_with_the_way_out(status, says):
+    cfn = StandInCfn([status], resources=[("DatabaseCluster", "DELETE_FAILED")])
+    with pytest.raises(deploy.DeployError, match=says):
+        deploy.recover(StandInAws(cfn), "s", "us-east-1", poll_secs=0)
+    assert cfn.calls == [], "nothing is changed on a stack in that state"
+
+
+@pytest.mark.parametrize("status", [None, "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"])
+def test_healthy_states_deploy_as_they_are(status):
+    cfn = StandInCfn([status])
+    assert deploy.recover(StandInAws(cfn), "s", "us-east-1", poll_secs=0) == status
+    assert cfn.calls == []
+
+
+def test_a_change_set_that_would_replace_or_delete_the_data_is_refused():
+    changes = [change("DatabaseCluster", replacement="True", target="DatabaseName"),
+               change("UserPool", action="Remove"), change("OrdersService", replacement="True"),
+               change("DatabaseWriter", replacement="Conditional")]
+    refused = deploy.review_change_set(changes, allowed=())
+    assert refused == ["DatabaseCluster would be replaced (because of DatabaseName): a new, empty database",
+                       "UserPool would be deleted"], refused
+    assert deploy.review_change_set([change("UserPool", replacement="Conditional")], ())
+    assert deploy.review_change_set(changes, allowed=("DatabaseCluster", "UserPool")) == []
+    assert deploy.review_change_set([change("DatabaseCluster")], ()) == []
+
+
+def test_a_refused_change_set_is_deleted_not_run():
+    cfn = StandInCfn(["UPDATE_COMPLETE"], changes=[change("DatabaseCluster", replacement="True",
+                                                          target="KmsKeyId")])
+    settings = deploy.Settings.from_env({}, seed=False)
+    with pytest.raises(deploy.DeployError, match="DEPLOY_ALLOW_REPLACE=DatabaseCluster"):
+        deploy.apply_change_set(StandInAws(cfn), settings, poll_secs=0)
+    assert [c[0] for c in cfn.calls] == ["delete_change_set"]
+
+
+def test_leave_to_replace_lifts_that_resource_from_the_policy_for_one_change_set_only():
+    cfn = StandInCfn(["UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"],
+                     changes=[change("DatabaseCluster", replacement="True", target="DatabaseName")])
+    settings = deploy.Settings.from_env({"DEPLOY_ALLOW_REPLACE": "DatabaseCluster"}, seed=False)
+    deploy.apply_change_set(StandInAws(cfn), settings, poll_secs=0)
+    assert [c[0] for c in cfn.calls] == ["set_stack_policy", "execute_change_set", "set_stack_policy"]
+    during, after = (json.loads(c[1]["StackPolicyBody"]) for c in cfn.calls if c[0] == "set_stack_policy")
+    assert during["Statement"][1]["Resource"] == ["LogicalResourceId/UserPool"]
+    assert after == json.loads((ROOT / "scripts" / "stack-policy.json").read_text())
+
+
+def test_a_failed_change_set_names_the_first_failure():
+    cfn = StandInCfn(["UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"], changes=[change("OrdersService")])
+    with pytest.raises(deploy.DeployError, match="ended UPDATE_ROLLBACK_COMPLETE: DatabaseCluster quota"):
+        deploy.apply_change_set(StandInAws(cfn), deploy.Settings.from_env({}, seed=False), poll_secs=0)
+
+
+def test_the_stack_policy_denies_replacing_or_deleting_the_data():
+    policy = json.loads((ROOT / "scripts" / "stack-policy.json").read_text())
+    deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny == [{"Effect": "Deny", "Principal": "*", "Action": ["Update:Replace", "Update:Delete"],
+                     "Resource": [f"LogicalResourceId/{r}" for r in deploy.PROTECTED]}]
+
+
+def test_a_new_stack_is_created_unprotected_then_protected_and_given_its_policy(moto):
+    done = run_deploy()
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = sam_calls(moto)
+    first, second = overrides(calls[1]), overrides(calls[2])
+    assert all("--no-execute-changeset" in c for c in calls[1:])
+    assert first["DatabaseDeletionProtection"] == "false"
+    assert second["DatabaseDeletionProtection"] == "true"
+    policy = client("cloudformation").get_stack_policy(StackName="order-back-office-dev")["StackPolicyBody"]
+    assert json.loads(policy) == json.loads((ROOT / "scripts" / "stack-policy.json").read_text())
+    # An update leaves protection as asked, from pass 1 on.
+    done = run_deploy(extra_env={"DEPLOY_DB_DELETION_PROTECTION": "false"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = [overrides(c) for c in sam_calls(moto)[4:6]]
+    assert [o["DatabaseDeletionProtection"] for o in again] == ["false", "false"]
