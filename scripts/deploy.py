@@ -108,6 +108,22 @@ PARAMETERS = {
     "DEPLOY_JWT_AUDIENCE": "JwtAudience",
     "DEPLOY_JWT_JWKS_URL": "JwtJwksUrl",
     "DEPLOY_CONSOLE_URL": "ConsoleUrl",
+    "DEPLOY_SWEEP_IDLE_INTERVAL_SECS": "SweepIdleIntervalSecs",
+    "DEPLOY_CONTAINER_INSIGHTS": "ContainerInsights",
+}
+# DEPLOY_PROFILE: the parameters each profile picks; a DEPLOY_* variable
+# that is set wins over its profile's value. docs/deploy.md, "What it costs",
+# gives each profile's monthly figure.
+PROFILES = {
+    # Cheapest sensible: one NAT gateway instead of eight endpoint-AZs, a
+    # database that pauses when idle (the sweeper leaves it alone, the pools
+    # close idle connections after 60 s), one task per API, no Container Insights.
+    "dev": {"CreateNatGateway": "true", "DatabaseMinCapacity": "0", "DatabaseMaxCapacity": "2",
+            "MinTasks": "1", "MaxTasks": "2", "SweepIdleIntervalSecs": "3600", "ContainerInsights": "disabled"},
+    # Two tasks per API across two AZs, endpoints (no single AZ to lose), a
+    # database that stays warm.
+    "prod": {"CreateNatGateway": "false", "DatabaseMinCapacity": "0.5", "DatabaseMaxCapacity": "4",
+             "MinTasks": "2", "MaxTasks": "6", "SweepIdleIntervalSecs": "600", "ContainerInsights": "enabled"},
 }
 # Set by this script itself.
 OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage", "JwtJwks")
@@ -152,7 +168,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str], seed: bool) -> "Settings":
-        parameters = {p: env[v].strip() for v, p in PARAMETERS.items() if env.get(v, "").strip()}
+        profile = env.get("DEPLOY_PROFILE", "dev").strip() or "dev"
+        if profile not in PROFILES:
+            raise DeployError(f"DEPLOY_PROFILE={profile!r}: use one of {', '.join(PROFILES)}")
+        parameters = dict(PROFILES[profile])
+        if env.get("DEPLOY_VPC_ID", "").strip():
+            parameters.pop("CreateNatGateway")  # only for a VPC the stack creates
+        parameters.update({p: env[v].strip() for v, p in PARAMETERS.items() if env.get(v, "").strip()})
         return cls(
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             stage=env.get("DEPLOY_STAGE") or "dev",

@@ -21,8 +21,12 @@ pub struct Settings {
     pub cancel_window: Duration,
     /// `IDEMPOTENCY_TTL_SECS` (86400): how long idempotency records are kept.
     pub idempotency_ttl: Duration,
-    /// `SWEEP_INTERVAL_SECS` (30): how often the sweeper runs.
+    /// `SWEEP_INTERVAL_SECS` (30): how often the sweeper runs while this
+    /// instance holds reservations that have yet to expire.
     pub sweep_interval: Duration,
+    /// `SWEEP_IDLE_INTERVAL_SECS` (600, at least `SWEEP_INTERVAL_SECS`): how
+    /// often it runs otherwise, so that an idle database is left alone.
+    pub sweep_idle_interval: Duration,
     /// The most one order (so one saga) may hold: `ORDER_MAX_QTY` units
     /// (10000) and `ORDER_MAX_TOTAL_CENTS` in value (100000000).
     pub limits: OrderLimits,
@@ -43,6 +47,7 @@ impl std::fmt::Debug for Settings {
             .field("cancel_window", &self.cancel_window)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("sweep_interval", &self.sweep_interval)
+            .field("sweep_idle_interval", &self.sweep_idle_interval)
             .field("limits", &self.limits)
             .field("idempotency_wait", &self.idempotency_wait)
             .finish()
@@ -62,6 +67,7 @@ impl Settings {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(anyhow!("CUSTOMERS_API_BASE must be an http(s) URL"));
         }
+        let sweep_interval = secs_in("SWEEP_INTERVAL_SECS", 30, 1..=3600)?;
         Ok(Self {
             http: HttpSettings::from_env(3002)?,
             customers_api_base: base.trim_end_matches('/').to_owned(),
@@ -69,7 +75,9 @@ impl Settings {
             reservation_ttl: secs_in("RESERVATION_TTL_SECS", 900, 1..=MONTH)?,
             cancel_window: secs_in("CANCEL_WINDOW_SECS", 600, 1..=MONTH)?,
             idempotency_ttl: secs_in("IDEMPOTENCY_TTL_SECS", 86_400, 60..=MONTH)?,
-            sweep_interval: secs_in("SWEEP_INTERVAL_SECS", 30, 1..=3600)?,
+            sweep_interval,
+            sweep_idle_interval: secs_in("SWEEP_IDLE_INTERVAL_SECS", 600, 1..=86_400)?
+                .max(sweep_interval),
             limits: OrderLimits {
                 max_qty: config::parsed_in(
                     "ORDER_MAX_QTY",

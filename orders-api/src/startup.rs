@@ -40,12 +40,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let (listener, port) = service_kit::http::bind(&http.host, http.port)?;
     let metrics = ops::Metrics::new("orders-api")?;
     let counters = Arc::new(OrderCounters::register(&metrics)?);
-    let health = Arc::new(SweeperHealth::register(&metrics, settings.sweep_interval)?);
+    let health = Arc::new(SweeperHealth::register(
+        &metrics,
+        settings.sweep_interval,
+        settings.sweep_idle_interval,
+    )?);
     let sweep = Sweeper {
         pool: pool.clone(),
         ttl: settings.reservation_ttl,
         idempotency_ttl: settings.idempotency_ttl,
         interval: settings.sweep_interval,
+        idle_interval: settings.sweep_idle_interval,
         counters: counters.clone(),
         health: health.clone(),
     };

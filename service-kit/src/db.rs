@@ -49,6 +49,12 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
+/// A connection idle this long is closed (by the pool's maintenance, which
+/// runs as often: so within twice this), and an idle service holds none: a
+/// database that pauses when no connection is open (Aurora Serverless v2 at
+/// 0 ACU, after 300 s) can pause.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A checkout pings a connection that has sat idle at least this long.
 pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
@@ -63,7 +69,7 @@ pub fn pool_options(max_connections: u32, lock_wait: Option<Duration>) -> MySqlP
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
-        .idle_timeout(Duration::from_secs(300))
+        .idle_timeout(IDLE_TIMEOUT)
         .max_lifetime(Duration::from_secs(1800))
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {

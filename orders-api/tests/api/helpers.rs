@@ -67,6 +67,7 @@ pub async fn spawn_orders(
         cancel_window: Duration::from_secs(600),
         idempotency_ttl: Duration::from_secs(86_400),
         sweep_interval: Duration::from_secs(3600),
+        sweep_idle_interval: Duration::from_secs(3600),
         limits: Default::default(),
         idempotency_wait: Duration::from_secs(1),
     };
