@@ -16,6 +16,7 @@ pub mod endpoint;
 pub mod routes;
 pub mod saga;
 pub mod secrets;
+pub mod self_check;
 
 use std::sync::Arc;
 

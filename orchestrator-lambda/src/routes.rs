@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::{
     answer, console,
     saga::{self, Caller, Completed, Deps, Failure, SagaCode, SagaRequest},
+    self_check,
 };
 use service_kit::scope::Scope;
 
@@ -71,6 +72,9 @@ pub fn app(deps: Arc<Deps>) -> Router {
         )
         .route(ROUTES[2].path, only(ROUTES[2].method, get(console_page)))
         .route(ROUTES[3].path, only(ROUTES[3].method, get(console_asset)))
+        // Not a public route: only a direct invocation reaches it (the
+        // HTTP API has no route to it), as the release's pre-traffic hook does.
+        .route(self_check::PATH, only("GET", get(self_check)))
         .fallback(route_not_found)
         .with_state(deps)
 }
@@ -111,6 +115,18 @@ async fn health(headers: HeaderMap) -> Response {
         &correlation_of(&headers),
         &Health { status: "ok" },
     )
+}
+
+/// `GET /orchestrator/self-check`: 200 when this version can reach and use
+/// both APIs, else 503 ([`self_check`]).
+async fn self_check(State(deps): State<Arc<Deps>>, headers: HeaderMap) -> Response {
+    let report = self_check::run(&deps).await;
+    let status = if report.passed() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    answer::json(status, &correlation_of(&headers), &report)
 }
 
 /// `GET /console`: the page (no token needed: it holds no data; every

@@ -1026,3 +1026,97 @@ async fn compensation_never_cancels_a_confirmed_order() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["data"]["order"]["status"], "CONFIRMED");
 }
+
+/// The pre-traffic hook's event, as template.yaml's hook sends it (the
+/// template contract test keeps the two the same).
+fn self_check_event() -> Request {
+    request(&event("self-check.json"))
+}
+
+async fn ready_answers(server: &MockServer, status: u16) {
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/ready"))
+        .respond_with(ResponseTemplate::new(status).set_body_json(json!({"status": "ready"})))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn the_self_check_passes_when_both_apis_are_ready_and_the_service_token_reads() {
+    let f = fakes().await;
+    ready_answers(&f.customers, 200).await;
+    ready_answers(&f.orders, 200).await;
+    // No customer 1: still an authenticated read answered.
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/1"))
+        .and(matchers::header(
+            "authorization",
+            format!("Bearer {SERVICE_TOKEN}").as_str(),
+        ))
+        .respond_with(problem(404, "customer_not_found"))
+        .expect(1)
+        .mount(&f.customers)
+        .await;
+    let (status, body) = call(self_check_event(), &deps(&f)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    let names: Vec<_> = body["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| (c["name"].clone(), c["ok"].clone()))
+        .collect();
+    assert_eq!(names.len(), 3, "{body}");
+    assert!(names.iter().all(|(_, ok)| ok == &json!(true)), "{body}");
+    // The readiness checks carry no credential; nothing is written.
+    for server in [&f.customers, &f.orders] {
+        for r in server.received_requests().await.unwrap_or_default() {
+            assert_eq!(r.method.as_str(), "GET");
+            if r.url.path() == "/ready" {
+                assert!(r.headers.get("authorization").is_none());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_self_check_fails_naming_the_check_when_an_api_is_not_ready_or_refuses_the_token() {
+    let f = fakes().await;
+    ready_answers(&f.customers, 200).await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/ready"))
+        .respond_with(problem(503, "not_ready"))
+        .mount(&f.orders)
+        .await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/internal/customers/1"))
+        .respond_with(problem(401, "invalid_token"))
+        .mount(&f.customers)
+        .await;
+    let (status, body) = call(self_check_event(), &deps(&f)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "failed");
+    let failed: Vec<_> = body["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == json!(false))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_owned(),
+                c["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            ("orders-api ready".to_owned(), json!(503)),
+            ("customers-api authenticated read".to_owned(), json!(401)),
+        ]
+    );
+    assert_leaks_nothing(
+        &body,
+        &["not_ready happened", "invalid_token happened", "127.0.0.1"],
+    );
+}

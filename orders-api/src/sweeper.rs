@@ -101,7 +101,7 @@ impl SweeperHealth {
         let due_since = self.due_since.load(Ordering::Relaxed);
         if due_since != 0 && now - due_since > three(self.interval) {
             return Some(format!(
-                "a due reservation sweep has not completed for {} s",
+                "the reservation sweeper has not completed a due sweep for {} s",
                 now - due_since
             ));
         }

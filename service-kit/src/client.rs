@@ -203,7 +203,8 @@ pub struct Request<'a, B: ?Sized = ()> {
 }
 
 impl<'a> Request<'a> {
-    /// A request with no caller, precondition, key or body.
+    /// A request with no precondition, key or body; `bearer` empty: with
+    /// no credential at all (an open route).
     pub fn new(name: &'static str, method: Method, path: String, bearer: &'a str) -> Self {
         Self {
             name,
@@ -363,12 +364,15 @@ impl Client {
             .http
             .request(req.method.clone(), format!("{base}{}", req.path))
             .timeout(timeout)
-            .bearer_auth(req.bearer)
             // How long this attempt will wait: the callee's deadline.
             .header(
                 crate::deadline::HEADER_NAME,
                 crate::deadline::header_value(timeout),
             );
+        // An open route (a readiness check) is asked with no credential.
+        if !req.bearer.is_empty() {
+            builder = builder.bearer_auth(req.bearer);
+        }
         if let Some(id) = correlation::current() {
             builder = builder.header(correlation::HEADER_NAME, id.as_str());
         }
