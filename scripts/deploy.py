@@ -129,6 +129,8 @@ PROFILES = {
 OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage", "JwtJwks")
 # The most a key set may weigh (a template parameter holds 4096 bytes).
 JWKS_MAX_BYTES = 4096
+# An image named by its digest (the template's AllowedPattern, too).
+IMAGE_BY_DIGEST = re.compile(r"[^@ ]+@sha256:[0-9a-f]{64}")
 # What holds the data: never replaced or deleted by a deploy unless
 # DEPLOY_ALLOW_REPLACE names it (and the stack policy denies it otherwise).
 PROTECTED = ("DatabaseCluster", "UserPool")
@@ -194,6 +196,13 @@ class Settings:
                                   ("ORDERS_IMAGE", self.orders_image)) if not i]
         if missing:
             raise DeployError(f"set {', '.join(missing)} (make images prints them; docs/deploy.md)")
+        # A tag can be moved or reused; a digest is the build itself, so a
+        # task started later (scaling, a replaced task) runs the same code.
+        by_tag = [v for v, i in (("CUSTOMERS_IMAGE", self.customers_image), ("ORDERS_IMAGE", self.orders_image))
+                  if not IMAGE_BY_DIGEST.fullmatch(i)]
+        if by_tag:
+            raise DeployError(f"{', '.join(by_tag)} must name the image by digest (repository@sha256:...), "
+                              "as make images prints it")
 
     def int_parameter(self, name: str, default: int) -> int:
         raw = self.parameters.get(name)

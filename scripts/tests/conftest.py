@@ -48,8 +48,8 @@ def moto(monkeypatch, tmp_path):
         "AWS_MAX_ATTEMPTS": "1",
         "FAKE_SAM_LOG": str(tmp_path / "sam.log"),
         "SAM": f"{sys.executable} {ROOT / 'scripts' / 'tests' / 'fake_sam.py'}",
-        "CUSTOMERS_IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/customers-api:abc",
-        "ORDERS_IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:abc",
+        "CUSTOMERS_IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/customers-api@sha256:" + "c" * 64,
+        "ORDERS_IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api@sha256:" + "0" * 64,
     }
     for k in list(os.environ):
         if k.startswith("DEPLOY_") or k.startswith("AWS_PROFILE"):

@@ -350,3 +350,16 @@ def test_a_new_stack_is_created_unprotected_then_protected_and_given_its_policy(
     assert done.returncode == 0, done.stdout + done.stderr
     again = [overrides(c) for c in sam_calls(moto)[4:6]]
     assert [o["DatabaseDeletionProtection"] for o in again] == ["false", "false"]
+
+
+def test_images_by_tag_are_refused_a_digest_is_the_release():
+    tagged = {"CUSTOMERS_IMAGE": "r/customers-api:abc", "ORDERS_IMAGE": "r/orders-api@sha256:" + "0" * 64}
+    with pytest.raises(deploy.DeployError, match="CUSTOMERS_IMAGE must name the image by digest"):
+        deploy.Settings.from_env(tagged, seed=False).require_images()
+    import re
+    from samcli.yamlhelper import yaml_parse
+    declared = yaml_parse((ROOT / "template.yaml").read_text())["Parameters"]
+    for name in ("CustomersImage", "OrdersImage", "MigrateImage"):
+        pattern = declared[name]["AllowedPattern"]
+        assert re.fullmatch(pattern, tagged["ORDERS_IMAGE"]) and re.fullmatch(pattern, "")
+        assert not re.fullmatch(pattern, tagged["CUSTOMERS_IMAGE"]), name
