@@ -127,8 +127,13 @@ PROFILES = {
 }
 # Set by this script itself.
 OWN_PARAMETERS = ("Stage", "MigrateImage", "CustomersImage", "OrdersImage", "JwtJwks")
-# The most a key set may weigh (a template parameter holds 4096 bytes).
-JWKS_MAX_BYTES = 4096
+# The most a key set may weigh once compacted: what the function's
+# environment (4 KB in all, Lambda's limit) holds beside its other variables
+# at their longest (the template contract test adds them up).
+JWKS_MAX_BYTES = 2304
+# What checking a signature needs of a key; the rest (x5c certificate
+# chains, x5t thumbprints) only weighs.
+JWK_MEMBERS = ("kty", "kid", "use", "alg", "n", "e", "crv", "x", "y")
 # An image named by its digest (the template's AllowedPattern, too).
 IMAGE_BY_DIGEST = re.compile(r"[^@ ]+@sha256:[0-9a-f]{64}")
 # What holds the data: never replaced or deleted by a deploy unless
@@ -240,19 +245,27 @@ class Aws:
             raise DeployError(f"the issuer's key set must be fetched over https, not {url}")
         try:
             with urllib.request.urlopen(url, timeout=10) as res:  # noqa: S310 (scheme checked above)
-                body = res.read(JWKS_MAX_BYTES + 1)
+                body = res.read(65536)  # before compaction: certificates weigh
         except (urllib.error.URLError, TimeoutError) as e:
             raise DeployError(f"could not fetch the issuer's key set at {url}: {e}") from e
         try:
-            document = json.loads(body)
-            keys = document["keys"]
-            assert isinstance(keys, list) and keys and all(isinstance(k, dict) and k.get("kid") for k in keys)
+            compact = compact_jwks(json.loads(body))
         except (ValueError, KeyError, AssertionError) as e:
-            raise DeployError(f"{url} is not a key set (JWKS) with named keys") from e
-        compact = json.dumps(document, separators=(",", ":"))
+            raise DeployError(f"{url} is not a key set (JWKS) with named signing keys") from e
         if len(compact) > JWKS_MAX_BYTES or "'" in compact:
-            raise DeployError(f"the key set at {url} does not fit a template parameter: set DEPLOY_JWKS_INLINE=0")
+            raise DeployError(f"the key set at {url} weighs {len(compact)} bytes, more than the function's "
+                              f"environment holds beside its other settings ({JWKS_MAX_BYTES}): "
+                              "set DEPLOY_JWKS_INLINE=0 (the components then fetch it themselves)")
         return compact
+
+
+def compact_jwks(document: dict) -> str:
+    """The signing keys of a key set, with only what verification reads, on
+    one line."""
+    keys = [{m: k[m] for m in JWK_MEMBERS if m in k} for k in document["keys"]
+            if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+    assert keys and all(k.get("kid") and k.get("kty") for k in keys)
+    return json.dumps({"keys": keys}, separators=(",", ":"))
 
 
 def say(message: str) -> None:
