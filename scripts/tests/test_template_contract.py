@@ -501,3 +501,45 @@ def test_the_pools_groups_and_scopes_are_the_roles_and_scopes_the_services_know(
     # Operators are made by an admin, never by signing up.
     pool = RESOURCES["UserPool"]["Properties"]
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+
+# --- the database's limits -----------------------------------------------------------------
+
+
+def max_connections_at_least(max_acu: float) -> int:
+    """A floor under Aurora MySQL's default max_connections for a writer of
+    `max_acu` (2 GiB an ACU): the small classes' documented rule, 45 per
+    doubling of memory from 1 GiB (2 GiB: 45, 4 GiB: 90, the documented
+    db.t3.small and db.t3.medium); larger memory only raises it."""
+    import math
+    return int(45 * math.log2(2 * max_acu))
+
+
+def rolling_deploy_connections(max_tasks: int, per_task: int) -> int:
+    """Both APIs at MaxTasks while a deploy runs a second set beside them,
+    plus the migrate task (its pool of 2 and one connection for the users)
+    and room for an admin session (2)."""
+    percent = {RESOURCES[s]["Properties"]["DeploymentConfiguration"]["MaximumPercent"]
+               for s in ("CustomersService", "OrdersService")}
+    assert percent == {200}, percent
+    return 2 * max_tasks * 2 * per_task + 5
+
+
+@pytest.mark.parametrize("profile", ["template defaults", *deploy.PROFILES])
+def test_the_pools_fit_the_databases_connection_limit_at_its_maximum_capacity_during_a_rolling_deploy(profile):
+    values = {n: p.get("Default") for n, p in PARAMETERS.items()}
+    values.update(deploy.PROFILES.get(profile, {}))
+    for task in ("CustomersTaskDefinition", "OrdersTaskDefinition"):
+        c = RESOURCES[task]["Properties"]["ContainerDefinitions"][0]
+        assert env_value(c, "DB_MAX_CONNECTIONS") == {"Ref": "DbConnectionsPerTask"}, task
+    needed = rolling_deploy_connections(int(values["MaxTasks"]), int(values["DbConnectionsPerTask"]))
+    limit = max_connections_at_least(float(values["DatabaseMaxCapacity"]))
+    assert needed <= limit, f"{profile}: {needed} connections at MaxTasks during a deploy, the database takes {limit}"
+
+
+def test_the_slow_query_log_that_is_exported_is_written():
+    cluster = RESOURCES["DatabaseCluster"]["Properties"]
+    assert "slowquery" in cluster["EnableCloudwatchLogsExports"]
+    params = RESOURCES["DatabaseParameters"]["Properties"]["Parameters"]
+    assert params["slow_query_log"] == "1" and params["log_output"] == "FILE"
+    assert float(params["long_query_time"]) > 0
