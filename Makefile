@@ -155,8 +155,8 @@ url-aws: ## The deployed stack's create-and-confirm URL
 seed-aws: ## Load the sample data into the deployed database (the migrate task with --seed)
 	python3 scripts/deploy.py --migrate-only --seed
 
-destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks before deleting)
-	sam delete --stack-name "order-back-office-$${DEPLOY_STAGE:-dev}" --region "$${AWS_REGION:-us-east-1}"
+destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks first, DESTROY_YES=1 does not), then list what outlives it and how to remove each
+	python3 scripts/deploy.py --destroy
 
 deploy-check: ## Offline checks of what deploys: cfn-lint, sam validate, checkov, the template contract test, the deploy script against moto, hadolint, compose
 	scripts/deploy-check.sh

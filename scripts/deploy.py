@@ -34,6 +34,10 @@ come from the environment (docs/deploy.md has the list):
                       (comma-separated; default admin)
       --token USER    signs USER in (password OPERATOR_PASSWORD) and prints
                       their access token (1 h) for the deployed stack
+      --destroy       deletes the stack (`sam delete`, which asks first;
+                      DESTROY_YES=1 does not), after checking that the
+                      database is not protected, then lists what outlives
+                      the stack and the command that removes each
 
 Before each `sam deploy` of an existing stack, and before pass 2, the issuer's
 key set is fetched from the stack's JwtJwksUrl and passed as JwtJwks
@@ -234,6 +238,9 @@ class Aws:
         self.sts = session.client("sts")
         self.secrets = session.client("secretsmanager")
         self.cognito = session.client("cognito-idp")
+        self.rds = session.client("rds")
+        self.ecr = session.client("ecr")
+        self.s3 = session.client("s3")
 
     @staticmethod
     def fetch_jwks(url: str) -> str:
@@ -724,6 +731,70 @@ def wait_services(aws: Aws, cluster: str) -> None:
     )
 
 
+# --- destroy ----------------------------------------------------------------------
+
+
+def leftovers(aws: Aws, settings: Settings, out: dict[str, str], cluster: str | None) -> list[str]:
+    """What outlives the stack (kept on purpose, or never part of it), each
+    with the command that removes it."""
+    region, found = settings.region, []
+    pool = out.get("UserPoolId")
+    if pool:
+        found.append(f"the user pool {pool} and its operators (kept: DeletionPolicy Retain): "
+                     f"aws cognito-idp update-user-pool --region {region} --user-pool-id {pool} "
+                     f"--deletion-protection INACTIVE && aws cognito-idp delete-user-pool --region {region} "
+                     f"--user-pool-id {pool}")
+    if cluster:
+        snapshots = aws.rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster, SnapshotType="manual")
+        for snap in snapshots.get("DBClusterSnapshots", []):
+            name = snap["DBClusterSnapshotIdentifier"]
+            found.append(f"the database's final snapshot {name} (DeletionPolicy Snapshot): aws rds "
+                         f"delete-db-cluster-snapshot --region {region} --db-cluster-snapshot-identifier {name}")
+    for repo in ("customers-api", "orders-api"):
+        try:
+            aws.ecr.describe_repositories(repositoryNames=[repo])
+        except ClientError:
+            continue
+        found.append(f"the ECR repository {repo} (make images made it, with every image): "
+                     f"aws ecr delete-repository --region {region} --repository-name {repo} --force")
+    try:
+        sam = outputs(aws, "aws-sam-cli-managed-default").get("SourceBucket")
+    except ClientError:
+        sam = None
+    if sam:
+        found.append(f"the build uploads under s3://{sam}/{settings.stack}/ (SAM's bucket, shared by every "
+                     f"SAM stack of the region): aws s3 rm --region {region} --recursive "
+                     f"s3://{sam}/{settings.stack}/")
+    found.append("the secrets, in their 7 to 30 day recovery window (CloudFormation schedules their deletion; "
+                 "nothing to do unless you want the names back now)")
+    return found
+
+
+def destroy(settings: Settings, aws: Aws | None = None) -> list[str]:
+    """Deletes the stack; returns what outlives it (leftovers)."""
+    aws = aws or Aws(settings.region)
+    if stack_status(aws, settings.stack) is None:
+        raise DeployError(f"there is no stack {settings.stack} in {settings.region}")
+    out = outputs(aws, settings.stack)
+    cluster = out.get("DatabaseClusterId")
+    if cluster:
+        described = aws.rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
+        if described.get("DeletionProtection"):
+            raise DeployError(f"the database {cluster} is protected from deletion: first "
+                              "DEPLOY_DB_DELETION_PROTECTION=false make deploy (a final snapshot is kept either way)")
+    cmd = [*sam_command(), "delete", "--stack-name", settings.stack, "--region", settings.region]
+    if os.environ.get("DESTROY_YES") == "1":
+        cmd.append("--no-prompts")
+    run(cmd)
+    if stack_status(aws, settings.stack) is not None:
+        raise DeployError(f"{settings.stack} is still there (see its events, or answer sam delete's question)")
+    found = leftovers(aws, settings, out, cluster)
+    say(f"{settings.stack} is deleted. What outlives it, and how to remove each:")
+    for line in found:
+        say(f"  - {line}")
+    return found
+
+
 # --- the whole deploy -------------------------------------------------------------
 
 
@@ -794,9 +865,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--url", action="store_true")
     parser.add_argument("--token", metavar="USER")
     parser.add_argument("--add-operator", metavar="USER")
+    parser.add_argument("--destroy", action="store_true")
     args = parser.parse_args(argv)
     try:
-        if args.url or args.token or args.add_operator:
+        if args.destroy:
+            destroy(Settings.from_env(dict(os.environ), False))
+        elif args.url or args.token or args.add_operator:
             settings = Settings.from_env(dict(os.environ), False)
             aws = Aws(settings.region)
             if args.add_operator:

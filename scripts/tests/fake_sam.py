@@ -60,6 +60,36 @@ def user_pool(session, stage):
     return pool, client
 
 
+def database(session, stage, protected):
+    """The stack's Aurora cluster, its deletion protection as the deploy
+    set it."""
+    rds = session.client("rds")
+    name = f"order-back-office-{stage}-db"
+    try:
+        rds.describe_db_clusters(DBClusterIdentifier=name)
+        rds.modify_db_cluster(DBClusterIdentifier=name, DeletionProtection=protected, ApplyImmediately=True)
+    except rds.exceptions.DBClusterNotFoundFault:
+        rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-mysql", MasterUsername="admin",
+                              MasterUserPassword="not-a-real-one-1", DeletionProtection=protected)
+    return name
+
+
+def delete(argv):
+    """`sam delete`: the stack goes; the cluster leaves its final snapshot
+    (DeletionPolicy Snapshot); the pool stays (Retain)."""
+    session = boto3.session.Session(region_name=arg(argv, "--region"))
+    cfn, rds = session.client("cloudformation"), session.client("rds")
+    stack = arg(argv, "--stack-name")
+    out = {o["OutputKey"]: o["OutputValue"]
+           for o in cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])}
+    cluster = out.get("DatabaseClusterId")
+    if cluster:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster,
+                                       DBClusterSnapshotIdentifier=f"{stack}-databasecluster-final")
+    cfn.delete_stack(StackName=stack)
+    return 0
+
+
 def arg(argv, name):
     return argv[argv.index(name) + 1]
 
@@ -94,11 +124,12 @@ def deploy(argv):
             ecs.create_service(cluster=cluster, serviceName=name, desiredCount=0,
                                taskDefinition=task_def, launchType="FARGATE")
     pool, client = user_pool(session, stage)
+    db_cluster = database(session, stage, params.get("DatabaseDeletionProtection", "true") == "true")
     endpoint = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
     outputs = {"ClusterName": cluster, "UserPoolId": pool, "OperatorsClientId": client,
                "JwtJwksUrl": f"{endpoint}/{pool}/.well-known/jwks.json",
                "MigrateTaskDefinition": task_def, "TaskSubnets": subnet,
-               "ServicesSecurityGroupId": group,
+               "ServicesSecurityGroupId": group, "DatabaseClusterId": db_cluster,
                "CreateAndConfirmUrl": "https://api.example/orchestrator/create-and-confirm-order",
                "ConsoleUrl": "https://api.example/console"}
     body = json.dumps({
@@ -126,6 +157,8 @@ def main(argv):
     log(argv)
     if argv and argv[0] == "deploy":
         return deploy(argv)
+    if argv and argv[0] == "delete":
+        return delete(argv)
     return 0
 
 

@@ -363,3 +363,27 @@ def test_images_by_tag_are_refused_a_digest_is_the_release():
         pattern = declared[name]["AllowedPattern"]
         assert re.fullmatch(pattern, tagged["ORDERS_IMAGE"]) and re.fullmatch(pattern, "")
         assert not re.fullmatch(pattern, tagged["CUSTOMERS_IMAGE"]), name
+
+
+# --- make destroy ---------------------------------------------------------------------------
+
+
+def test_destroy_refuses_a_protected_database_then_deletes_and_lists_what_outlives_the_stack(moto):
+    assert run_deploy().returncode == 0
+    refused = run_deploy("--destroy")
+    assert refused.returncode == 1 and "DEPLOY_DB_DELETION_PROTECTION=false make deploy" in refused.stderr
+    assert [c[0] for c in sam_calls(moto)].count("delete") == 0
+    assert run_deploy(extra_env={"DEPLOY_DB_DELETION_PROTECTION": "false"}).returncode == 0
+    client("ecr").create_repository(repositoryName="orders-api")
+    done = run_deploy("--destroy", extra_env={"DESTROY_YES": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    delete = [c for c in sam_calls(moto) if c[0] == "delete"]
+    assert delete == [["delete", "--stack-name", "order-back-office-dev", "--region", "us-east-1", "--no-prompts"]]
+    pool = client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"][0]["Id"]
+    out = done.stdout
+    assert f"delete-user-pool --region us-east-1 --user-pool-id {pool}" in out
+    assert "delete-db-cluster-snapshot --region us-east-1 --db-cluster-snapshot-identifier order-back-office-dev-databasecluster-final" in out
+    assert "delete-repository --region us-east-1 --repository-name orders-api --force" in out
+    assert "customers-api --force" not in out  # never made, so not listed
+    again = run_deploy("--destroy")
+    assert again.returncode == 1 and "there is no stack" in again.stderr
