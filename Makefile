@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup db dev apis lambda console-test console-shots seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan operator-aws token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup setup-deploy migration-compat db dev apis lambda console-test console-shots seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan operator-aws token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ setup: ## First run: .env from .env.example, the dev issuer's keys (.dev-keys/),
 	scripts/setup-db.sh
 	@echo "building the workspace (all binaries, once; later targets reuse it)"
 	$(CARGO) build --workspace --bins
+
+setup-deploy: ## Only what make deploy needs (Linux or macOS): .venv/ with SAM, cargo-lambda, zig and the linters, the arm64 Rust target; says what else to install (Rust, Docker, the AWS CLI)
+	scripts/setup-deploy.sh
 
 db: ## Create and seed the database of DATABASE_URL if it is empty
 	scripts/setup-db.sh
@@ -75,6 +78,10 @@ chaos: ## 1000 sagas through a fault proxy, orders-api killed twice, customers-a
 fuzz: ## schemathesis against both OpenAPI documents (FUZZ_EXAMPLES per operation, default 100): bench/results/<date>-fuzz.txt
 	$(CARGO) build --workspace --bins
 	FUZZ_RECORD=$${FUZZ_RECORD:-1} scripts/fuzz.sh
+
+migration-compat: ## The previous release's services (built from the commit before the newest migration) serve a smoke flow on this tree's schema; once per new set of migrations
+	$(CARGO) build --workspace --bins
+	scripts/migration-compat.sh $(BASE)
 
 deny: ## cargo deny check: advisories, bans, licenses, sources (offline; see deny.toml)
 	scripts/deny.sh

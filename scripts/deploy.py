@@ -120,10 +120,10 @@ PARAMETERS = {
 # gives each profile's monthly figure.
 PROFILES = {
     # Cheapest sensible: one NAT gateway instead of eight endpoint-AZs, a
-    # database that pauses when idle (the sweeper leaves it alone, the pools
-    # close idle connections after 60 s), one task per API, no Container Insights.
+    # database that pauses when idle (the sweeper looks every 6 hours, the
+    # pools close idle connections after 60 s), one task per API, no Container Insights.
     "dev": {"CreateNatGateway": "true", "DatabaseMinCapacity": "0", "DatabaseMaxCapacity": "2",
-            "MinTasks": "1", "MaxTasks": "2", "SweepIdleIntervalSecs": "3600", "ContainerInsights": "disabled"},
+            "MinTasks": "1", "MaxTasks": "2", "SweepIdleIntervalSecs": "21600", "ContainerInsights": "disabled"},
     # Two tasks per API across two AZs, endpoints (no single AZ to lose), a
     # database that stays warm.
     "prod": {"CreateNatGateway": "false", "DatabaseMinCapacity": "0.5", "DatabaseMaxCapacity": "4",
