@@ -27,7 +27,8 @@ else
 fi
 command -v docker >/dev/null 2>&1 || missing+=("Docker (make images builds the images with it)")
 command -v aws >/dev/null 2>&1 || missing+=("the AWS CLI v2 (make images pushes to ECR with it; docs/deploy.md)")
-echo "deploy tools ready in .venv/ ($("$venv/bin/sam" --version), $("$venv/bin/cargo-lambda" --version 2>&1 | awk 'NR==1{print $1, $2}'))"
+lambda_version=$("$venv/bin/python" -m pip show cargo-lambda 2>/dev/null | awk '/^Version:/{print $2}')
+echo "deploy tools ready in .venv/ ($("$venv/bin/sam" --version), cargo-lambda $lambda_version)"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "still needed, not installed by this script:"
   for m in "${missing[@]}"; do echo "  - $m"; done

@@ -375,8 +375,13 @@ def test_sam_releases_the_function_by_alias_behind_alarms(monkeypatch):
         assert out[name]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
     assert groups[0]["Properties"]["AutoRollbackConfiguration"]["Enabled"] is True
     # The HTTP API invokes the alias, so a canary's traffic split applies to it.
-    permissions = [r for r in out.values() if r["Type"] == "AWS::Lambda::Permission"]
+    permissions = [r for r in out.values() if r["Type"] == "AWS::Lambda::Permission"
+                   and "Orchestrator" in json.dumps(r["Properties"]["FunctionName"])]
     assert permissions and all("Aliaslive" in json.dumps(p["Properties"]["FunctionName"]) for p in permissions)
+    # The only other: EventBridge may run the key-set check.
+    others = [r["Properties"] for r in out.values() if r["Type"] == "AWS::Lambda::Permission"
+              and "Orchestrator" not in json.dumps(r["Properties"]["FunctionName"])]
+    assert [(p["FunctionName"], p["Principal"]) for p in others] == [({"Ref": "KeySetCheck"}, "events.amazonaws.com")]
     fn = out["OrchestratorFunction"]["Properties"]
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert fn["LoggingConfig"]["LogFormat"] == "JSON"
