@@ -30,15 +30,21 @@ if [ -e "$stamp" ]; then
   echo "migration-compat: $(git rev-parse --short "$base")'s services against these migrations passed before ($stamp)"
   exit 0
 fi
-new_bin="${CARGO_TARGET_DIR:-target}/debug"
+target="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")"
+new_bin="$target/debug"
 old_tree="$cache/migration-compat-worktree"
-old_target="$cache/migration-compat-target"
 echo "--- the previous release ($(git log -1 --format='%h %s' "$base" | cut -c1-72)) in a worktree"
 git worktree remove --force "$old_tree" 2>/dev/null || rm -rf "$old_tree"
 git worktree prune
 git worktree add --detach "$old_tree" "$base" >/dev/null
-(cd "$old_tree" && CARGO_TARGET_DIR="$old_target" cargo build -q -p customers-api -p orders-api --bins)
-old_bin="$old_target/debug"
+# Built in the same target directory (the dependencies are compiled once;
+# the worktree's own crates have artifacts of their own, by path), then its
+# binaries copied aside, and this tree's put back in place (cargo links them
+# again; nothing is recompiled).
+(cd "$old_tree" && CARGO_TARGET_DIR="$target" cargo build -q -p customers-api -p orders-api --bins)
+old_bin=$(mktemp -d)
+cp "$target/debug/customers-api" "$target/debug/orders-api" "$old_bin/"
+CARGO_TARGET_DIR="$target" cargo build -q --workspace --bins
 echo "--- this tree's services migrate a fresh database"
 export SERVICE_TOKEN=migration-compat-service-token
 start_apis migration_compat "$new_bin" warn
@@ -75,4 +81,5 @@ call GET "$O/orders?customer_id=$customer" >/dev/null
 [ "$(call POST "$O/orders/$order/cancel" | field 'd["status"]')" = CANCELED ]
 mkdir -p "$(dirname "$stamp")" && date -u +%FT%TZ > "$stamp"
 git worktree remove --force "$old_tree"
+rm -rf "$old_bin"
 echo "migration-compat: $(git rev-parse --short "$base")'s services passed the smoke flow on this tree's schema"
