@@ -23,6 +23,8 @@ import re
 import sys
 from pathlib import Path
 
+from graphs import strongly_connected
+
 # The parts of a resource CloudFormation reads references from.
 SECTIONS = ("Properties", "UpdatePolicy", "CreationPolicy", "Metadata")
 SUB_NAME = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z0-9.]+)?\}")
@@ -71,59 +73,13 @@ def edges(template: dict) -> dict[str, list[tuple[str, str]]]:
 
 def cycles(graph: dict[str, list[tuple[str, str]]]) -> list[list[tuple[str, str, str]]]:
     """One cycle per strongly connected component that has one, as
-    (from, to, where) steps: Tarjan's algorithm, then a walk inside the
-    component back to where it started."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    components: list[set[str]] = []
-    counter = [0]
-
-    def visit(start: str) -> None:
-        # Iterative, so a long chain of resources cannot hit Python's recursion limit.
-        work = [(start, iter(graph[start]))]
-        index[start] = low[start] = counter[0]
-        counter[0] += 1
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child, _ in children:
-                if child not in index:
-                    index[child] = low[child] = counter[0]
-                    counter[0] += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(graph[child])))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.add(member)
-                    if member == node:
-                        break
-                components.append(component)
-
-    for name in sorted(graph):
-        if name not in index:
-            visit(name)
+    (from, to, where) steps: a walk inside the component back to where it
+    started."""
+    targets = {node: [t for t, _ in out] for node, out in graph.items()}
     found = []
-    for component in components:
+    for component in strongly_connected(targets, sorted(graph)):
         start = min(component)
-        if len(component) == 1 and not any(t == start for t, _ in graph[start]):
+        if len(component) == 1 and start not in targets[start]:
             continue
         found.append(_walk(graph, component, start))
     return found

@@ -15,6 +15,8 @@ import os
 import re
 import sys
 
+from graphs import strongly_connected
+
 CRATES = ["contracts", "service-kit", "customers-api", "orders-api", "orchestrator-lambda", "bench"]
 
 
@@ -160,34 +162,7 @@ def all_sources(root):
 
 
 def cycles(edges, nodes):
-    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
-
-    def visit(v):
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in edges.get(v, ()):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(comp)
-
-    for v in nodes:
-        if v not in index:
-            visit(v)
-    return out
+    return [sorted(c) for c in strongly_connected(edges, nodes) if len(c) > 1]
 
 
 def main():
