@@ -34,7 +34,7 @@ echo "--- checkov, as written and translated (skips are in the template, each wi
 .venv/checkov/bin/checkov -f "$work/translated.json" --framework cloudformation --compact --quiet --skip-download
 if [ -n "${TEMPLATE:-}" ]; then echo "deploy checks of $template passed"; exit 0; fi
 echo "--- the template contract test and the deploy script against moto (pytest)"
-python3 -m pytest -q scripts/tests
+python3 -m pytest -q -n 2 scripts/tests
 echo "--- sam local's env file against the template"
 python3 scripts/sam-local-env.py check
 echo "--- hadolint"
