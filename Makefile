@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # `cargo run -p`, which would build the workspace again with other features).
 RELEASE_BIN = $${CARGO_TARGET_DIR:-target}/release
 
-.PHONY: help setup setup-deploy migration-compat db dev apis lambda console-test console-shots seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan operator-aws token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
+.PHONY: help setup setup-deploy tools-outdated migration-compat db dev apis lambda console-test console-shots seed-aws invoke deny bootstrap-check destroy sam-local sam-invoke docker-engine docker-bases image-arm64-check ecs-local docker-check up down images deploy deploy-plan operator-aws token-aws url-aws deploy-check sam-build run-customers run-orders test bench bench-compare chaos fuzz lint fmt token schema openapi sqlx-prepare sqlx-check ci clean-test-dbs
 
 help: ## This list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -164,6 +164,9 @@ seed-aws: ## Load the sample data into the deployed database (the migrate task w
 
 destroy: ## Delete the deployed stack (DEPLOY_STAGE, default dev; asks first, DESTROY_YES=1 does not), then list what outlives it and how to remove each
 	python3 scripts/deploy.py --destroy
+
+tools-outdated: ## Which pinned Python tools PyPI has newer releases of (fails when a deploy linter is behind: cfn-lint, checkov, SAM)
+	python3 scripts/tools-outdated.py
 
 deploy-check: ## Offline checks of what deploys: cfn-lint, sam validate, checkov, the template contract test, the deploy script against moto, hadolint, compose
 	scripts/deploy-check.sh
