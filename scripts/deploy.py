@@ -311,15 +311,22 @@ def quota(aws: Aws, spec: tuple[str, str, int, str]) -> tuple[float, str]:
         return float(default), "assumed default (Service Quotas did not answer)"
 
 
-def stack_status(aws: Aws, stack: str) -> str | None:
-    """The stack's status; None when there is none (or only a deleted one,
-    or one that a change set announced and nothing created)."""
+def unless_no_stack(call, **kwargs):
+    """`call(**kwargs)`, or None when CloudFormation says the stack does
+    not exist."""
     try:
-        stacks = aws.cfn.describe_stacks(StackName=stack)["Stacks"]
+        return call(**kwargs)
     except ClientError as e:
         if "does not exist" in str(e):
             return None
         raise
+
+
+def stack_status(aws: Aws, stack: str) -> str | None:
+    """The stack's status; None when there is none (or only a deleted one,
+    or one that a change set announced and nothing created)."""
+    described = unless_no_stack(aws.cfn.describe_stacks, StackName=stack)
+    stacks = described["Stacks"] if described else []
     live = [s["StackStatus"] for s in stacks if s.get("StackStatus") not in ("DELETE_COMPLETE", "REVIEW_IN_PROGRESS")]
     return live[0] if live else None
 
@@ -550,13 +557,10 @@ def review_change_set(changes: list[dict], allowed: tuple[str, ...]) -> list[str
 def pending_change_set(aws: Aws, stack: str) -> dict | None:
     """The change set `sam deploy --no-execute-changeset` just made, if it
     found anything to change."""
-    try:
-        summaries = aws.cfn.list_change_sets(StackName=stack)["Summaries"]
-    except ClientError as e:
-        if "does not exist" in str(e):
-            return None
-        raise
-    ready = [c for c in summaries if c.get("ExecutionStatus") == "AVAILABLE"]
+    listed = unless_no_stack(aws.cfn.list_change_sets, StackName=stack)
+    if listed is None:
+        return None
+    ready = [c for c in listed["Summaries"] if c.get("ExecutionStatus") == "AVAILABLE"]
     if not ready:
         return None
     newest = max(ready, key=lambda c: c["CreationTime"])

@@ -38,6 +38,16 @@ def longest(value) -> str:
     raise AssertionError(f"cannot size {value}")
 
 
+class Published(io.BytesIO):
+    """An issuer's answer, as urlopen gives it (a context manager)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
 def test_the_functions_environment_holds_the_largest_key_set_allowed():
     env = translate.translate()["Resources"]["OrchestratorFunction"]["Properties"]["Environment"]["Variables"]
     worst = {k: longest(v) for k, v in env.items()}
@@ -67,14 +77,7 @@ def test_a_key_set_keeps_only_its_signing_keys_and_what_verification_reads():
 def test_a_key_set_too_large_for_the_environment_is_refused(monkeypatch):
     big = {"keys": [{"kty": "RSA", "kid": f"k{i}", "n": "n" * 700, "e": "AQAB"} for i in range(4)]}
 
-    class Answer(io.BytesIO):
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return False
-
-    monkeypatch.setattr(deploy.urllib.request, "urlopen", lambda url, timeout: Answer(json.dumps(big).encode()))
+    monkeypatch.setattr(deploy.urllib.request, "urlopen", lambda url, timeout: Published(json.dumps(big).encode()))
     with pytest.raises(deploy.DeployError, match="more than the function's environment holds"):
         deploy.Aws.fetch_jwks("https://issuer.example/jwks.json")
 
@@ -82,15 +85,6 @@ def test_a_key_set_too_large_for_the_environment_is_refused(monkeypatch):
 # --- the drift check --------------------------------------------------------------------------
 
 CHECK = TEMPLATE["Resources"]["KeySetCheck"]
-
-
-class Published(io.BytesIO):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
-
 
 def run_check(monkeypatch, published: list[str], deployed: list[str]):
     sent = []
