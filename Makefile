@@ -86,10 +86,12 @@ migration-compat: ## The previous release's services (built from the commit befo
 deny: ## cargo deny check: advisories, bans, licenses, sources (offline; see deny.toml)
 	scripts/deny.sh
 
-lint: ## Formatting, clippy (warnings as errors), and the structure: no circle between modules, no function over 60 lines
+lint: ## Formatting, clippy (warnings as errors), the structure (no circle between modules, no function over 60 lines), names from contracts only, docs that match the tree
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	python3 scripts/structure.py
+	python3 scripts/names_check.py
+	python3 scripts/docs_check.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -98,7 +100,7 @@ token: ## Print a dev user token, signed by the dev issuer's key (.dev-keys/; JW
 	@SCOPE="$(SCOPE)" ROLE="$(ROLE)" scripts/mint-token.sh $${SUB:-dev-user}
 
 schema: ## Regenerate db/schema.sql from the services' migrations
-	UPDATE_SCHEMA=1 $(CARGO) test -q -p service-kit --test schema
+	UPDATE_SCHEMA=1 $(CARGO) test -q -p kit-server --test schema
 
 openapi: ## Rewrite each API's openapi.yaml from the code
 	UPDATE_OPENAPI=1 $(CARGO) test -q -p customers-api --test api openapi

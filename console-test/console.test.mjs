@@ -16,6 +16,9 @@ const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const URL_ = must("CONSOLE_URL");
 const ORIGIN = new URL(URL_).origin;
+// The page's own address: under `cargo lambda watch` the function is mounted
+// at /lambda-url/orchestrator-lambda/, so the console is not at the root.
+const PAGE_URL = `${ORIGIN}${new URL(URL_).pathname}`;
 const ADMIN = must("ADMIN_TOKEN");
 const VIEWER = must("VIEWER_TOKEN");
 const OPERATOR = must("OPERATOR_TOKEN");
@@ -37,7 +40,7 @@ const oidc = { codes: new Map(), exchanged: 0, refused: [], loggedOut: 0 };
 const b64url = (buf) => buf.toString("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 function standInProvider(req, res) {
   const url = new URL(req.url, `http://127.0.0.1:${OIDC_PORT}`);
-  const redirect = `${ORIGIN}/console`;
+  const redirect = PAGE_URL;
   if (url.pathname === "/oauth2/authorize") {
     const q = url.searchParams;
     const ok = q.get("response_type") === "code" && q.get("client_id") === "console-test-client"
@@ -400,7 +403,11 @@ test("the first view stays under 150 KB, with the page's CSP and long-lived hash
   await page.waitForLoadState("networkidle");
   assert.ok(bytes < FIRST_VIEW_BUDGET, `first view transferred ${bytes} bytes`);
   assert.equal(assets.length, 2, "one script, one stylesheet");
-  for (const a of assets) assert.match(a.headers()["cache-control"], /max-age=31536000, immutable/);
+  for (const a of assets) {
+    assert.match(a.headers()["cache-control"], /max-age=31536000, immutable/);
+    assert.equal(a.status(), 200);
+    assert.ok(a.url().startsWith(`${PAGE_URL}/`), `${a.url()} is served under the page's own mount`);
+  }
   // An inline script is refused by the policy.
   const ran = await page.evaluate(() => new Promise((resolve) => {
     document.addEventListener("securitypolicyviolation", () => resolve(false), { once: true });

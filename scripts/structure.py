@@ -17,7 +17,7 @@ import sys
 
 from graphs import strongly_connected
 
-CRATES = ["contracts", "service-kit", "customers-api", "orders-api", "orchestrator-lambda", "bench"]
+CRATES = ["contracts", "kit/identity", "kit/runtime", "kit/client", "kit/server", "kit/testing", "customers-api", "orders-api", "orchestrator-lambda", "bench"]
 
 
 def modules(src):

@@ -21,10 +21,8 @@ fn service_tokens() -> String {
     format!("orders-api={SERVICE_TOKEN},orchestrator={ORCHESTRATOR_TOKEN}")
 }
 
-use service_kit::testing::process::{as_lambda_function, lambda_runtime_api};
-pub use service_kit::testing::process::{
-    cpu_seconds_of, free_port, wait_listening, wait_ready, Proc,
-};
+use kit_testing::process::{as_lambda_function, lambda_runtime_api};
+pub use kit_testing::process::{free_port, wait_listening, wait_ready, Proc};
 
 /// The pid of the database server on this machine, if it runs here.
 pub fn database_pid() -> Option<u32> {
@@ -63,7 +61,7 @@ fn base_command(bin: &str) -> anyhow::Result<Command> {
     let mut cmd = Command::new(workspace_bin(bin)?);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env("SERVICE_TOKENS", service_tokens())
         .env("RUST_LOG", "info");
@@ -206,6 +204,17 @@ pub fn function_binary(
     Proc::spawn(name, cmd, &log_dir())
 }
 
+/// CPU time (user + system) of process `pid` so far, in seconds.
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 /// Peak resident set size (`VmHWM`) of process `pid`, in KiB.
 pub fn peak_rss_kib_of(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -239,7 +248,7 @@ pub fn watch(
         .args(["--concurrency", &concurrency.to_string()])
         .args(["-A", "127.0.0.1", "-P", &port.to_string()])
         .env("CARGO_TARGET_DIR", target_dir()?)
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("SERVICE_TOKEN", ORCHESTRATOR_TOKEN)
         .env("RUST_LOG", "info")
         .env("CUSTOMERS_API_BASE", customers_base)
@@ -267,7 +276,7 @@ pub fn function_start_cpu_seconds(via_cargo: bool) -> anyhow::Result<f64> {
     // than the start itself).
     cmd.env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0")
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("SERVICE_TOKEN", ORCHESTRATOR_TOKEN)
         .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
         .env("ORDERS_API_BASE", "http://127.0.0.1:9")
@@ -330,7 +339,7 @@ pub fn descendants(pid: u32) -> Vec<(u32, String)> {
 
 /// A user token for the APIs, valid for an hour.
 pub fn user_token() -> String {
-    service_kit::testing::mint_token("bench", 3600, serde_json::json!({}))
+    kit_testing::mint_token("bench", 3600, serde_json::json!({}))
 }
 
 /// Default headers of the load's client: the caller's token, which the saga

@@ -4,6 +4,30 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+crate::names! {
+    /// What kind of change an event records (its `type`).
+    pub enum EventKind {
+        /// An order was created (stock reserved).
+        OrderCreated = "order.created",
+        /// An order was confirmed.
+        OrderConfirmed = "order.confirmed",
+        /// An order was canceled (its stock released).
+        OrderCanceled = "order.canceled",
+        /// The sweeper released an unconfirmed order's stock.
+        OrderExpired = "order.expired",
+        /// A product was created.
+        ProductCreated = "product.created",
+        /// A product's name, price or stock changed.
+        ProductUpdated = "product.updated",
+        /// A customer was created.
+        CustomerCreated = "customer.created",
+        /// A customer's details were replaced.
+        CustomerReplaced = "customer.replaced",
+        /// A customer was deleted.
+        CustomerDeleted = "customer.deleted",
+    }
+}
+
 /// One change, written in the change's own transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]

@@ -6,15 +6,26 @@
 //!
 //! With the `schema` feature the types also describe themselves for OpenAPI.
 
+// The macro `codes!` names this crate by its name, inside it too.
+extern crate self as contracts;
+
+pub mod codes;
 pub mod customers;
 pub mod events;
+pub mod headers;
 pub mod ids;
+pub mod invalid;
 pub mod orders;
 pub mod problem;
 pub mod saga;
+pub mod text;
 
+#[doc(hidden)]
+pub use serde as __serde;
+
+pub use codes::ProblemCode;
 pub use customers::{Customer, CustomerInput};
-pub use events::{Event, EventPage};
+pub use events::{Event, EventKind, EventPage};
 pub use ids::{CustomerId, OrderId, ProductId};
 pub use orders::{
     Order, OrderInput, OrderItem, OrderItemInput, OrderStatus, Product, ProductInput,

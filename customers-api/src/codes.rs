@@ -2,9 +2,9 @@
 //! act on (`customer_not_found`, a `contracts::Code`), and the kit's.
 
 use contracts::Code;
-use service_kit::problem::{every_code, DocumentedCodes};
+use kit_server::problem::{every_code, DocumentedCodes};
 
-service_kit::problem_codes! {
+contracts::codes! {
     /// customers-api's own problem codes.
     pub enum CustomersCode {
         /// Another customer has this email (409).
@@ -31,6 +31,6 @@ mod tests {
     #[test]
     fn every_code_is_documented_once() {
         let doc = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
-        service_kit::testing::assert_codes_documented(CustomersCode::ALL, &every(), &doc);
+        kit_testing::assert_codes_documented(CustomersCode::ALL, &every(), &doc);
     }
 }

@@ -1,8 +1,8 @@
 //! Customer values, parsed once at the edge: past a handler's first lines
 //! nothing is unchecked.
 
+use contracts::invalid::Invalid;
 pub use contracts::{Customer, CustomerId, CustomerInput};
-use service_kit::invalid::Invalid;
 
 /// Why a customer could not be written: the rules of customers, free of
 /// HTTP. The route layer turns each into a problem document.
@@ -18,7 +18,7 @@ pub struct CustomerName(String);
 
 impl CustomerName {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        service_kit::text::display_name(raw).map(Self)
+        contracts::text::display_name(raw).map(Self)
     }
 }
 

@@ -1,5 +1,6 @@
 use customers_api::startup;
-use service_kit::{config::HttpSettings, http};
+use kit_runtime::config::HttpSettings;
+use kit_server::http;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

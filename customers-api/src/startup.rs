@@ -3,12 +3,10 @@
 use std::net::TcpListener;
 
 use actix_web::{dev::Server, web};
-use service_kit::{
-    config::HttpSettings,
-    db,
-    http::{self, serve, Application, ServerParts},
-    ops,
-};
+use kit_runtime::config::HttpSettings;
+use kit_server::db;
+use kit_server::http::{self, serve, Application, ServerParts};
+use kit_server::ops;
 use sqlx::MySqlPool;
 use utoipa::OpenApi;
 

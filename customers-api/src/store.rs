@@ -2,11 +2,10 @@
 //! its event (`customer_events`) in its own transaction.
 
 use chrono::{DateTime, Utc};
-use service_kit::{
-    db::now,
-    events::{self, Changes, EventLog, Record, Stamp},
-    pagination::{contains_pattern, PageRequest},
-};
+use contracts::EventKind;
+use kit_server::db::now;
+use kit_server::events::{self, Changes, EventLog, Record, Stamp};
+use kit_server::pagination::{contains_pattern, PageRequest};
 use sqlx::MySqlPool;
 
 use crate::domain::{Customer, CustomerError, CustomerId, NewCustomer};
@@ -73,7 +72,7 @@ const ACTIVE_EMAIL_KEY: &str = "uq_customers_active_email";
 /// The unique key on active emails refused the write; any other error (a
 /// violation of another key among them) stays what it is.
 fn email_taken(e: sqlx::Error) -> StoreError {
-    match service_kit::db::unique_key(&e) {
+    match kit_server::db::unique_key(&e) {
         Some(key) if key == ACTIVE_EMAIL_KEY => CustomerError::EmailTaken.into(),
         _ => e.into(),
     }
@@ -107,7 +106,7 @@ pub async fn insert(
         .fold(Changes::new(), |ch, (field, v)| ch.set(field, v));
     let created = Record {
         subject: id.get(),
-        kind: "customer.created",
+        kind: EventKind::CustomerCreated,
         changes,
     };
     events::append(&mut tx, CUSTOMER_EVENTS, &Stamp::new(actor, at), &[created]).await?;
@@ -167,7 +166,7 @@ pub async fn replace(
         });
     let replaced = Record {
         subject: id.get(),
-        kind: "customer.replaced",
+        kind: EventKind::CustomerReplaced,
         changes,
     };
     events::append(
@@ -220,7 +219,7 @@ pub async fn soft_delete(
     .await?;
     let deleted = Record {
         subject: id.get(),
-        kind: "customer.deleted",
+        kind: EventKind::CustomerDeleted,
         changes: Changes::new()
             .removed("name", before.name)
             .removed("email", before.email),

@@ -6,7 +6,12 @@
 
 const config = JSON.parse(document.getElementById("console-config").textContent || "{}");
 const SAGA_PATH = "/orchestrator/create-and-confirm-order";
-const CONSOLE_PATH = "/console";
+// Where the page is mounted: "" at the root, "/lambda-url/<name>" under
+// `cargo lambda watch`, "/<stage>" behind an API Gateway stage. Every URL of
+// this origin (the saga, the sign-in's return) is made from it, never from "/".
+const PAGE_PATH = location.pathname.replace(/\/+$/, "");
+const MOUNT = PAGE_PATH.replace(/\/console$/, "");
+const PAGE_URL = `${location.origin}${PAGE_PATH}`;
 const PAGE = 20;
 
 // ---------------------------------------------------------------- helpers
@@ -101,7 +106,7 @@ const who = () => session.claims?.username || session.claims?.["cognito:username
 function signOut() {
   Object.assign(session, { token: null, claims: null, scopes: new Set(), groups: [] });
   if (config.oidc?.logout_url) {
-    const back = `${location.origin}${CONSOLE_PATH}`;
+    const back = PAGE_URL;
     location.assign(`${config.oidc.logout_url}?client_id=${encodeURIComponent(config.oidc.client_id)}&logout_uri=${encodeURIComponent(back)}`);
     return;
   }
@@ -118,7 +123,7 @@ async function startOidc() {
   const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
   sessionStorage.setItem("pkce", JSON.stringify({ verifier, state, back: location.hash }));
   const q = new URLSearchParams({
-    response_type: "code", client_id: o.client_id, redirect_uri: `${location.origin}${CONSOLE_PATH}`,
+    response_type: "code", client_id: o.client_id, redirect_uri: PAGE_URL,
     scope: o.scopes, state, code_challenge: challenge, code_challenge_method: "S256",
   });
   location.assign(`${o.authorize_url}?${q}`);
@@ -129,7 +134,7 @@ async function finishOidc() {
   if (!q.has("code") && !q.has("error")) return null;
   const saved = JSON.parse(sessionStorage.getItem("pkce") || "null");
   sessionStorage.removeItem("pkce");
-  history.replaceState(null, "", `${CONSOLE_PATH}${saved?.back || ""}`);
+  history.replaceState(null, "", `${PAGE_PATH}${saved?.back || ""}`);
   if (q.has("error")) return `Sign-in failed: ${q.get("error_description") || q.get("error")}`;
   if (!saved || saved.state !== q.get("state")) return "Sign-in failed: the answer does not match the request. Try again.";
   const res = await fetch(config.oidc.token_url, {
@@ -137,7 +142,7 @@ async function finishOidc() {
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({
       grant_type: "authorization_code", client_id: config.oidc.client_id, code: q.get("code"),
-      redirect_uri: `${location.origin}${CONSOLE_PATH}`, code_verifier: saved.verifier,
+      redirect_uri: PAGE_URL, code_verifier: saved.verifier,
     }),
   });
   if (!res.ok) return `Sign-in failed: the token endpoint answered ${res.status}.`;
@@ -178,8 +183,8 @@ function problemOf(status, json) {
   return { status, code: json?.code, title: json?.title || `HTTP ${status}`, detail: json?.detail, errors: json?.errors };
 }
 
-const customersApi = (path, opts) => api(config.customers_api || "", path, opts);
-const ordersApi = (path, opts) => api(config.orders_api || "", path, opts);
+const customersApi = (path, opts) => api(config.customers_api || MOUNT, path, opts);
+const ordersApi = (path, opts) => api(config.orders_api || MOUNT, path, opts);
 
 // ---------------------------------------------------------------- shared views
 
@@ -529,7 +534,7 @@ async function sagaView(focus) {
       out.replaceChildren(h("p", { role: "status" }, "Placing the order..."));
       const body = { customer_id: Number(draft.customer), idempotency_key: draft.key,
         items: draft.lines.map((l) => ({ product_id: Number(l.product), qty: Number(l.qty) })) };
-      const res = await api("", SAGA_PATH, { method: "POST", body });
+      const res = await api(MOUNT, SAGA_PATH, { method: "POST", body });
       submit.disabled = false;
       draft.result = sagaResult(res);
       await sagaView("result");

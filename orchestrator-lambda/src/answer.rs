@@ -7,8 +7,8 @@ use axum::{
     response::Response,
 };
 use contracts::{CustomerId, OrderId, OrderItem, OrderStatus};
+use kit_runtime::correlation::{self, CorrelationId};
 use serde::Serialize;
-use service_kit::correlation::{self, CorrelationId};
 
 use crate::saga::{Compensation, Completed, Failure, SagaCode, Step};
 
@@ -165,7 +165,7 @@ pub fn success(id: &CorrelationId, completed: Completed) -> Response {
 }
 
 /// The header that marks a saga's answer as a replay.
-pub const REPLAYED: &str = "idempotent-replayed";
+pub const REPLAYED: &str = contracts::headers::IDEMPOTENT_REPLAYED;
 
 /// A failure: its envelope, `Retry-After` when known, `WWW-Authenticate`
 /// for a 401.

@@ -8,11 +8,9 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use service_kit::{
-    client::RetryPolicy,
-    config::{millis_in, optional, parsed_in, required, service_token, AuthSettings},
-    jwks::JwtVerifier,
-};
+use kit_client::RetryPolicy;
+use kit_identity::jwks::JwtVerifier;
+use kit_runtime::config::{millis_in, optional, parsed_in, required, service_token, AuthSettings};
 
 use crate::{
     console::{Console, ConsoleConfig},

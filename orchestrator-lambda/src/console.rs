@@ -15,11 +15,9 @@ use axum::{
     http::{header, HeaderMap, HeaderValue},
     response::Response,
 };
+use kit_identity::scope::{Role, Scope};
+use kit_runtime::config::optional;
 use serde::Serialize;
-use service_kit::{
-    config::optional,
-    scope::{Role, Scope},
-};
 use sha2::{Digest, Sha256};
 
 /// Where the console is served.
@@ -51,6 +49,14 @@ impl Asset {
     /// Its path under [`PATH`].
     pub fn path(&self) -> String {
         format!("{PATH}/{}", self.name)
+    }
+
+    /// How the page names it: relative to the page (`console/app.<hash>.js`
+    /// from `<mount>/console`), so it resolves wherever the function is
+    /// mounted: the root, `/lambda-url/<name>/` under `cargo lambda watch`,
+    /// or an API Gateway stage.
+    pub fn href(&self) -> String {
+        self.path().trim_start_matches('/').to_owned()
     }
 }
 
@@ -187,8 +193,8 @@ pub fn page(config: &ConsoleConfig) -> String {
     let mut settings = serde_json::to_value(config).unwrap_or_default();
     settings["roles"] = roles();
     let json = settings.to_string().replace('<', "\\u003c");
-    PAGE.replace("{{app.js}}", &ASSETS[0].path())
-        .replace("{{app.css}}", &ASSETS[1].path())
+    PAGE.replace("{{app.js}}", &ASSETS[0].href())
+        .replace("{{app.css}}", &ASSETS[1].href())
         .replace("{{config}}", &json)
 }
 
@@ -286,7 +292,11 @@ mod tests {
         assert!(js.name.starts_with("app.") && js.name.ends_with(".js"));
         assert_ne!(js.name, css.name);
         let page = page(&ConsoleConfig::default());
-        assert!(page.contains(&js.path()) && page.contains(&css.path()));
+        assert!(page.contains(&format!(r#"src="{}""#, js.href())));
+        assert!(page.contains(&format!(r#"href="{}""#, css.href())));
+        // Relative to the page, never to the root: the function may be
+        // mounted under a prefix.
+        assert!(js.href().starts_with("console/app.") && !page.contains(r#"="/console"#));
         assert!(!page.contains("{{"), "every placeholder filled");
         assert!(page.contains(r#""order-operator":["customers:read","catalog:read","orders:read","orders:write","orders:cancel"]"#));
     }

@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{anyhow, Context};
 use aws_sdk_ecs::types::{DesiredStatus, HealthStatus};
-use service_kit::client::Target;
+use kit_client::Target;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointSpec {

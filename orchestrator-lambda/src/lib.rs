@@ -5,9 +5,10 @@
 //! other answer needs `Authorization: Bearer <user JWT>`: without a valid
 //! token the answer is 401 and nothing runs.
 //!
-//! The routes are an axum [`Router`] over the dependencies built once per
-//! cold start ([`routes::app`]). The runtime hands each event to [`invoke`],
-//! and so do the tests ([`handler`]), without a runtime.
+//! The routes are an axum [`Router`] over the state built once per cold
+//! start ([`state::AppState`], [`routes::app`]), handed to `lambda_http` as
+//! it is (the runtime's http-axum example); the tests call the same Router
+//! with `oneshot` ([`handler`]), without a runtime.
 
 pub mod answer;
 pub mod config;
@@ -17,19 +18,27 @@ pub mod routes;
 pub mod saga;
 pub mod secrets;
 pub mod self_check;
+pub mod state;
 
 use std::sync::Arc;
 
-use axum::Router;
 use lambda_http::{tower::ServiceExt, Body, Error, Request, Response};
 
 pub use crate::routes::app;
-use crate::saga::Deps;
+use crate::state::AppState;
 
-/// One event through `app`, its answer buffered as the runtime sends it
-/// back (a text body when it is UTF-8).
-pub async fn invoke(app: Router, req: Request) -> Result<Response<Body>, Error> {
-    let res = app.oneshot(req).await?;
+/// One event through the routes over `state` (`oneshot`), as the runtime
+/// would answer it: what the tests call.
+pub async fn handler(req: Request, state: &Arc<AppState>) -> Result<Response<Body>, Error> {
+    let res = app(Arc::clone(state)).oneshot(req).await?;
+    buffered(res).await
+}
+
+/// An answer of the Router with its body read whole, as the runtime sends
+/// it back (a text body when it is UTF-8). `lambda_http::run_concurrent`
+/// needs an answer it can share between threads, which a streaming axum
+/// body is not; an API Gateway answer is buffered anyway.
+pub async fn buffered(res: axum::response::Response) -> Result<Response<Body>, Error> {
     let (parts, body) = res.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await?;
     let body = match String::from_utf8(bytes.to_vec()) {
@@ -37,9 +46,4 @@ pub async fn invoke(app: Router, req: Request) -> Result<Response<Body>, Error> 
         Err(e) => Body::Binary(e.into_bytes()),
     };
     Ok(Response::from_parts(parts, body))
-}
-
-/// One event through the routes over `deps`.
-pub async fn handler(req: Request, deps: &Arc<Deps>) -> Result<Response<Body>, Error> {
-    invoke(app(Arc::clone(deps)), req).await
 }

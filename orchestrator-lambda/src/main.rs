@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
-use lambda_http::{service_fn, Error, Request};
-use orchestrator_lambda::{app, config::Config, invoke, saga::Deps};
-use service_kit::telemetry;
+use kit_runtime::telemetry;
+use lambda_http::{tower::ServiceExt, Error, Request};
+use orchestrator_lambda::{app, buffered, config::Config, state::AppState};
 
 /// One invocation at a time (as Lambda runs a function instance by default)
 /// needs one thread: a current-thread runtime saves the cross-thread wake-ups
@@ -25,8 +25,8 @@ fn main() -> Result<(), Error> {
     runtime.block_on(serve())
 }
 
-/// Config, HTTP clients and the ECS client are built once per cold start and
-/// shared by every invocation.
+/// The settings, the HTTP client and the ECS client are built once per cold
+/// start; the Router over them serves every invocation.
 async fn serve() -> Result<(), Error> {
     telemetry::init("orchestrator-lambda");
     let config = Config::load()
@@ -40,7 +40,10 @@ async fn serve() -> Result<(), Error> {
         },
         "configuration loaded"
     );
-    let deps = Arc::new(Deps::new(config).await?);
-    let app = app(deps);
-    lambda_http::run_concurrent(service_fn(move |req: Request| invoke(app.clone(), req))).await
+    let state = Arc::new(AppState::new(config).await?);
+    // The Router itself, each answer's body read whole ([`buffered`]).
+    let service = ServiceExt::<Request>::map_future(app(state), |answer| async move {
+        buffered(answer.await?).await
+    });
+    lambda_http::run_concurrent(service).await
 }

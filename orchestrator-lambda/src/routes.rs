@@ -11,17 +11,18 @@ use axum::{
     routing::{get, post, MethodRouter},
     Router,
 };
+use kit_runtime::correlation::{self, CorrelationId};
 use lambda_http::Context;
 use serde::Serialize;
-use service_kit::correlation::{self, CorrelationId};
 use tokio::time::Instant;
 
 use crate::{
     answer, console,
     saga::{self, Caller, Completed, Deps, Failure, SagaCode, SagaRequest},
     self_check,
+    state::AppState,
 };
-use service_kit::scope::Scope;
+use kit_identity::scope::Scope;
 
 pub const SAGA_PATH: &str = "/orchestrator/create-and-confirm-order";
 pub const HEALTH_PATH: &str = "/orchestrator/health";
@@ -62,8 +63,9 @@ pub const ROUTES: [Route; 4] = [
 /// What running a saga needs.
 const SAGA_SCOPE: Scope = Scope::OrdersWrite;
 
-/// The function's routes over `deps` (built once per cold start).
-pub fn app(deps: Arc<Deps>) -> Router {
+/// The function's routes over `state` (built once per cold start): the
+/// Router `lambda_http` runs, and the tests call with `oneshot`.
+pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route(ROUTES[0].path, only(ROUTES[0].method, get(health)))
         .route(
@@ -76,11 +78,11 @@ pub fn app(deps: Arc<Deps>) -> Router {
         // HTTP API has no route to it), as the release's pre-traffic hook does.
         .route(self_check::PATH, only("GET", get(self_check)))
         .fallback(route_not_found)
-        .with_state(deps)
+        .with_state(state)
 }
 
 /// `route`, answering 405 with `Allow: allow` to every other method.
-fn only(allow: &'static str, route: MethodRouter<Arc<Deps>>) -> MethodRouter<Arc<Deps>> {
+fn only(allow: &'static str, route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
     route.fallback(move |headers: HeaderMap| async move {
         let f = Failure::request(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -119,8 +121,8 @@ async fn health(headers: HeaderMap) -> Response {
 
 /// `GET /orchestrator/self-check`: 200 when this version can reach and use
 /// both APIs, else 503 ([`self_check`]).
-async fn self_check(State(deps): State<Arc<Deps>>, headers: HeaderMap) -> Response {
-    let report = self_check::run(&deps).await;
+async fn self_check(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let report = self_check::run(&state.saga).await;
     let status = if report.passed() {
         StatusCode::OK
     } else {
@@ -131,8 +133,8 @@ async fn self_check(State(deps): State<Arc<Deps>>, headers: HeaderMap) -> Respon
 
 /// `GET /console`: the page (no token needed: it holds no data; every
 /// call it makes carries the operator's token).
-async fn console_page(State(deps): State<Arc<Deps>>) -> Response {
-    console::serve_page(&deps.config.console)
+async fn console_page(State(state): State<Arc<AppState>>) -> Response {
+    console::serve_page(&state.console)
 }
 
 /// `GET /console/{asset}`: a hashed script or stylesheet, else 404.
@@ -158,10 +160,10 @@ fn header_correlation(headers: &HeaderMap) -> Option<CorrelationId> {
 /// `POST /orchestrator/create-and-confirm-order`: the caller, then the
 /// body, then the saga, under the body's correlation id (else the
 /// header's, else a new one).
-async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Response {
+async fn create_and_confirm(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let header_id = header_correlation(req.headers());
-    let deadline = deadline_of(req.extensions().get::<Context>(), &deps);
-    let caller = match authenticate(req.headers(), &deps, deadline).await {
+    let deadline = deadline_of(req.extensions().get::<Context>(), &state);
+    let caller = match authenticate(req.headers(), &state, deadline).await {
         Ok(caller) => caller,
         Err(f) => return answer::failure(&header_id.unwrap_or_else(CorrelationId::generate), &f),
     };
@@ -174,7 +176,7 @@ async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Resp
         .or(header_id)
         .unwrap_or_else(CorrelationId::generate);
     let outcome = correlation::scope(id.clone(), async {
-        run_logged(&deps, &caller, &parsed?, deadline, &id).await
+        run_logged(&state.saga, &caller, &parsed?, deadline, &id).await
     })
     .await;
     match outcome {
@@ -190,7 +192,7 @@ async fn create_and_confirm(State(deps): State<Arc<Deps>>, req: Request) -> Resp
 /// refused (401) before anything runs, rather than failing half-way.
 async fn authenticate(
     headers: &HeaderMap,
-    deps: &Deps,
+    state: &AppState,
     deadline: Instant,
 ) -> Result<Caller, Failure> {
     let refuse = |why: &str| {
@@ -206,8 +208,8 @@ async fn authenticate(
         .ok_or_else(|| refuse("no Authorization header"))?
         .to_str()
         .map_err(|_| refuse("the Authorization header is not text"))?;
-    let token = service_kit::token::bearer_token(value).map_err(refuse)?;
-    let principal = deps.config.users.verify(token).await.map_err(refuse)?;
+    let token = kit_identity::token::bearer_token(value).map_err(refuse)?;
+    let principal = state.users.verify(token).await.map_err(refuse)?;
     let needed = deadline.saturating_duration_since(Instant::now()).as_secs() as i64 + 1;
     if principal.expires_at - chrono::Utc::now().timestamp() < needed {
         tracing::info!(sub = %principal.subject, "the token expires before the saga could end");
@@ -240,8 +242,8 @@ const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
 
 /// When this invocation must have answered: the Lambda deadline minus a
 /// margin, and never later than `SAGA_TIMEOUT_MS` from now.
-fn deadline_of(context: Option<&Context>, deps: &Deps) -> Instant {
-    let cap = deps.config.saga_timeout;
+fn deadline_of(context: Option<&Context>, state: &AppState) -> Instant {
+    let cap = state.saga_timeout;
     let remaining = context
         .map(|ctx| ctx.deadline)
         .filter(|ms| *ms > 0)
@@ -253,7 +255,7 @@ fn deadline_of(context: Option<&Context>, deps: &Deps) -> Instant {
                     u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
                 deadline_ms.saturating_sub(now_ms)
             };
-            Duration::from_millis(left).saturating_sub(deps.config.deadline_margin)
+            Duration::from_millis(left).saturating_sub(state.deadline_margin)
         })
         .unwrap_or(cap);
     let now = Instant::now();

@@ -14,8 +14,8 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use kit_client::{CallError, Request};
 use serde::Serialize;
-use service_kit::client::{CallError, Request};
 use tokio::time::Instant;
 
 use crate::{endpoint::Endpoint, saga::Deps};
@@ -79,7 +79,7 @@ async fn customer_read(deps: &Deps, deadline: Instant) -> Check {
         name,
         Method::GET,
         "/internal/customers/1".into(),
-        &deps.config.service_token,
+        &deps.service_token,
     );
     let answer = deps
         .client

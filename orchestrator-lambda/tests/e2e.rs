@@ -10,12 +10,12 @@ use std::{
 };
 
 use futures_util::future::join_all;
-use serde_json::{json, Value};
-use service_kit::testing::{
+use kit_testing::{
     mint_token,
     process::{as_lambda_function, free_port, lambda_runtime_api, wait_ready, Proc},
     TestDatabase,
 };
+use serde_json::{json, Value};
 use sqlx::MySqlPool;
 
 mod common;
@@ -60,7 +60,7 @@ fn api(logs: &Path, bin: &str, port: u16, db_url: &str, customers_port: u16) -> 
         .env("PORT", port.to_string())
         .env("HOST", "127.0.0.1")
         .env("DATABASE_URL", db_url)
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env(
             "SERVICE_TOKENS",
@@ -99,7 +99,7 @@ fn lambda(
     as_lambda_function(&mut function, port, 8);
     function
         .env("APP_SECRET_ARN", secrets.1)
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
             "CUSTOMERS_API_BASE",
@@ -231,7 +231,7 @@ impl Stack {
     async fn saga_replayed(&self, body: &Value) -> bool {
         let (_, headers, _) = self.saga_answer(Some(&self.token), body).await;
         headers
-            .get("idempotent-replayed")
+            .get(contracts::headers::IDEMPOTENT_REPLAYED)
             .is_some_and(|v| v == "true")
     }
 
@@ -314,7 +314,9 @@ async fn the_saga_end_to_end() {
     // Happy path, in the shape of the contract.
     let (status, headers, first) = stack.saga_answer(Some(&stack.token), &request).await;
     assert!(
-        headers.get("idempotent-replayed").is_none(),
+        headers
+            .get(contracts::headers::IDEMPOTENT_REPLAYED)
+            .is_none(),
         "a first run is no replay"
     );
     assert_eq!(status, 201, "{first}");
@@ -365,11 +367,8 @@ async fn the_saga_end_to_end() {
 
     // No token, or a bad one: 401, and nothing happens.
     let stranger = json!({"customer_id": acme, "items": [{"product_id": mouse, "qty": 1}], "idempotency_key": "stranger"});
-    let forged = service_kit::testing::Forgery::AnotherKey.sign(&service_kit::testing::claims(
-        "alice",
-        600,
-        json!({}),
-    ));
+    let forged =
+        kit_testing::Forgery::AnotherKey.sign(&kit_testing::claims("alice", 600, json!({})));
     for token in [None, Some(forged.as_str())] {
         let (status, body) = stack.saga_as(token, &stranger).await;
         assert_eq!(

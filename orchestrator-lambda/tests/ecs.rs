@@ -2,13 +2,13 @@
 //! standing in for ECS. Only addresses are resolved here: nothing connects
 //! to the (private, fictitious) task addresses moto hands out.
 
-use service_kit::client::RetryPolicy;
+use kit_client::RetryPolicy;
 use std::{process::Command, time::Duration};
 
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+use kit_client::Target;
 use orchestrator_lambda::endpoint::{resolve_task_ip, Endpoint, EndpointSpec};
 use serde_json::Value;
-use service_kit::client::Target;
 
 mod common;
 
@@ -103,7 +103,7 @@ async fn a_service_without_running_tasks_is_an_error() {
 
 #[tokio::test]
 async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
-    use orchestrator_lambda::{config::Config, handler, saga::Deps};
+    use orchestrator_lambda::{config::Config, handler, state::AppState};
     let moto = moto().await;
     script(&moto, &["setup", "prod", "customers-api", "3001", "0"]);
     let config = Config {
@@ -123,7 +123,8 @@ async fn a_saga_whose_service_has_no_task_answers_a_clean_502() {
         compensation_reserve: Duration::from_millis(500),
         aws: None,
     };
-    let deps = std::sync::Arc::new(Deps::with_ecs(config, Some(ecs_client(&moto))).expect("deps"));
+    let deps =
+        std::sync::Arc::new(AppState::with_ecs(config, Some(ecs_client(&moto))).expect("deps"));
     let event = common::event("create-and-confirm-order.json");
     let req = lambda_http::request::from_str(&event.to_string()).expect("event");
     let res = handler(req, &deps).await.expect("answers");

@@ -1,14 +1,14 @@
 //! Handler tests: API Gateway HTTP API events in, downstreams faked with
 //! wiremock (this suite is about their failures), the real handler between.
 
-use service_kit::client::RetryPolicy;
+use kit_client::RetryPolicy;
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use lambda_http::{Body, Context, Request, RequestExt};
-use orchestrator_lambda::{config::Config, handler, saga::Deps};
+use orchestrator_lambda::{config::Config, handler, state::AppState};
 use serde_json::{json, Value};
 use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
 
@@ -27,11 +27,14 @@ async fn fakes() -> Fakes {
     }
 }
 
-fn deps(f: &Fakes) -> Arc<Deps> {
+/// The longest wait for one downstream attempt in these tests.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
+
+fn deps(f: &Fakes) -> Arc<AppState> {
     deps_with(f, |_| {})
 }
 
-fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Arc<Deps> {
+fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Arc<AppState> {
     let mut config = Config {
         console: Default::default(),
         customers: f.customers.uri().parse().expect("url"),
@@ -39,7 +42,7 @@ fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Arc<Deps> {
         users: common::users(),
         service_token: SERVICE_TOKEN.into(),
         retry: RetryPolicy {
-            attempt_timeout: Duration::from_millis(500),
+            attempt_timeout: ATTEMPT_TIMEOUT,
             max_attempts: 3,
             backoff_base: Duration::from_millis(10),
             backoff_cap: Duration::from_millis(50),
@@ -50,7 +53,7 @@ fn deps_with(f: &Fakes, tweak: impl FnOnce(&mut Config)) -> Arc<Deps> {
         aws: None,
     };
     tweak(&mut config);
-    Arc::new(Deps::with_ecs(config, None).expect("deps"))
+    Arc::new(AppState::with_ecs(config, None).expect("deps"))
 }
 
 fn request(event: &Value) -> Request {
@@ -66,7 +69,7 @@ fn with_body(body: Value) -> Request {
 
 /// The status and the JSON body (the console's page and assets, which are
 /// no JSON, as a string).
-async fn call(req: Request, deps: &Arc<Deps>) -> (u16, Value) {
+async fn call(req: Request, deps: &Arc<AppState>) -> (u16, Value) {
     let res = handler(req, deps).await.expect("the handler answers");
     let status = res.status().as_u16();
     let json = res
@@ -134,7 +137,7 @@ async fn customer_ok(f: &Fakes) {
 async fn create_ok(f: &Fakes) {
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders"))
-        .and(matchers::header_exists("idempotency-key"))
+        .and(matchers::header_exists(contracts::headers::IDEMPOTENCY_KEY))
         .and(matchers::header_exists("authorization"))
         .respond_with(ResponseTemplate::new(201).set_body_json(order("CREATED")))
         .mount(&f.orders)
@@ -180,14 +183,20 @@ async fn happy_path_answers_the_consolidated_201() {
     let f = fakes().await;
     Mock::given(matchers::method("GET"))
         .and(matchers::path("/internal/customers/1"))
-        .and(matchers::header("x-correlation-id", "req-001"))
+        .and(matchers::header(
+            contracts::headers::CORRELATION_ID,
+            "req-001",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(customer()))
         .expect(1)
         .mount(&f.customers)
         .await;
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders"))
-        .and(matchers::header("x-correlation-id", "req-001"))
+        .and(matchers::header(
+            contracts::headers::CORRELATION_ID,
+            "req-001",
+        ))
         .and(matchers::body_json(
             json!({"customer_id": 1, "items": [{"product_id": 2, "qty": 3}]}),
         ))
@@ -197,7 +206,7 @@ async fn happy_path_answers_the_consolidated_201() {
         .await;
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/confirm"))
-        .and(matchers::header_exists("idempotency-key"))
+        .and(matchers::header_exists(contracts::headers::IDEMPOTENCY_KEY))
         .respond_with(ResponseTemplate::new(200).set_body_json(order("CONFIRMED")))
         .expect(1)
         .mount(&f.orders)
@@ -220,7 +229,7 @@ async fn happy_path_answers_the_consolidated_201() {
         .iter()
         .filter_map(|r| {
             r.headers
-                .get("idempotency-key")
+                .get(contracts::headers::IDEMPOTENCY_KEY)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         })
@@ -234,12 +243,12 @@ async fn happy_path_answers_the_consolidated_201() {
     for r in received.iter().chain(customers_calls.iter()) {
         let budget: u64 = r
             .headers
-            .get("x-request-timeout-ms")
+            .get(contracts::headers::REQUEST_TIMEOUT_MS)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .expect("X-Request-Timeout-Ms on every downstream call");
         assert!(
-            budget > 0 && budget <= d.config.retry.attempt_timeout.as_millis() as u64,
+            budget > 0 && budget <= ATTEMPT_TIMEOUT.as_millis() as u64,
             "{budget}"
         );
     }
@@ -365,7 +374,10 @@ async fn transient_failures_are_retried_and_retry_after_is_honoured() {
     // The first create finds the key in progress, and is told to come back in 1 s.
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders"))
-        .respond_with(problem(409, "idempotency_key_in_progress").insert_header("retry-after", "1"))
+        .respond_with(
+            problem(409, "idempotency_key_in_progress")
+                .insert_header(reqwest::header::RETRY_AFTER, "1"),
+        )
         .up_to_n_times(1)
         .expect(1)
         .mount(&f.orders)
@@ -482,7 +494,7 @@ async fn a_failed_confirm_is_compensated_by_exactly_one_cancel() {
         .await;
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/cancel"))
-        .and(matchers::header_exists("idempotency-key"))
+        .and(matchers::header_exists(contracts::headers::IDEMPOTENCY_KEY))
         .respond_with(ResponseTemplate::new(200).set_body_json(order("CANCELED")))
         .expect(1)
         .mount(&f.orders)
@@ -566,7 +578,7 @@ async fn an_confirm_failed_order_canceled_since_is_not_reported_as_confirmed() {
     confirm_answers(
         &f,
         ResponseTemplate::new(200)
-            .insert_header("Idempotent-Replayed", "true")
+            .insert_header(contracts::headers::IDEMPOTENT_REPLAYED, "true")
             .set_body_json(order("CONFIRMED")),
     )
     .await;
@@ -632,7 +644,7 @@ async fn only_the_exact_routes_run_anything() {
 async fn every_refused_token_is_a_401_before_any_downstream_call() {
     let f = untouched_fakes().await;
     let d = deps(&f);
-    use service_kit::testing::{claims, sign_claims, Forgery};
+    use kit_testing::{claims, sign_claims, Forgery};
     let now = chrono::Utc::now().timestamp();
     // The test issuer and audience, so that each case fails for its own reason.
     let mint = |extra: Value| sign_claims(&claims(SUBJECT, 600, extra));
@@ -682,7 +694,8 @@ async fn every_refused_token_is_a_401_before_any_downstream_call() {
         let res = handler(request(&e), &d).await.expect("the handler answers");
         assert_eq!(res.status().as_u16(), 401, "{what}");
         assert!(
-            res.headers().contains_key("www-authenticate"),
+            res.headers()
+                .contains_key(reqwest::header::WWW_AUTHENTICATE),
             "{what}: WWW-Authenticate"
         );
         let body: Value = match res.body() {
@@ -708,12 +721,12 @@ async fn every_refused_token_is_a_401_before_any_downstream_call() {
 /// through (to the body's 400, for the saga).
 #[tokio::test]
 async fn the_saga_answers_each_role_as_the_spec_says() {
+    use kit_identity::scope::{Role, Scopes};
     use orchestrator_lambda::routes::ROUTES;
-    use service_kit::scope::{Role, Scopes};
     let f = untouched_fakes().await;
     let d = deps(&f);
     let token = |scopes: Scopes, groups: &[&str]| {
-        service_kit::testing::mint_token(
+        kit_testing::mint_token(
             "walker",
             600,
             json!({"scope": scopes.claim(), "groups": groups}),
@@ -800,7 +813,7 @@ async fn a_token_that_expires_before_the_deadline_is_refused_before_anything_run
     let f = untouched_fakes().await;
     // The budget is 10 s (saga_timeout): a token with 5 s left cannot last.
     let d = deps(&f);
-    let short = service_kit::testing::mint_token(SUBJECT, 5, json!({}));
+    let short = kit_testing::mint_token(SUBJECT, 5, json!({}));
     let e = common::event_as("create-and-confirm-order.json", &short);
     let (status, body) = call(request(&e), &d).await;
     assert_eq!(status, 401, "{body}");
@@ -847,7 +860,7 @@ async fn keys_sent_for(sub: &str) -> (String, String) {
             .to_owned()
     };
     (
-        header("idempotency-key"),
+        header(contracts::headers::IDEMPOTENCY_KEY),
         relayed_subject(create).await.unwrap_or_default(),
     )
 }
@@ -959,7 +972,10 @@ async fn a_confirm_owned_elsewhere_is_never_compensated() {
     create_ok(&f).await;
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/confirm"))
-        .respond_with(problem(409, "idempotency_key_in_progress").insert_header("retry-after", "1"))
+        .respond_with(
+            problem(409, "idempotency_key_in_progress")
+                .insert_header(reqwest::header::RETRY_AFTER, "1"),
+        )
         .expect(3) // retried, then left to its owner
         .mount(&f.orders)
         .await;
@@ -975,7 +991,7 @@ async fn a_confirm_owned_elsewhere_is_never_compensated() {
     assert_eq!(res.status().as_u16(), 409);
     assert_eq!(
         res.headers()
-            .get("retry-after")
+            .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok()),
         Some("1")
     );
@@ -1016,7 +1032,7 @@ async fn compensation_never_cancels_a_confirmed_order() {
     confirm_answers(&f, ResponseTemplate::new(503)).await;
     Mock::given(matchers::method("POST"))
         .and(matchers::path("/orders/8/cancel"))
-        .and(matchers::header("if-match", "\"CREATED\""))
+        .and(matchers::header(reqwest::header::IF_MATCH, "\"CREATED\""))
         .respond_with(problem(412, "precondition_failed"))
         .expect(1) // a refusal is not retried
         .mount(&f.orders)

@@ -117,7 +117,7 @@ fn cold_start(moto: &Moto, arn: &str) -> (bool, String) {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_SECRET_ARN", arn)
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
         .env("ORDERS_API_BASE", "http://127.0.0.1:9")
         .env("RUST_LOG", "info")
@@ -190,7 +190,7 @@ fn out_of_range_settings_fail_the_cold_start_naming_the_variable() {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrator-lambda"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(service_kit::testing::issuer_env())
+            .envs(kit_testing::issuer_env())
             .env("SERVICE_TOKEN", common::SERVICE_TOKEN)
             .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
             .env("ORDERS_API_BASE", "http://127.0.0.1:9");

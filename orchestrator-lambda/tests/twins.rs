@@ -6,18 +6,15 @@
 //! the data once all work has finished: a 201 means the order is CONFIRMED,
 //! a CANCELED order means nobody was told 201.
 
-use service_kit::client::RetryPolicy;
+use kit_client::RetryPolicy;
 use std::{sync::Arc, time::Duration};
 
 use futures_util::future::join_all;
+use kit_runtime::config::HttpSettings;
+use kit_testing::TestDatabase;
 use lambda_http::{Body, Request};
-use orchestrator_lambda::{
-    config::Config,
-    handler,
-    saga::{Deps, Keys},
-};
+use orchestrator_lambda::{config::Config, handler, saga::Keys, state::AppState};
 use serde_json::{json, Value};
-use service_kit::{config::HttpSettings, testing::TestDatabase};
 use sqlx::MySqlPool;
 
 mod common;
@@ -31,7 +28,7 @@ struct Apis {
 }
 
 fn http(db: &TestDatabase) -> HttpSettings {
-    service_kit::testing::http_settings(db)
+    kit_testing::http_settings(db)
 }
 
 async fn apis() -> Apis {
@@ -66,9 +63,9 @@ async fn apis() -> Apis {
     }
 }
 
-fn deps(apis: &Apis) -> Arc<Deps> {
+fn deps(apis: &Apis) -> Arc<AppState> {
     Arc::new(
-        Deps::with_ecs(
+        AppState::with_ecs(
             Config {
                 console: Default::default(),
                 customers: apis.customers.parse().expect("url"),
@@ -92,7 +89,7 @@ fn deps(apis: &Apis) -> Arc<Deps> {
     )
 }
 
-async fn saga(deps: &Arc<Deps>, body: &Value) -> (u16, Value) {
+async fn saga(deps: &Arc<AppState>, body: &Value) -> (u16, Value) {
     let mut e = common::event("create-and-confirm-order.json");
     e["body"] = json!(body.to_string());
     let req: Request = lambda_http::request::from_str(&e.to_string()).expect("event");
@@ -109,7 +106,7 @@ async fn saga(deps: &Arc<Deps>, body: &Value) -> (u16, Value) {
 /// `hold + cancel_delay`. Returns the answers and the order's final status.
 async fn twins(
     apis: &Apis,
-    deps: &Arc<Deps>,
+    deps: &Arc<AppState>,
     hold: Duration,
     cancel_delay: Duration,
 ) -> (Vec<(u16, Value)>, String) {
@@ -136,7 +133,7 @@ async fn twins(
     let created: Value = reqwest::Client::new()
         .post(format!("{}/orders", apis.orders))
         .bearer_auth(common::token_for(SUBJECT))
-        .header("Idempotency-Key", &keys.create)
+        .header(contracts::headers::IDEMPOTENCY_KEY, &keys.create)
         .json(&order_body)
         .send()
         .await

@@ -2,9 +2,9 @@
 //! on (`contracts::Code`), and the kit's.
 
 use contracts::Code;
-use service_kit::problem::{every_code, DocumentedCodes};
+use kit_server::problem::{every_code, DocumentedCodes};
 
-service_kit::problem_codes! {
+contracts::codes! {
     /// orders-api's own problem codes.
     pub enum OrdersCode {
         /// No such order (404).
@@ -34,7 +34,7 @@ pub const PROBLEM_CODES: DocumentedCodes = DocumentedCodes(every);
 /// Every code orders-api can answer, as its OpenAPI document lists them:
 /// its own, every `contracts::Code`, the kit's.
 pub fn every() -> Vec<&'static str> {
-    every_code(OrdersCode::ALL.iter().map(|c| c.as_str()), &Code::ALL)
+    every_code(OrdersCode::ALL.iter().map(|c| c.as_str()), Code::ALL)
 }
 
 #[cfg(test)]
@@ -44,6 +44,6 @@ mod tests {
     #[test]
     fn every_code_is_documented_once() {
         let doc = <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi();
-        service_kit::testing::assert_codes_documented(OrdersCode::ALL, &every(), &doc);
+        kit_testing::assert_codes_documented(OrdersCode::ALL, &every(), &doc);
     }
 }

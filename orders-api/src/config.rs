@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use service_kit::config::{self, secs_in, HttpSettings};
+use kit_runtime::config::{self, secs_in, HttpSettings};
 
 pub use crate::domain::OrderLimits;
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use contracts::{Customer, CustomerId};
+use kit_client::{BaseUrl, CallError, Client, Request, RetryPolicy};
 use reqwest::{Method, StatusCode};
-use service_kit::client::{BaseUrl, CallError, Client, Request, RetryPolicy};
 use tokio::time::Instant;
 
 #[derive(Clone)]

@@ -9,6 +9,7 @@
 
 pub mod ceiling;
 mod codes;
+mod commands;
 pub mod config;
 mod customers;
 mod domain;

@@ -1,5 +1,6 @@
+use kit_runtime::config;
+use kit_server::http;
 use orders_api::{config::Settings, migrate, startup};
-use service_kit::{config, http};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

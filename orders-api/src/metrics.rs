@@ -1,7 +1,7 @@
 //! Domain counters of orders-api.
 
+use kit_server::ops::Metrics;
 use prometheus::IntCounter;
-use service_kit::ops::Metrics;
 
 pub struct OrderCounters {
     pub created: IntCounter,

@@ -12,10 +12,8 @@
 //! service's tables. With `--seed` it loads the sample data (once).
 
 use anyhow::{anyhow, Context};
-use service_kit::{
-    config::{self, DbParts},
-    db,
-};
+use kit_runtime::config::{self, DbParts};
+use kit_server::db;
 use sqlx::{migrate::Migrator, Connection, MySqlConnection, MySqlPool};
 
 use crate::seed::{self, Seeded};

@@ -1,6 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use service_kit::{ops, ops::SecuritySchemes, problem};
+use kit_server::ops;
+use kit_server::ops::SecuritySchemes;
+use kit_server::problem;
 use utoipa::OpenApi;
 
 use crate::{codes::PROBLEM_CODES, domain, routes, store};

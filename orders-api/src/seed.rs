@@ -5,7 +5,7 @@
 //! definition (`make seed-aws`).
 
 use anyhow::{anyhow, Context};
-use service_kit::db;
+use kit_server::db;
 
 const SEED: &str = include_str!("../../db/seed.sql");
 

@@ -3,11 +3,9 @@
 use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{dev::Server, web};
-use service_kit::{
-    db,
-    http::{serve, Application, ServerParts},
-    ops,
-};
+use kit_server::db;
+use kit_server::http::{serve, Application, ServerParts};
+use kit_server::ops;
 use sqlx::MySqlPool;
 use utoipa::OpenApi;
 
@@ -37,7 +35,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             .then_some(sqlx::migrate!("./migrations")),
     )
     .await?;
-    let (listener, port) = service_kit::http::bind(&http.host, http.port)?;
+    let (listener, port) = kit_server::http::bind(&http.host, http.port)?;
     let metrics = ops::Metrics::new("orders-api")?;
     let counters = Arc::new(OrderCounters::register(&metrics)?);
     let health = Arc::new(SweeperHealth::register(

@@ -26,14 +26,15 @@ use std::{
     time::Duration,
 };
 
+use kit_server::ops::Metrics;
 use prometheus::IntGauge;
-use service_kit::ops::Metrics;
 use sqlx::MySqlPool;
 use tokio::sync::watch;
 
 use crate::{
+    idempotency::store as idempotency,
     metrics::OrderCounters,
-    store::{self, idempotency, orders},
+    store::{self, orders},
 };
 
 /// Orders released per transaction.

@@ -22,10 +22,13 @@ PARAMETERS = TEMPLATE["Parameters"]
 # and the code it is built from.
 IMAGE_OF = {"CustomersImage": "customers-api", "OrdersImage": "orders-api",
             "MigrateImage": "orders-api"}
+# The kit's crates each binary links (kit-testing is a dev-dependency only).
+SERVER_KIT = ["kit/identity/src", "kit/runtime/src", "kit/server/src"]
 SOURCES = {
-    "customers-api": ["customers-api/src", "service-kit/src"],
-    "orders-api": ["orders-api/src", "service-kit/src"],
-    "orchestrator-lambda": ["orchestrator-lambda/src", "service-kit/src"],
+    "customers-api": ["customers-api/src", *SERVER_KIT],
+    "orders-api": ["orders-api/src", *SERVER_KIT, "kit/client/src"],
+    "orchestrator-lambda": ["orchestrator-lambda/src", "kit/identity/src", "kit/runtime/src",
+                            "kit/client/src"],
 }
 READERS = r'(?:required|optional|optional_url|parsed_or|parsed_in|secs_in|millis_in|env::var)\(\s*"([A-Z][A-Z0-9_]+)"'
 DB_PARTS = {"DB_HOST", "DB_NAME", "DB_USER", "DB_PASSWORD"}
@@ -39,8 +42,6 @@ def read_vars(crate: str) -> dict[str, set[str]]:
     read, required, prefixes = set(), set(), set()
     for folder in SOURCES[crate]:
         for path in (ROOT / folder).rglob("*.rs"):
-            if "testing" in path.parts:
-                continue
             text = path.read_text()
             # Only the code that is built into the binary, not its tests.
             text = text.split("#[cfg(test)]")[0]
@@ -51,7 +52,7 @@ def read_vars(crate: str) -> dict[str, set[str]]:
             if "try_from_default_env" in text:
                 read.add("RUST_LOG")  # tracing's EnvFilter reads it
     # The DB_* parts are required only in place of DATABASE_URL (checked
-    # per task below), not by every binary that links service-kit.
+    # per task below), not by every binary that links the kit.
     return {"read": read, "required": required - DB_PARTS, "prefixes": prefixes}
 
 
@@ -391,7 +392,7 @@ def test_sam_releases_the_function_by_alias_behind_alarms(monkeypatch):
 
 
 def scope_rs() -> str:
-    return (ROOT / "service-kit" / "src" / "scope.rs").read_text()
+    return (ROOT / "kit" / "identity" / "src" / "scope.rs").read_text()
 
 
 def test_no_component_is_given_a_key_that_could_sign_a_user_token():

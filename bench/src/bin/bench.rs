@@ -15,7 +15,7 @@ use bench::{
 };
 use clap::{Parser, ValueEnum};
 use contracts::{CustomerId, OrderItemInput, ProductId, SagaRequest};
-use service_kit::testing::TestDatabase;
+use kit_testing::TestDatabase;
 use sqlx::MySqlPool;
 use tokio::time::Instant;
 
@@ -399,7 +399,7 @@ impl Running {
     fn rss(&self, functions: &Functions) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
         for (name, p) in self.processes(functions) {
-            if let Some(kib) = p.peak_rss_kib() {
+            if let Some(kib) = p.pid().and_then(stack::peak_rss_kib_of) {
                 out.insert(name.clone(), kib);
             }
         }
@@ -433,7 +433,7 @@ impl Running {
     fn cpu(&self, functions: &Functions) -> BTreeMap<String, f64> {
         let mut out = BTreeMap::new();
         for (name, p) in self.processes(functions) {
-            if let Some(s) = p.cpu_seconds() {
+            if let Some(s) = p.pid().and_then(stack::cpu_seconds_of) {
                 out.insert(name.clone(), s);
             }
         }
@@ -488,7 +488,7 @@ async fn database_side(
     settings: &Settings,
     load: &Load,
 ) -> anyhow::Result<(String, String, Vec<load::Summary>, Option<load::Summary>)> {
-    let pool = service_kit::db::pool_options(
+    let pool = kit_server::db::pool_options(
         u32::try_from(settings.levels.iter().copied().max().unwrap_or(1)).unwrap_or(64),
         Some(Duration::from_secs(
             orders_api::config::DEFAULT_IDEMPOTENCY_WAIT_SECS,

@@ -34,9 +34,10 @@ use bench::{
 use clap::Parser;
 use contracts::{CustomerId, OrderInput, OrderItemInput, ProductId, SagaRequest};
 use futures_util::{stream, StreamExt};
+use kit_server::deadline;
+use kit_testing::TestDatabase;
 use serde::Serialize;
 use serde_json::{json, Value};
-use service_kit::{deadline, testing::TestDatabase};
 use sqlx::MySqlPool;
 use tokio::sync::Mutex;
 
@@ -481,7 +482,10 @@ impl Stack {
             let req = self
                 .client
                 .post(&url)
-                .header("Idempotency-Key", format!("{}-{worker}-{n}", probe.run))
+                .header(
+                    contracts::headers::IDEMPOTENCY_KEY,
+                    format!("{}-{worker}-{n}", probe.run),
+                )
                 .header(deadline::HEADER_NAME, PROBE_DEADLINE_MS.to_string())
                 .json(&body);
             tally.add(probe_send(req).await, started);

@@ -2,16 +2,14 @@
 
 use actix_web::{http::header, web, HttpResponse};
 use contracts::Code;
+use kit_server::auth::{needs, Allowed};
+use kit_server::pagination::{paginate, SearchParams};
+use kit_server::problem::{
+    responses::{BadSearch, BodyRefused, MalformedId, Unauthorized},
+    ApiError, Json, Problem,
+};
 use prometheus::IntCounter;
 use serde::Serialize;
-use service_kit::{
-    auth::{needs, Allowed},
-    pagination::{paginate, SearchParams},
-    problem::{
-        responses::{BadSearch, BodyRefused, MalformedId, Unauthorized},
-        ApiError, Json, Problem,
-    },
-};
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
@@ -28,7 +26,7 @@ pub struct CustomerCounters {
 }
 
 impl CustomerCounters {
-    pub fn register(metrics: &service_kit::ops::Metrics) -> anyhow::Result<Self> {
+    pub fn register(metrics: &kit_server::ops::Metrics) -> anyhow::Result<Self> {
         Ok(Self {
             created: metrics.counter("customers_created_total", "Customers created")?,
             updated: metrics.counter("customers_updated_total", "Customers replaced")?,
@@ -157,7 +155,7 @@ pub async fn replace(
 /// changed field before and after), deleted; oldest first. A deleted
 /// customer's history stays readable.
 #[utoipa::path(get, path = "/customers/{id}/events", operation_id = "customer_events", tag = "customers",
-    params(("id" = u64, Path, description = "Customer id"), service_kit::pagination::PageParams),
+    params(("id" = u64, Path, description = "Customer id"), kit_server::pagination::PageParams),
     security(("bearer" = ["customers:read"])),
     responses(
         (status = 200, description = "A page of the customer's events, oldest first", body = contracts::EventPage),
@@ -170,11 +168,11 @@ pub async fn events(
     _caller: Allowed<needs::CustomersRead>,
     pool: web::Data<MySqlPool>,
     id: web::Path<CustomerId>,
-    params: web::Query<service_kit::pagination::PageParams>,
+    params: web::Query<kit_server::pagination::PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let exists = store::ever_existed(&pool, id);
-    service_kit::events::history(
+    kit_server::events::history(
         &pool,
         store::CUSTOMER_EVENTS,
         id.get(),

@@ -2,10 +2,8 @@
 //! (`SERVICE_TOKENS`); no user token is accepted here.
 
 use actix_web::{web, HttpResponse};
-use service_kit::{
-    auth::ServiceCaller,
-    problem::{responses::MalformedId, ApiError, Problem},
-};
+use kit_server::auth::ServiceCaller;
+use kit_server::problem::{responses::MalformedId, ApiError, Problem};
 use sqlx::MySqlPool;
 
 use contracts::CustomerId;

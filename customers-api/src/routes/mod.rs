@@ -4,7 +4,7 @@ pub mod customers;
 pub mod internal;
 
 use actix_web::web;
-use service_kit::problem::{method_not_allowed, ApiError, FieldError};
+use kit_server::problem::{method_not_allowed, ApiError, FieldError};
 
 use crate::{codes::CustomersCode, domain::CustomerError, store::StoreError};
 

@@ -1,9 +1,9 @@
 //! Every business route refuses missing, expired, forged and unsigned
 //! tokens, and every route answers each role as the SPEC's table says.
 
+use kit_testing::{mint_token, unsigned_token};
 use reqwest::Method;
 use serde_json::{json, Value};
-use service_kit::testing::{mint_token, unsigned_token};
 
 use crate::helpers::{assert_problem, customer_body, spawn_app, spawn_app_with, TestApp};
 
@@ -36,7 +36,10 @@ async fn assert_all_refused(app: &TestApp, id: u64, authorization: Option<String
             req = req.json(body);
         }
         let res = req.send().await.expect("sent");
-        let www = res.headers().get("www-authenticate").cloned();
+        let www = res
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .cloned();
         assert_problem(res, 401, code).await;
         assert!(
             www.is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("Bearer"))),
@@ -56,11 +59,8 @@ async fn business_routes_refuse_bad_credentials_and_write_nothing() {
     assert_all_refused(&app, id, Some("Bearer".into()), "unauthorized").await;
     let expired = mint_token("tester", -120, json!({}));
     assert_all_refused(&app, id, Some(format!("Bearer {expired}")), "invalid_token").await;
-    let forged = service_kit::testing::Forgery::AnotherKey.sign(&service_kit::testing::claims(
-        "tester",
-        600,
-        json!({}),
-    ));
+    let forged =
+        kit_testing::Forgery::AnotherKey.sign(&kit_testing::claims("tester", 600, json!({})));
     assert_all_refused(&app, id, Some(format!("Bearer {forged}")), "invalid_token").await;
     assert_all_refused(
         &app,
@@ -111,7 +111,7 @@ async fn issuer_and_audience_are_checked_as_configured() {
     );
     // A Cognito access token names its app client in `client_id`, not `aud`.
     let cognito = |client: &str, token_use: &str| {
-        let mut c = service_kit::testing::claims(
+        let mut c = kit_testing::claims(
             "tester",
             600,
             json!({"iss": "back-office",
@@ -124,7 +124,7 @@ async fn issuer_and_audience_are_checked_as_configured() {
         let req = app
             .client
             .get(app.url("/customers"))
-            .bearer_auth(service_kit::testing::sign_claims(&claims));
+            .bearer_auth(kit_testing::sign_claims(&claims));
         async move { req.send().await.expect("sent").status().as_u16() }
     };
     assert_eq!(send(cognito("customers", "access")).await, 200);
@@ -136,7 +136,7 @@ async fn issuer_and_audience_are_checked_as_configured() {
 #[tokio::test]
 async fn every_route_answers_each_caller_as_the_spec_says() {
     let app = spawn_app().await;
-    let checked = service_kit::testing::access::walk(&app).await;
+    let checked = kit_testing::access::walk(&app).await;
     // 6 user routes × 18 callers (no token, 9 bad tokens: expired, another
     // audience, another issuer, an ID token and 5 forgeries; 5 roles, every
     // other scope, the route's alone, a service token), 1 service route × 13
@@ -179,7 +179,7 @@ async fn the_dev_token_script_mints_tokens_the_service_accepts() {
     keys("");
     let jwks = dir.join("jwks.json");
     let app = spawn_app_with(|s| {
-        s.auth.jwks = service_kit::jwks::Source::File(jwks.clone());
+        s.auth.jwks = kit_identity::jwks::Source::File(jwks.clone());
     })
     .await;
     let mint = |scope: &str, role: &str| {
@@ -189,8 +189,8 @@ async fn the_dev_token_script_mints_tokens_the_service_accepts() {
             .env("DEV_KEYS_DIR", &dir)
             .env("SCOPE", scope)
             .env("ROLE", role)
-            .env("JWT_ISSUER", service_kit::testing::TEST_ISSUER)
-            .env("JWT_AUDIENCE", service_kit::testing::TEST_AUDIENCE)
+            .env("JWT_ISSUER", kit_testing::TEST_ISSUER)
+            .env("JWT_AUDIENCE", kit_testing::TEST_AUDIENCE)
             .output()
             .expect("the script runs");
         assert!(
@@ -235,11 +235,7 @@ async fn the_dev_token_script_mints_tokens_the_service_accepts() {
     // once per refresh floor: a token of a kid never seen makes it reload.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(status(new.clone()).await, 200);
-    let stranger = service_kit::testing::Forgery::UnknownKid.sign(&service_kit::testing::claims(
-        "x",
-        60,
-        json!({}),
-    ));
+    let stranger = kit_testing::Forgery::UnknownKid.sign(&kit_testing::claims("x", 60, json!({})));
     assert_eq!(status(stranger).await, 401);
     assert_eq!(status(old).await, 401, "retired: refused");
     assert_eq!(status(new).await, 200);

@@ -12,7 +12,7 @@ async fn create_answers_201_with_location_and_the_stored_customer() {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let location = res.headers()["location"]
+    let location = res.headers()[reqwest::header::LOCATION]
         .to_str()
         .expect("ascii")
         .to_owned();

@@ -1,9 +1,10 @@
 //! A customer's history: created, replaced (each changed field before and
 //! after), deleted, each with who did it; readable after the deletion.
 
+use contracts::EventKind;
+use kit_testing::app::token_for;
 use reqwest::Method;
 use serde_json::{json, Value};
-use service_kit::testing::app::token_for;
 
 use crate::helpers::{assert_problem, customer_body, spawn_app};
 
@@ -19,7 +20,7 @@ async fn a_customers_history_says_what_changed_and_who_changed_it() {
             .client
             .request(method, app.url(&path))
             .bearer_auth(&maria)
-            .header("X-Correlation-Id", "corr-customer");
+            .header(contracts::headers::CORRELATION_ID, "corr-customer");
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -55,7 +56,11 @@ async fn a_customers_history_says_what_changed_and_who_changed_it() {
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert_eq!(
         kinds,
-        ["customer.created", "customer.replaced", "customer.deleted"]
+        [
+            EventKind::CustomerCreated.as_str(),
+            EventKind::CustomerReplaced.as_str(),
+            EventKind::CustomerDeleted.as_str()
+        ]
     );
     assert!(events
         .iter()

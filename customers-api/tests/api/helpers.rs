@@ -1,16 +1,17 @@
 use customers_api::startup;
+use kit_runtime::config::HttpSettings;
+use kit_testing::TestDatabase;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use service_kit::{config::HttpSettings, testing::TestDatabase};
 
-pub use service_kit::testing::app::SERVICE_TOKEN;
+pub use kit_testing::app::SERVICE_TOKEN;
 
-service_kit::api_test_app!("customers-api");
+kit_testing::api_test_app!("customers-api");
 
 pub fn settings(db: &TestDatabase) -> HttpSettings {
     HttpSettings {
         db_max_connections: 10,
-        ..service_kit::testing::http_settings(db)
+        ..kit_testing::http_settings(db)
     }
 }
 
@@ -97,4 +98,4 @@ impl TestApp {
     }
 }
 
-pub use service_kit::testing::assert_problem;
+pub use kit_testing::assert_problem;

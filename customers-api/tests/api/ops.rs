@@ -19,7 +19,7 @@ async fn health_and_ready() {
 
 #[tokio::test]
 async fn ready_is_503_when_the_database_is_unreachable() {
-    let db = service_kit::testing::TestDatabase::create().await;
+    let db = kit_testing::TestDatabase::create().await;
     // A port nothing listens on.
     let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead_port = closed.local_addr().expect("addr").port();
@@ -85,11 +85,11 @@ async fn correlation_ids_are_echoed_or_generated() {
         .client
         .get(app.url("/customers/77"))
         .bearer_auth(&app.token)
-        .header("x-correlation-id", "req-001")
+        .header(contracts::headers::CORRELATION_ID, "req-001")
         .send()
         .await
         .expect("sent");
-    assert_eq!(res.headers()["x-correlation-id"], "req-001");
+    assert_eq!(res.headers()[contracts::headers::CORRELATION_ID], "req-001");
     let body = assert_problem(res, 404, "customer_not_found").await;
     assert_eq!(body["correlation_id"], "req-001");
 
@@ -99,7 +99,7 @@ async fn correlation_ids_are_echoed_or_generated() {
         .send()
         .await
         .expect("sent");
-    let generated = res.headers()["x-correlation-id"]
+    let generated = res.headers()[contracts::headers::CORRELATION_ID]
         .to_str()
         .expect("ascii")
         .to_owned();
@@ -109,11 +109,13 @@ async fn correlation_ids_are_echoed_or_generated() {
     let res = app
         .client
         .get(app.url("/health"))
-        .header("x-correlation-id", "x".repeat(500))
+        .header(contracts::headers::CORRELATION_ID, "x".repeat(500))
         .send()
         .await
         .expect("sent");
-    let replaced = res.headers()["x-correlation-id"].to_str().expect("ascii");
+    let replaced = res.headers()[contracts::headers::CORRELATION_ID]
+        .to_str()
+        .expect("ascii");
     assert!(uuid::Uuid::parse_str(replaced).is_ok());
 }
 
@@ -122,7 +124,7 @@ async fn swagger_ui_is_served_without_internet() {
     let app = spawn_app().await;
     let res = app.client.get(app.url("/docs")).send().await.expect("sent");
     assert_eq!(res.status(), 308);
-    assert_eq!(res.headers()["location"], "/docs/");
+    assert_eq!(res.headers()[reqwest::header::LOCATION], "/docs/");
     let res = app
         .client
         .get(app.url("/docs/"))
@@ -220,7 +222,11 @@ async fn cors_grants_only_the_configured_origins() {
         .to_str()
         .unwrap_or("")
         .to_ascii_lowercase();
-    for name in ["etag", "x-correlation-id", "idempotent-replayed"] {
+    for name in [
+        reqwest::header::ETAG.as_str(),
+        contracts::headers::CORRELATION_ID,
+        contracts::headers::IDEMPOTENT_REPLAYED,
+    ] {
         assert!(exposed.contains(name), "{name} in {exposed}");
     }
     let elsewhere = app
@@ -241,7 +247,7 @@ async fn cors_grants_only_the_configured_origins() {
 
 #[test]
 fn cors_origins_must_be_exact_origins() {
-    let ok = service_kit::config::origins(" http://localhost:3003, https://x.example.com ");
+    let ok = kit_runtime::config::origins(" http://localhost:3003, https://x.example.com ");
     assert_eq!(
         ok.ok(),
         Some(vec![
@@ -256,6 +262,6 @@ fn cors_origins_must_be_exact_origins() {
         "https://*.example.com",
         "http://",
     ] {
-        assert!(service_kit::config::origins(bad).is_err(), "{bad}");
+        assert!(kit_runtime::config::origins(bad).is_err(), "{bad}");
     }
 }

@@ -1,8 +1,8 @@
 //! `db/schema.sql` (what a fresh MySQL loads at init) and the migrations (what
 //! the service applies at start) must describe the same tables.
 
+use kit_testing::{assert_schema_matches_migrations, database_with};
 use serde_json::Value;
-use service_kit::testing::{assert_schema_matches_migrations, database_with};
 
 use crate::helpers::{spawn_app_on, SERVICE_TOKEN};
 

@@ -3,9 +3,9 @@
 //! whether a retry can help, and what became of the order.
 
 use contracts::{Code, CustomerId, OrderId};
+use kit_client::CallError;
 use reqwest::StatusCode;
 use serde::Serialize;
-use service_kit::client::CallError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -17,99 +17,45 @@ pub enum Step {
     Compensate,
 }
 
-/// The `code` of a failed saga's answer: what a caller branches on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SagaCode {
-    /// No valid bearer token (401).
-    Unauthorized,
-    /// The token does not grant `orders:write` (403).
-    Forbidden,
-    /// No such route (404).
-    RouteNotFound,
-    /// The route exists, not with this method (405, with `Allow`).
-    MethodNotAllowed,
-    /// The body is larger than [`SagaRequest::BODY_BYTES`](super::SagaRequest::BODY_BYTES) (413).
-    PayloadTooLarge,
-    /// The body is no valid saga request (400).
-    InvalidRequest,
-    /// The customer does not exist (404).
-    CustomerNotFound,
-    /// An ordered product does not exist (422).
-    ProductNotFound,
-    /// Not enough stock (409).
-    InsufficientStock,
-    /// The idempotency key was used with another request (422).
-    IdempotencyKeyReused,
-    /// The order holds more units or value than one order may (422).
-    OrderLimitExceeded,
-    /// Another request with this key is running the saga (409, retriable).
-    SagaInProgress,
-    /// Confirm failed; the order was canceled and its stock is back (502, final).
-    ConfirmFailedOrderCanceled,
-    /// orders-api refused to confirm and the order is not settled yet (502, retriable).
-    ConfirmRejected,
-    /// The order this request confirmed was canceled since (409).
-    OrderCanceled,
-    /// The invocation's deadline ran out (504).
-    DeadlineExceeded,
-    /// A downstream service did not answer in time (504).
-    DownstreamTimeout,
-    /// A downstream service could not be reached or failed (502).
-    ServiceUnavailable,
-}
-
-impl SagaCode {
-    /// Every code, as documented.
-    pub const ALL: [Self; 18] = [
-        Self::Unauthorized,
-        Self::Forbidden,
-        Self::RouteNotFound,
-        Self::MethodNotAllowed,
-        Self::PayloadTooLarge,
-        Self::InvalidRequest,
-        Self::CustomerNotFound,
-        Self::ProductNotFound,
-        Self::InsufficientStock,
-        Self::IdempotencyKeyReused,
-        Self::OrderLimitExceeded,
-        Self::SagaInProgress,
-        Self::ConfirmFailedOrderCanceled,
-        Self::ConfirmRejected,
-        Self::OrderCanceled,
-        Self::DeadlineExceeded,
-        Self::DownstreamTimeout,
-        Self::ServiceUnavailable,
-    ];
-
-    /// The code as written in the answer.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::RouteNotFound => "route_not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::InvalidRequest => "invalid_request",
-            Self::CustomerNotFound => "customer_not_found",
-            Self::ProductNotFound => "product_not_found",
-            Self::InsufficientStock => "insufficient_stock",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::OrderLimitExceeded => "order_limit_exceeded",
-            Self::SagaInProgress => "saga_in_progress",
-            Self::ConfirmFailedOrderCanceled => "confirm_failed_order_canceled",
-            Self::ConfirmRejected => "confirm_rejected",
-            Self::OrderCanceled => "order_canceled",
-            Self::DeadlineExceeded => "deadline_exceeded",
-            Self::DownstreamTimeout => "downstream_timeout",
-            Self::ServiceUnavailable => "service_unavailable",
-        }
-    }
-}
-
-impl std::fmt::Display for SagaCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+contracts::codes! {
+    /// The `code` of a failed saga's answer: what a caller branches on.
+    pub enum SagaCode {
+        /// No valid bearer token (401).
+        Unauthorized = "unauthorized",
+        /// The token does not grant `orders:write` (403).
+        Forbidden = "forbidden",
+        /// No such route (404).
+        RouteNotFound = "route_not_found",
+        /// The route exists, not with this method (405, with `Allow`).
+        MethodNotAllowed = "method_not_allowed",
+        /// The body is larger than [`SagaRequest::BODY_BYTES`](super::SagaRequest::BODY_BYTES) (413).
+        PayloadTooLarge = "payload_too_large",
+        /// The body is no valid saga request (400).
+        InvalidRequest = "invalid_request",
+        /// The customer does not exist (404).
+        CustomerNotFound = "customer_not_found",
+        /// An ordered product does not exist (422).
+        ProductNotFound = "product_not_found",
+        /// Not enough stock (409).
+        InsufficientStock = "insufficient_stock",
+        /// The idempotency key was used with another request (422).
+        IdempotencyKeyReused = "idempotency_key_reused",
+        /// The order holds more units or value than one order may (422).
+        OrderLimitExceeded = "order_limit_exceeded",
+        /// Another request with this key is running the saga (409, retriable).
+        SagaInProgress = "saga_in_progress",
+        /// Confirm failed; the order was canceled and its stock is back (502, final).
+        ConfirmFailedOrderCanceled = "confirm_failed_order_canceled",
+        /// orders-api refused to confirm and the order is not settled yet (502, retriable).
+        ConfirmRejected = "confirm_rejected",
+        /// The order this request confirmed was canceled since (409).
+        OrderCanceled = "order_canceled",
+        /// The invocation's deadline ran out (504).
+        DeadlineExceeded = "deadline_exceeded",
+        /// A downstream service did not answer in time (504).
+        DownstreamTimeout = "downstream_timeout",
+        /// A downstream service could not be reached or failed (502).
+        ServiceUnavailable = "service_unavailable",
     }
 }
 
@@ -433,7 +379,7 @@ mod tests {
             SagaCode::from(Code::IdempotencyKeyInProgress),
             SagaCode::SagaInProgress
         );
-        for code in Code::ALL {
+        for &code in Code::ALL {
             if code != Code::IdempotencyKeyInProgress {
                 assert_eq!(SagaCode::from(code).as_str(), code.as_str());
             }

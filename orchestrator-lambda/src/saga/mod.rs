@@ -14,8 +14,8 @@ pub mod failure;
 pub mod request;
 
 use contracts::{Customer, Order, OrderId, OrderInput, OrderStatus};
+use kit_client::{Answer, CallError, Client, Request};
 use reqwest::{Method, StatusCode};
-use service_kit::client::{Answer, CallError, Client, Request};
 use tokio::time::Instant;
 
 use self::failure::{create_failure, lookup_failure};
@@ -23,41 +23,32 @@ pub use self::{
     failure::{Compensation, Failure, SagaCode, Step},
     request::{Keys, SagaRequest},
 };
-use crate::{
-    config::Config,
-    endpoint::{Endpoint, EndpointSpec},
-};
+use crate::{config::Config, endpoint::Endpoint};
 
-/// What a saga needs, built once per cold start.
+/// What a saga needs, built once per cold start: the client, where the
+/// two APIs are, its own credential for customers-api, and the share of
+/// its budget kept for compensation. Nothing of the function's HTTP edge
+/// (the callers' verifier, the console) is here.
 pub struct Deps {
-    pub config: Config,
     pub client: Client,
     pub customers: Endpoint,
     pub orders: Endpoint,
+    /// The orchestrator's own token for customers-api's `/internal/*`.
+    pub service_token: String,
+    /// Kept for compensation out of each saga's budget.
+    pub compensation_reserve: std::time::Duration,
 }
 
 impl Deps {
-    pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let needs_ecs = matches!(config.customers, EndpointSpec::Ecs { .. })
-            || matches!(config.orders, EndpointSpec::Ecs { .. });
-        let ecs = if needs_ecs {
-            let aws = match &config.aws {
-                Some(aws) => aws.clone(),
-                None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
-            };
-            Some(aws_sdk_ecs::Client::new(&aws))
-        } else {
-            None
-        };
-        Self::with_ecs(config, ecs)
-    }
-
-    pub fn with_ecs(config: Config, ecs: Option<aws_sdk_ecs::Client>) -> anyhow::Result<Self> {
+    /// From the settings, with the ECS client service discovery uses (when
+    /// an API is found through ECS).
+    pub fn new(config: &Config, ecs: Option<aws_sdk_ecs::Client>) -> anyhow::Result<Self> {
         Ok(Self {
             client: Client::new(config.retry)?,
             customers: Endpoint::new(config.customers.clone(), ecs.clone()),
             orders: Endpoint::new(config.orders.clone(), ecs),
-            config,
+            service_token: config.service_token.clone(),
+            compensation_reserve: config.compensation_reserve,
         })
     }
 }
@@ -130,7 +121,7 @@ impl<'a> Saga<'a> {
     fn new(deps: &'a Deps, caller: &'a Caller, req: &'a SagaRequest, deadline: Instant) -> Self {
         let now = Instant::now();
         let budget = deadline.saturating_duration_since(now);
-        let reserve = deps.config.compensation_reserve.min(budget / 3);
+        let reserve = deps.compensation_reserve.min(budget / 3);
         Self {
             deps,
             caller,
@@ -154,7 +145,7 @@ impl<'a> Saga<'a> {
             "customers.get",
             Method::GET,
             format!("/internal/customers/{id}"),
-            &self.deps.config.service_token,
+            &self.deps.service_token,
         );
         let customer = self
             .deps

@@ -4,28 +4,26 @@
 
 use std::time::Duration;
 
+use kit_identity::jwks::JwtVerifier;
+use kit_testing::process::{free_port, wait_ready, Proc};
 use serde_json::{json, Value};
-use service_kit::{
-    jwks::JwtVerifier,
-    testing::process::{free_port, wait_ready, Proc},
-};
 
 /// The orchestrator's own token for customers-api (`orchestrator` there).
-pub const SERVICE_TOKEN: &str = service_kit::testing::app::ORCHESTRATOR_TOKEN;
+pub const SERVICE_TOKEN: &str = kit_testing::app::ORCHESTRATOR_TOKEN;
 /// orders-api's own token for customers-api (`orders-api` there).
-pub const ORDERS_SERVICE_TOKEN: &str = service_kit::testing::app::SERVICE_TOKEN;
+pub const ORDERS_SERVICE_TOKEN: &str = kit_testing::app::SERVICE_TOKEN;
 /// The caller of the sample events.
 pub const SUBJECT: &str = "ops-user";
 
 /// The verifier the tests' orchestrator uses: the test issuer and
 /// audience, as the APIs under test check them.
 pub fn users() -> JwtVerifier {
-    service_kit::testing::test_verifier()
+    kit_testing::test_verifier()
 }
 
 /// A valid user token for `sub`, with every scope.
 pub fn token_for(sub: &str) -> String {
-    service_kit::testing::mint_token(sub, 600, json!({}))
+    kit_testing::mint_token(sub, 600, json!({}))
 }
 
 /// A committed event with `Bearer ${TOKEN}` replaced by a valid token of

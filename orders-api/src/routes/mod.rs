@@ -1,6 +1,5 @@
 //! HTTP routes, one module per resource.
 
-pub mod idempotent;
 pub mod orders;
 pub mod products;
 
@@ -11,16 +10,14 @@ use actix_web::{
     },
     web,
 };
-use service_kit::{
-    conditional::precondition_failed,
-    problem::{method_not_allowed, ApiError, FieldError},
-};
+use kit_server::conditional::precondition_failed;
+use kit_server::problem::{method_not_allowed, ApiError, FieldError};
 
 use contracts::Code;
 
 use crate::{
     codes::OrdersCode,
-    domain::{KeyConflict, OrderError, ProductError},
+    domain::{OrderError, ProductError},
     store::{is_lock_conflict, TxError},
 };
 
@@ -62,7 +59,7 @@ impl From<OrderError> for ApiError {
                 Code::OrderLimitExceeded,
                 detail,
             ),
-            OrderError::Forbidden { scope } => service_kit::auth::forbidden(scope),
+            OrderError::Forbidden { scope } => kit_server::auth::forbidden(scope),
             OrderError::Overflow(_) => ApiError::internal(anyhow::Error::from(e)),
         }
     }
@@ -81,26 +78,6 @@ impl From<ProductError> for ApiError {
             }
             ProductError::StockOutOfRange { .. } => {
                 ApiError::conflict(OrdersCode::StockOutOfRange, detail)
-            }
-        }
-    }
-}
-
-/// The problem document of each refusal of an idempotency key.
-impl From<KeyConflict> for ApiError {
-    fn from(e: KeyConflict) -> Self {
-        let detail = e.to_string();
-        match e {
-            KeyConflict::Reused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Code::IdempotencyKeyReused,
-                detail,
-            ),
-            KeyConflict::InProgress { retry_after_secs } => {
-                ApiError::conflict(Code::IdempotencyKeyInProgress, detail).with_header(
-                    RETRY_AFTER,
-                    HeaderValue::from(retry_after_secs.clamp(1, 60)),
-                )
             }
         }
     }
@@ -175,6 +152,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 mod tests {
     use super::*;
     use crate::domain::{CustomerId, OrderId, ProductId};
+    use crate::idempotency::KeyConflict;
 
     #[test]
     fn each_key_conflict_has_its_status_code_and_retry() {

@@ -2,43 +2,37 @@
 
 use std::time::Duration;
 
-use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use service_kit::{
-    auth::{needs, Allowed, Principal},
-    deadline,
-    events::Stamp,
-    pagination::{paginate, PageParams},
-    problem::{
-        responses::{BodyRefused, MalformedId, Unauthorized},
-        ApiError, FieldError, Json, Problem,
-    },
-    scope::Scope,
+use kit_identity::scope::Scope;
+use kit_server::auth::{needs, Allowed, Authenticated};
+use kit_server::deadline;
+use kit_server::pagination::{paginate, PageParams};
+use kit_server::problem::{
+    responses::{BodyRefused, MalformedId, Unauthorized},
+    ApiError, FieldError, Json, Problem,
 };
+use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     codes::OrdersCode,
+    commands::{Caller, Ended, Orders},
     customers::{CustomerCheck, CustomersClient},
-    domain::{
-        CustomerId, IdempotencyKey, NewOrder, OrderError, OrderId, OrderInput, OrderLimits,
-        OrderStatus, Right,
-    },
-    idempotency::{self, Answer, Idem, Outcome},
+    domain::{CustomerId, OrderError, OrderId, OrderInput, OrderLimits, OrderStatus, Right},
+    idempotency::http::{key_of, respond},
     metrics::OrderCounters,
-    routes::idempotent::{self, respond},
-    store::{self, orders, orders::Order, Tx, TxError},
+    store::{orders, orders::Order},
 };
 
-service_kit::problem_response!(OrderNotFound, 404, "`order_not_found`");
-service_kit::problem_response!(
+kit_server::problem_response!(OrderNotFound, 404, "`order_not_found`");
+kit_server::problem_response!(
     OrderBusy,
     503,
     "`database_busy`: the order stayed locked by others"
 );
-service_kit::problem_response!(KeyReused, 422, "`idempotency_key_reused`");
+kit_server::problem_response!(KeyReused, 422, "`idempotency_key_reused`");
 
 /// What the order handlers share beyond the pool.
 pub struct OrdersContext {
@@ -48,15 +42,33 @@ pub struct OrdersContext {
     pub counters: web::Data<OrderCounters>,
 }
 
-/// A stored answer, sent again.
-fn replayed(
-    ctx: &OrdersContext,
-    scope: &'static str,
-    answer: Answer,
-) -> Result<HttpResponse, ApiError> {
-    ctx.counters.replays.inc();
-    tracing::info!(scope, "idempotent replay");
-    respond(answer, true)
+impl OrdersContext {
+    /// The order commands over `pool`.
+    fn orders<'a>(&'a self, pool: &'a MySqlPool) -> Orders<'a> {
+        Orders {
+            pool,
+            limits: &self.limits,
+            counters: &self.counters,
+        }
+    }
+}
+
+/// What a command ended with, as sent: a replay marked
+/// `Idempotent-Replayed: true`, an order's state change with its `ETag`.
+fn answer(ended: Ended<Order>, etag: bool) -> Result<HttpResponse, ApiError> {
+    match ended {
+        Ended::Done(order, answer) => {
+            let mut res = respond(answer, false)?;
+            if etag {
+                if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&order.etag()) {
+                    res.headers_mut().insert(actix_web::http::header::ETAG, v);
+                }
+            }
+            Ok(res)
+        }
+        Ended::Replayed(answer) => respond(answer, true),
+        Ended::Refused(answer) => respond(answer, false),
+    }
 }
 
 /// Whether customers-api knows the customer: `Ok(Some(refusal))` if not, an
@@ -110,154 +122,17 @@ pub async fn create(
     ctx: web::Data<OrdersContext>,
     body: Json<OrderInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.into_inner();
-    let canonical =
-        serde_json::to_vec(&input).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?;
-    let new = NewOrder::try_from(input).map_err(ApiError::from)?;
-    let key = idempotent::key_of(req.headers())?;
-    let idem = key
-        .clone()
-        .map(|key| Idem::new("create_order", &caller.subject, key, "", &canonical));
-    // Three phases, and no network call while a transaction is open (a slow
-    // customers-api must not hold a database connection):
-    // 1. a stored answer for the key is replayed at once, whatever changed
-    //    since (the customer may be gone);
-    if let Some(idem) = &idem {
-        if let Some(answer) = idempotency::stored(&pool, idem).await? {
-            return replayed(&ctx, "create_order", answer);
-        }
-    }
-    if deadline::passed() {
-        return Err(deadline::expired());
-    }
-    // 2. the customer, outside any transaction. An unknown customer is a
-    //    final answer, stored under the key in phase 3; customers-api being
-    //    unavailable is not (the key stays free for a retry);
-    let mut refusal = check_customer(&ctx.customers, new.customer_id).await?;
-    // 3. one short transaction: the key's claim (a twin waits on it, then
-    //    replays), the stock, the order, the answer.
-    let stamp = Stamp {
+    let key = key_of(req.headers())?;
+    let caller = Caller {
         actor: &caller.subject,
-        idempotency_key: key.as_ref().map(IdempotencyKey::as_str),
-        at: store::now(),
+        key: key.as_ref(),
     };
-    let outcome = idempotent::run(&pool, idem.as_ref(), async |tx: &mut Tx| {
-        if let Some(e) = refusal.take() {
-            return Err(e.into());
-        }
-        let created = orders::create(tx, &new, &stamp, &ctx.limits).await;
-        if let Err(TxError::Order(OrderError::InsufficientStock { .. })) = &created {
-            ctx.counters.stock_conflicts.inc();
-        }
-        created
-    })
-    .await?;
-    match outcome {
-        Outcome::Done(tx, order) => {
-            let answer = idempotent::json(StatusCode::CREATED, &order)?
-                .with_location(format!("/orders/{}", order.id));
-            idempotency::commit(tx, idem.as_ref(), &answer).await?;
-            ctx.counters.created.inc();
-            tracing::debug!(
-                order_id = order.id.get(),
-                total_cents = order.total_cents,
-                "order created"
-            );
-            respond(answer, false)
-        }
-        Outcome::Replay(answer) => replayed(&ctx, "create_order", answer),
-        Outcome::Refused(answer) => respond(answer, false),
-    }
-}
-
-/// A state transition of an order: the scope of its idempotency keys,
-/// whether it needs one, and what is counted and logged when it changes
-/// the order.
-struct Transition {
-    scope: &'static str,
-    key: KeyRule,
-    changed: fn(&OrderCounters, OrderId),
-}
-
-#[derive(PartialEq, Eq)]
-enum KeyRule {
-    Required,
-    Optional,
-}
-
-const CONFIRM: Transition = Transition {
-    scope: "confirm_order",
-    key: KeyRule::Required,
-    changed: |counters, id| {
-        counters.confirmed.inc();
-        tracing::debug!(order_id = id.get(), "order confirmed");
-    },
-};
-
-const CANCEL: Transition = Transition {
-    scope: "cancel_order",
-    key: KeyRule::Optional,
-    changed: |counters, id| {
-        counters.canceled.inc();
-        tracing::info!(order_id = id.get(), "order canceled; stock restored");
-    },
-};
-
-/// Runs a state transition of one order, idempotently when a key is given.
-async fn transition(
-    caller: &Principal,
-    req: &HttpRequest,
-    pool: &MySqlPool,
-    ctx: &OrdersContext,
-    Transition {
-        scope,
-        key: rule,
-        changed: on_change,
-    }: Transition,
-    id: OrderId,
-    mut work: impl AsyncFnMut(&mut Tx, &Stamp<'_>) -> Result<(Order, bool), TxError>,
-) -> Result<HttpResponse, ApiError> {
-    let key = idempotent::key_of(req.headers())?;
-    let stamp = Stamp {
-        actor: &caller.subject,
-        idempotency_key: key.as_ref().map(IdempotencyKey::as_str),
-        at: store::now(),
-    };
-    if key.is_none() && rule == KeyRule::Required {
-        return Err(ApiError::bad_request(
-            OrdersCode::IdempotencyKeyMissing,
-            "this endpoint needs an Idempotency-Key (or X-Idempotency-Key) header",
-        ));
-    }
-    // The target: the order, and the precondition when there is one (the
-    // same key with another precondition is another request).
-    let target = match req.headers().get(actix_web::http::header::IF_MATCH) {
-        None => id.to_string(),
-        Some(v) => format!("{id}\u{0}{}", String::from_utf8_lossy(v.as_bytes())),
-    };
-    let idem = key
-        .clone()
-        .map(|key| Idem::new(scope, &caller.subject, key, &target, b""));
-    match idempotent::run(pool, idem.as_ref(), async |tx: &mut Tx| {
-        work(tx, &stamp).await
-    })
-    .await?
-    {
-        Outcome::Done(tx, (order, changed)) => {
-            let answer = idempotent::json(StatusCode::OK, &order)?;
-            idempotency::commit(tx, idem.as_ref(), &answer).await?;
-            let mut res = respond(answer, false)?;
-            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&order.etag()) {
-                res.headers_mut().insert(actix_web::http::header::ETAG, v);
-            }
-            if changed {
-                on_change(&ctx.counters, id);
-            }
-            Ok(res)
-        }
-        Outcome::Replay(answer) => replayed(ctx, scope, answer),
-        Outcome::Refused(answer) => respond(answer, false),
-    }
+    let customers = async |id| check_customer(&ctx.customers, id).await;
+    let ended = ctx
+        .orders(&pool)
+        .create(caller, body.into_inner(), customers)
+        .await?;
+    answer(ended, false)
 }
 
 /// Confirms a CREATED order. Needs an idempotency key. An order that is
@@ -285,17 +160,13 @@ pub async fn confirm(
     ctx: web::Data<OrdersContext>,
     id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    transition(
-        &caller,
-        &req,
-        &pool,
-        &ctx,
-        CONFIRM,
-        id,
-        async |tx: &mut Tx, stamp: &Stamp<'_>| orders::confirm(tx, id, stamp).await,
-    )
-    .await
+    let key = key_of(req.headers())?;
+    let caller = Caller {
+        actor: &caller.subject,
+        key: key.as_ref(),
+    };
+    let ended = ctx.orders(&pool).confirm(caller, id.into_inner()).await?;
+    answer(ended, true)
 }
 
 /// Cancels an order and restores its stock: CREATED at any time, CONFIRMED
@@ -321,31 +192,29 @@ pub async fn confirm(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn cancel(
-    caller: Principal,
+    Authenticated(caller): Authenticated,
     req: HttpRequest,
     pool: web::Data<MySqlPool>,
     ctx: web::Data<OrdersContext>,
     id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let window = ctx.cancel_window;
-    let if_match = service_kit::conditional::if_match(req.headers())?;
+    let if_match = kit_server::conditional::if_match(req.headers())?;
     let right = Right::of(&caller, Scope::OrdersCancel);
     if right == Right::None {
-        return Err(service_kit::auth::forbidden(Scope::OrdersCancel));
+        return Err(kit_server::auth::forbidden(Scope::OrdersCancel));
     }
-    transition(
-        &caller,
-        &req,
-        &pool,
-        &ctx,
-        CANCEL,
-        id,
-        async |tx: &mut Tx, stamp: &Stamp<'_>| {
-            orders::cancel(tx, id, stamp, window, if_match.as_ref(), right).await
-        },
-    )
-    .await
+    let key = key_of(req.headers())?;
+    let raw = req.headers().get(actix_web::http::header::IF_MATCH);
+    let precondition = if_match.zip(raw.map(|v| v.as_bytes()));
+    let by = Caller {
+        actor: &caller.subject,
+        key: key.as_ref(),
+    };
+    let orders = ctx.orders(&pool);
+    let ended = orders
+        .cancel(by, id.into_inner(), ctx.cancel_window, precondition, right)
+        .await?;
+    answer(ended, true)
 }
 
 /// One order with its items. Needs `orders:read`; the order's creator may
@@ -361,13 +230,13 @@ pub async fn cancel(
     ))]
 #[tracing::instrument(skip_all, fields(order_id = id.get()))]
 pub async fn get(
-    caller: Principal,
+    Authenticated(caller): Authenticated,
     pool: web::Data<MySqlPool>,
     id: web::Path<OrderId>,
 ) -> Result<HttpResponse, ApiError> {
     let right = Right::of(&caller, Scope::OrdersRead);
     if right == Right::None {
-        return Err(service_kit::auth::forbidden(Scope::OrdersRead));
+        return Err(kit_server::auth::forbidden(Scope::OrdersRead));
     }
     let id = id.into_inner();
     let mut conn = pool.acquire().await?;
@@ -401,7 +270,7 @@ pub async fn events(
     let id = id.into_inner();
     let exists = orders::exists(&pool, id);
     let missing = || OrderError::NotFound { id }.into();
-    service_kit::events::history(
+    kit_server::events::history(
         &pool,
         orders::ORDER_EVENTS,
         id.get(),

@@ -2,16 +2,14 @@
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use contracts::Code;
-use serde::Serialize;
-use service_kit::{
-    auth::{needs, Allowed},
-    conditional::{if_match, precondition_required},
-    pagination::{paginate, SearchParams},
-    problem::{
-        responses::{BadSearch, BodyRefused, MalformedId, Unauthorized},
-        ApiError, Json, Problem,
-    },
+use kit_server::auth::{needs, Allowed};
+use kit_server::conditional::{if_match, precondition_required};
+use kit_server::pagination::{paginate, SearchParams};
+use kit_server::problem::{
+    responses::{BadSearch, BodyRefused, MalformedId, Unauthorized},
+    ApiError, Json, Problem,
 };
+use serde::Serialize;
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
@@ -99,7 +97,7 @@ pub async fn patch(
 /// of its name, price or stock (orders' reservations and releases
 /// included); oldest first. Its stock events sum to its stock.
 #[utoipa::path(get, path = "/products/{id}/events", operation_id = "product_events", tag = "products",
-    params(("id" = u64, Path, description = "Product id"), service_kit::pagination::PageParams),
+    params(("id" = u64, Path, description = "Product id"), kit_server::pagination::PageParams),
     security(("bearer" = ["catalog:read"])),
     responses(
         (status = 200, description = "A page of the product's events, oldest first", body = contracts::EventPage),
@@ -112,11 +110,11 @@ pub async fn events(
     _caller: Allowed<needs::CatalogRead>,
     pool: web::Data<MySqlPool>,
     id: web::Path<ProductId>,
-    params: web::Query<service_kit::pagination::PageParams>,
+    params: web::Query<kit_server::pagination::PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let exists = products::exists(&pool, id);
-    service_kit::events::history(&pool, PRODUCT_EVENTS, id.get(), &params, exists, || {
+    kit_server::events::history(&pool, PRODUCT_EVENTS, id.get(), &params, exists, || {
         not_found(id)
     })
     .await

@@ -1,13 +1,16 @@
-//! Persistence: products, orders, idempotency keys, and the transaction
-//! helper that retries deadlocks. Every query of orders-api is here.
+//! Persistence: products and orders, and the transaction helper that
+//! retries deadlocks. Every query of orders-api is here, but for the
+//! idempotency keys' own table (`idempotency::store`).
 
-pub mod idempotency;
 pub mod orders;
 pub mod products;
 
 use std::time::Duration;
 
-use crate::domain::{KeyConflict, OrderError, ProductError};
+use crate::{
+    domain::{OrderError, ProductError},
+    idempotency::key::KeyConflict,
+};
 use sqlx::{MySql, MySqlPool, Transaction};
 
 pub type Tx = Transaction<'static, MySql>;
@@ -114,4 +117,4 @@ where
     }
 }
 
-pub use service_kit::db::now;
+pub use kit_server::db::now;

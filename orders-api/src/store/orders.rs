@@ -7,11 +7,10 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use service_kit::{
-    conditional::IfMatch,
-    events::{self, Changes, EventLog, Record, Stamp},
-    scope::Scope,
-};
+use contracts::EventKind;
+use kit_identity::scope::Scope;
+use kit_server::conditional::IfMatch;
+use kit_server::events::{self, Changes, EventLog, Record, Stamp};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder};
 
 use super::{Tx, TxError};
@@ -92,7 +91,7 @@ pub async fn create(
         tx,
         ORDER_EVENTS,
         stamp,
-        &[record(id, "order.created", created)],
+        &[record(id, EventKind::OrderCreated, created)],
     )
     .await?;
     let taken: Vec<Record> = order
@@ -131,7 +130,7 @@ pub const PRODUCT_EVENTS: EventLog = EventLog {
     subject: "product_id",
 };
 
-fn record(id: OrderId, kind: &'static str, changes: Changes) -> Record {
+fn record(id: OrderId, kind: EventKind, changes: Changes) -> Record {
     Record {
         subject: id.get(),
         kind,
@@ -143,13 +142,13 @@ fn record(id: OrderId, kind: &'static str, changes: Changes) -> Record {
 pub fn stock_record(id: ProductId, before: u32, after: u32) -> Record {
     Record {
         subject: id.get(),
-        kind: "product.updated",
+        kind: EventKind::ProductUpdated,
         changes: Changes::new().changed("stock", before, after),
     }
 }
 
 /// The status change of `order` to `to`, as an event of `kind`.
-fn status_record(order: &Order, to: OrderStatus, kind: &'static str) -> Record {
+fn status_record(order: &Order, to: OrderStatus, kind: EventKind) -> Record {
     record(
         order.id,
         kind,
@@ -340,7 +339,7 @@ pub async fn confirm(
     if !crate::domain::confirm_changes(&order)? {
         return Ok((order, false));
     }
-    let confirmed = status_record(&order, OrderStatus::Confirmed, "order.confirmed");
+    let confirmed = status_record(&order, OrderStatus::Confirmed, EventKind::OrderConfirmed);
     events::append(tx, ORDER_EVENTS, stamp, &[confirmed]).await?;
     let status = OrderStatus::Confirmed.as_str();
     sqlx::query!(
@@ -392,7 +391,7 @@ async fn mark_canceled(
     tx: &mut Tx,
     order: &mut Order,
     stamp: &Stamp<'_>,
-    kind: &'static str,
+    kind: EventKind,
 ) -> Result<(), sqlx::Error> {
     let at = stamp.at;
     let restored = restore_stock(tx, order).await?;
@@ -449,7 +448,7 @@ pub async fn cancel(
     if !crate::domain::cancel_changes(&order, at, window)? {
         return Ok((order, false));
     }
-    mark_canceled(tx, &mut order, stamp, "order.canceled").await?;
+    mark_canceled(tx, &mut order, stamp, EventKind::OrderCanceled).await?;
     Ok((order, true))
 }
 
@@ -479,7 +478,7 @@ pub async fn release_expired(
     let stamp = Stamp::new(events::SWEEPER, at);
     for id in ids {
         if let Some(mut order) = load(&mut tx, OrderId(id), false).await? {
-            mark_canceled(&mut tx, &mut order, &stamp, "order.expired").await?;
+            mark_canceled(&mut tx, &mut order, &stamp, EventKind::OrderExpired).await?;
             released.push(order);
         }
     }

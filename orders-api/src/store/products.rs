@@ -1,13 +1,12 @@
 //! Products.
 
 use chrono::{DateTime, Utc};
-use service_kit::{
-    conditional::IfMatch,
-    pagination::{contains_pattern, PageRequest},
-};
+use contracts::EventKind;
+use kit_server::conditional::IfMatch;
+use kit_server::pagination::{contains_pattern, PageRequest};
 use sqlx::MySqlPool;
 
-use service_kit::events::{self, Changes, Record, Stamp};
+use kit_server::events::{self, Changes, Record, Stamp};
 
 use super::{now, orders::PRODUCT_EVENTS, TxError};
 pub use crate::domain::Product;
@@ -32,7 +31,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct, actor: &str) -> Result<Pro
     )
     .execute(&mut *tx)
     .await
-    .map_err(|e| match service_kit::db::unique_key(&e) {
+    .map_err(|e| match kit_server::db::unique_key(&e) {
         Some(key) if key == SKU_KEY => TxError::Product(ProductError::SkuTaken {
             sku: p.sku.clone(),
         }),
@@ -50,7 +49,7 @@ pub async fn insert(pool: &MySqlPool, p: &NewProduct, actor: &str) -> Result<Pro
     };
     let created = Record {
         subject: product.id.get(),
-        kind: "product.created",
+        kind: EventKind::ProductCreated,
         changes: Changes::new()
             .set("sku", product.sku.as_str())
             .set("name", product.name.as_str())
@@ -127,7 +126,7 @@ pub async fn patch(
     if !changes.is_empty() {
         let updated = Record {
             subject: id.get(),
-            kind: "product.updated",
+            kind: EventKind::ProductUpdated,
             changes,
         };
         let stamp = Stamp::new(actor, product.updated_at);

@@ -1,8 +1,8 @@
 //! Bad input and bad credentials: a 4xx problem document, never a 5xx, nothing written.
 
+use kit_testing::{mint_token, unsigned_token};
 use reqwest::Method;
 use serde_json::json;
-use service_kit::testing::{mint_token, unsigned_token};
 
 use crate::helpers::{assert_problem, spawn_app};
 
@@ -22,7 +22,7 @@ async fn malformed_ids_bodies_and_keys_are_4xx_and_write_nothing() {
         ] {
             let res = app
                 .authed(method.clone(), &path)
-                .header("Idempotency-Key", "k")
+                .header(contracts::headers::IDEMPOTENCY_KEY, "k")
                 .json(&json!({"stock": 1}))
                 .send()
                 .await
@@ -59,7 +59,7 @@ async fn malformed_ids_bodies_and_keys_are_4xx_and_write_nothing() {
     assert_problem(res, 413, "payload_too_large").await;
     let res = app
         .authed(Method::POST, "/orders")
-        .header("Idempotency-Key", "a".repeat(300))
+        .header(contracts::headers::IDEMPOTENCY_KEY, "a".repeat(300))
         .json(&json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]}))
         .send()
         .await
@@ -77,11 +77,8 @@ async fn every_business_route_needs_a_valid_token() {
     let p = app.product(100, 5).await;
     let order = app.order(customer, &[(p, 1)]).await;
     let expired = mint_token("tester", -120, json!({}));
-    let forged = service_kit::testing::Forgery::AnotherKey.sign(&service_kit::testing::claims(
-        "tester",
-        600,
-        json!({}),
-    ));
+    let forged =
+        kit_testing::Forgery::AnotherKey.sign(&kit_testing::claims("tester", 600, json!({})));
     let routes = [
         (Method::POST, "/products".to_owned()),
         (Method::GET, "/products".to_owned()),
@@ -104,7 +101,7 @@ async fn every_business_route_needs_a_valid_token() {
             let mut req = app
                 .client
                 .request(method.clone(), app.url(path))
-                .header("Idempotency-Key", "k");
+                .header(contracts::headers::IDEMPOTENCY_KEY, "k");
             if let Some(value) = &auth {
                 req = req.header("authorization", value);
             }

@@ -2,8 +2,8 @@
 //! belong to their caller, every route answers each role as the SPEC says,
 //! and an order's creator may read and withdraw it, nothing more.
 
+use kit_testing::mint_token;
 use serde_json::{json, Value};
-use service_kit::testing::mint_token;
 
 use crate::helpers::{assert_problem, spawn_app, TestApp, SERVICE_TOKEN};
 
@@ -11,7 +11,7 @@ async fn create_as(app: &TestApp, token: &str, body: &Value, key: &str) -> reqwe
     app.client
         .post(app.url("/orders"))
         .bearer_auth(token)
-        .header("Idempotency-Key", key)
+        .header(contracts::headers::IDEMPOTENCY_KEY, key)
         .json(body)
         .send()
         .await
@@ -32,14 +32,20 @@ async fn one_key_from_two_callers_is_two_orders_and_from_one_caller_one() {
     let a1: Value = a1.json().await.expect("json");
     let b1 = create_as(&app, &bob, &body, "shared-key").await;
     assert_eq!(b1.status(), 201);
-    assert!(b1.headers().get("idempotent-replayed").is_none());
+    assert!(b1
+        .headers()
+        .get(contracts::headers::IDEMPOTENT_REPLAYED)
+        .is_none());
     let b1: Value = b1.json().await.expect("json");
     assert_ne!(a1["id"], b1["id"]);
     assert_eq!(a1["created_by"], "alice");
     assert_eq!(b1["created_by"], "bob");
 
     let a2 = create_as(&app, &alice, &body, "shared-key").await;
-    assert_eq!(a2.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        a2.headers()[contracts::headers::IDEMPOTENT_REPLAYED],
+        "true"
+    );
     let a2: Value = a2.json().await.expect("json");
     assert_eq!(a2["id"], a1["id"]);
     assert_eq!(app.order_rows().await, 2);
@@ -50,7 +56,7 @@ async fn one_key_from_two_callers_is_two_orders_and_from_one_caller_one() {
         app.client
             .post(app.url(&format!("/orders/{id}/confirm")))
             .bearer_auth(token)
-            .header("Idempotency-Key", "confirm-key")
+            .header(contracts::headers::IDEMPOTENCY_KEY, "confirm-key")
             .send()
     };
     assert_eq!(
@@ -63,7 +69,10 @@ async fn one_key_from_two_callers_is_two_orders_and_from_one_caller_one() {
         200,
         "not idempotency_key_reused: another caller"
     );
-    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert!(res
+        .headers()
+        .get(contracts::headers::IDEMPOTENT_REPLAYED)
+        .is_none());
 }
 
 #[tokio::test]
@@ -81,7 +90,7 @@ async fn the_creator_is_recorded_and_read_back() {
 #[tokio::test]
 async fn every_route_answers_each_caller_as_the_spec_says() {
     let app = spawn_app().await;
-    let checked = service_kit::testing::access::walk(&app).await;
+    let checked = kit_testing::access::walk(&app).await;
     // 11 user routes × 18 callers (see customers-api's walk), 3 open routes;
     // no service route: orders-api takes no service token.
     assert_eq!(checked, 11 * 18 + 3);
@@ -94,7 +103,7 @@ async fn no_service_token_acts_for_a_user_any_more() {
     let customer = app.customer().await;
     let p = app.product(100, 10).await;
     let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
-    for token in [SERVICE_TOKEN, service_kit::testing::app::ORCHESTRATOR_TOKEN] {
+    for token in [SERVICE_TOKEN, kit_testing::app::ORCHESTRATOR_TOKEN] {
         let res = app
             .client
             .post(app.url("/orders"))
@@ -135,7 +144,7 @@ async fn as_user(
         .request(method, app.url(path))
         .bearer_auth(token)
         .header(
-            "Idempotency-Key",
+            contracts::headers::IDEMPOTENCY_KEY,
             format!("k-{}", uuid::Uuid::new_v4().simple()),
         )
         .send()

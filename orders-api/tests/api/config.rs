@@ -8,7 +8,7 @@ fn start_with(bad: &[(&str, &str)]) -> (bool, String) {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", "mysql://nobody@127.0.0.1:9/none")
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("SERVICE_TOKEN", crate::helpers::SERVICE_TOKEN)
         .env("CUSTOMERS_API_BASE", "http://127.0.0.1:9")
         .env("PORT", "0");

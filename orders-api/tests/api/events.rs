@@ -2,9 +2,10 @@
 //! correlation id and idempotency key, written in the change's own
 //! transaction and read back a page at a time, oldest first.
 
+use contracts::EventKind;
+use kit_testing::app::token_for;
 use reqwest::Method;
 use serde_json::{json, Value};
-use service_kit::testing::app::token_for;
 
 use crate::helpers::{assert_problem, spawn_app, TestApp};
 
@@ -19,8 +20,14 @@ async fn send(
         .client
         .request(method, app.url(path))
         .bearer_auth(token)
-        .header("X-Correlation-Id", format!("corr-{}", path.len()))
-        .header("Idempotency-Key", format!("key{}", path.replace('/', "-")));
+        .header(
+            contracts::headers::CORRELATION_ID,
+            format!("corr-{}", path.len()),
+        )
+        .header(
+            contracts::headers::IDEMPOTENCY_KEY,
+            format!("key{}", path.replace('/', "-")),
+        );
     if let Some(body) = body {
         req = req.json(&body);
     }
@@ -110,7 +117,7 @@ async fn an_orders_and_its_products_history_says_what_happened_and_who_did_it() 
         .client
         .patch(app.url(&format!("/products/{p}")))
         .bearer_auth(&carla)
-        .header("If-Match", etag)
+        .header(reqwest::header::IF_MATCH, etag)
         .json(&json!({"price_cents": 1200, "stock": 7}))
         .send()
         .await
@@ -121,9 +128,9 @@ async fn an_orders_and_its_products_history_says_what_happened_and_who_did_it() 
     assert_eq!(
         kinds_and_actors(&history),
         [
-            ("order.created", "alice"),
-            ("order.confirmed", "alice"),
-            ("order.canceled", "olga")
+            (EventKind::OrderCreated.as_str(), "alice"),
+            (EventKind::OrderConfirmed.as_str(), "alice"),
+            (EventKind::OrderCanceled.as_str(), "olga")
         ]
         .map(|(k, a)| (k.to_owned(), a.to_owned()))
     );
@@ -150,10 +157,10 @@ async fn an_orders_and_its_products_history_says_what_happened_and_who_did_it() 
     assert_eq!(
         kinds_and_actors(&stock),
         [
-            ("product.created", "carla"),
-            ("product.updated", "alice"),
-            ("product.updated", "olga"),
-            ("product.updated", "carla"),
+            (EventKind::ProductCreated.as_str(), "carla"),
+            (EventKind::ProductUpdated.as_str(), "alice"),
+            (EventKind::ProductUpdated.as_str(), "olga"),
+            (EventKind::ProductUpdated.as_str(), "carla"),
         ]
         .map(|(k, a)| (k.to_owned(), a.to_owned()))
     );
@@ -219,7 +226,7 @@ async fn a_change_is_never_written_without_its_event() {
     let events = app
         .get_json(&format!("/orders/{}/events", order["id"]))
         .await;
-    assert_eq!(events["data"][0]["type"], "order.created");
+    assert_eq!(events["data"][0]["type"], EventKind::OrderCreated.as_str());
     assert_eq!(app.stock(p).await, 6);
 }
 

@@ -1,17 +1,18 @@
 use std::time::Duration;
 
+use kit_runtime::config::HttpSettings;
+use kit_testing::TestDatabase;
 use orders_api::{config::Settings, startup};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
-use service_kit::{config::HttpSettings, testing::TestDatabase};
 use sqlx::MySqlPool;
 
-pub use service_kit::testing::app::SERVICE_TOKEN;
+pub use kit_testing::app::SERVICE_TOKEN;
 
-service_kit::api_test_app!("orders-api");
+kit_testing::api_test_app!("orders-api");
 
 pub fn http_settings(db: &TestDatabase) -> HttpSettings {
-    service_kit::testing::http_settings(db)
+    kit_testing::http_settings(db)
 }
 
 /// orders-api with a real customers-api beside it (same database).
@@ -124,7 +125,7 @@ impl TestApp {
     pub async fn post_order(&self, body: &Value, key: Option<&str>) -> Response {
         let mut req = self.authed(Method::POST, "/orders").json(body);
         if let Some(key) = key {
-            req = req.header("Idempotency-Key", key);
+            req = req.header(contracts::headers::IDEMPOTENCY_KEY, key);
         }
         req.send().await.expect("sent")
     }
@@ -146,7 +147,7 @@ impl TestApp {
     pub async fn confirm(&self, order_id: u64, key: Option<&str>) -> Response {
         let mut req = self.authed(Method::POST, &format!("/orders/{order_id}/confirm"));
         if let Some(key) = key {
-            req = req.header("X-Idempotency-Key", key);
+            req = req.header(contracts::headers::X_IDEMPOTENCY_KEY, key);
         }
         req.send().await.expect("sent")
     }
@@ -154,7 +155,7 @@ impl TestApp {
     pub async fn cancel(&self, order_id: u64, key: Option<&str>) -> Response {
         let mut req = self.authed(Method::POST, &format!("/orders/{order_id}/cancel"));
         if let Some(key) = key {
-            req = req.header("Idempotency-Key", key);
+            req = req.header(contracts::headers::IDEMPOTENCY_KEY, key);
         }
         req.send().await.expect("sent")
     }
@@ -172,7 +173,7 @@ impl TestApp {
     }
 }
 
-pub use service_kit::testing::assert_problem;
+pub use kit_testing::assert_problem;
 
 /// `n` orders of made-up customers, most of them settled, spread over the
 /// last `n` minutes, and fresh statistics: enough rows for the optimizer to

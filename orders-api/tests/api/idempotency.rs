@@ -13,16 +13,22 @@ async fn a_replayed_create_answers_the_same_bytes_and_makes_no_second_order() {
     let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 2}]});
     let first = app.post_order(&body, Some("order-abc")).await;
     assert_eq!(first.status(), 201);
-    assert!(first.headers().get("idempotent-replayed").is_none());
-    let location = first.headers()["location"].clone();
+    assert!(first
+        .headers()
+        .get(contracts::headers::IDEMPOTENT_REPLAYED)
+        .is_none());
+    let location = first.headers()[reqwest::header::LOCATION].clone();
     let first_bytes = first.bytes().await.expect("body");
 
     // Key order and whitespace do not matter; the request is the same.
     let same = json!({"items": [{"qty": 2, "product_id": p}], "customer_id": customer});
     let replay = app.post_order(&same, Some("order-abc")).await;
     assert_eq!(replay.status(), 201);
-    assert_eq!(replay.headers()["idempotent-replayed"], "true");
-    assert_eq!(replay.headers()["location"], location);
+    assert_eq!(
+        replay.headers()[contracts::headers::IDEMPOTENT_REPLAYED],
+        "true"
+    );
+    assert_eq!(replay.headers()[reqwest::header::LOCATION], location);
     assert_eq!(replay.bytes().await.expect("body"), first_bytes);
     assert_eq!(app.order_rows().await, 1);
     assert_eq!(app.stock(p).await, 8);
@@ -49,7 +55,10 @@ async fn confirm_keys_are_bound_to_their_order_and_replayed() {
     assert_eq!(first.status(), 200);
     let bytes = first.bytes().await.expect("body");
     let replay = app.confirm(o1, Some("confirm-1")).await;
-    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        replay.headers()[contracts::headers::IDEMPOTENT_REPLAYED],
+        "true"
+    );
     assert_eq!(replay.bytes().await.expect("body"), bytes);
     assert_problem(
         app.confirm(o2, Some("confirm-1")).await,
@@ -72,7 +81,10 @@ async fn final_refusals_are_replayed_but_validation_failures_are_not_stored() {
     assert_eq!(first.status(), 409);
     let bytes = first.bytes().await.expect("body");
     let again = app.post_order(&greedy, Some("greedy")).await;
-    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        again.headers()[contracts::headers::IDEMPOTENT_REPLAYED],
+        "true"
+    );
     assert_eq!(again.bytes().await.expect("body"), bytes);
 
     let invalid = json!({"customer_id": customer, "items": []});
@@ -99,7 +111,7 @@ async fn fifty_concurrent_confirms_with_one_key_change_state_once() {
         match res.status().as_u16() {
             200 => bodies.push(res.bytes().await.expect("body")),
             409 => {
-                assert!(res.headers().contains_key("retry-after"));
+                assert!(res.headers().contains_key(reqwest::header::RETRY_AFTER));
                 let body: Value = res.json().await.expect("json");
                 assert_eq!(body["code"], "idempotency_key_in_progress");
                 in_progress += 1;
@@ -121,7 +133,10 @@ async fn fifty_concurrent_confirms_with_one_key_change_state_once() {
             .expect("count");
     assert_eq!(confirmations, 1);
     let after = app.confirm(order, Some("storm")).await;
-    assert_eq!(after.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        after.headers()[contracts::headers::IDEMPOTENT_REPLAYED],
+        "true"
+    );
     assert_eq!(after.bytes().await.expect("body"), bodies[0]);
 }
 
@@ -145,9 +160,15 @@ async fn a_twin_waits_for_the_request_holding_its_key_and_replays_the_answer() {
     };
     let (first, twin, ()) = tokio::join!(first, twin, release);
     assert_eq!(first.status(), 201);
-    assert!(first.headers().get("idempotent-replayed").is_none());
+    assert!(first
+        .headers()
+        .get(contracts::headers::IDEMPOTENT_REPLAYED)
+        .is_none());
     assert_eq!(twin.status(), 201, "the twin waited instead of a 409");
-    assert_eq!(twin.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        twin.headers()[contracts::headers::IDEMPOTENT_REPLAYED],
+        "true"
+    );
     assert_eq!(
         twin.bytes().await.expect("body"),
         first.bytes().await.expect("body")
@@ -180,7 +201,7 @@ async fn a_claim_held_past_the_wait_is_in_progress_and_a_crash_frees_it() {
         "answered after {:?}, before the wait bound",
         started.elapsed()
     );
-    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.headers().contains_key(reqwest::header::RETRY_AFTER));
     assert_problem(res, 409, "idempotency_key_in_progress").await;
     assert_eq!(app.status_of(order).await, "CREATED");
     in_flight.rollback().await.expect("the crash");
@@ -276,7 +297,7 @@ async fn a_row_locked_through_every_attempt_is_a_503_database_busy() {
     let lock = app.lock_product(p).await;
     let body = json!({"customer_id": customer, "items": [{"product_id": p, "qty": 1}]});
     let res = app.post_order(&body, Some("busy")).await;
-    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.headers().contains_key(reqwest::header::RETRY_AFTER));
     assert_problem(res, 503, "database_busy").await;
     lock.rollback().await.expect("release");
     assert_eq!(app.order_rows().await, 0);

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use kit_server::ops::Metrics;
 use orders_api::{metrics::OrderCounters, sweeper};
 use proptest::prelude::*;
 use reqwest::Method;
 use serde_json::{json, Value};
-use service_kit::ops::Metrics;
 
 use crate::helpers::{spawn_app, TestApp};
 
@@ -55,7 +55,7 @@ async fn set_level(app: &TestApp, id: u64, level: u32) -> i64 {
         let (before, etag) = read(app, id).await;
         let res = app
             .authed(Method::PATCH, &format!("/products/{id}"))
-            .header("If-Match", etag)
+            .header(reqwest::header::IF_MATCH, etag)
             .json(&json!({"stock": level}))
             .send()
             .await

@@ -20,7 +20,7 @@ mod shutdown;
 mod sweeper;
 
 /// Settings for a customers-api beside the orders-api under test.
-fn helpers_settings(db: &service_kit::testing::TestDatabase) -> service_kit::config::HttpSettings {
+fn helpers_settings(db: &kit_testing::TestDatabase) -> kit_runtime::config::HttpSettings {
     helpers::http_settings(db)
 }
 

@@ -2,12 +2,12 @@
 //! database user per service, made by the admin; the services then run as
 //! those users with `MIGRATE_ON_START=false`.
 
+use kit_testing::{server_url, TestDatabase};
 use orders_api::{
     migrate::{self, Plan, ServiceUser, CUSTOMERS_TABLES, ORDERS_TABLES},
     seed::Seeded,
 };
 use serde_json::json;
-use service_kit::testing::{server_url, TestDatabase};
 use sqlx::{Connection, MySqlConnection};
 
 use crate::helpers::{http_settings, spawn_orders};
@@ -246,7 +246,7 @@ async fn each_service_owns_exactly_the_tables_its_migrations_create() {
     ] {
         let db = TestDatabase::create().await;
         let pool = sqlx::MySqlPool::connect(&db.url).await.expect("pool");
-        service_kit::db::migrate(&pool, &mut migrator)
+        kit_server::db::migrate(&pool, &mut migrator)
             .await
             .expect("migrates");
         let mut made: Vec<String> = sqlx::query_scalar(

@@ -1,6 +1,6 @@
+use kit_testing::TestDatabase;
 use reqwest::Method;
 use serde_json::{json, Value};
-use service_kit::testing::TestDatabase;
 use wiremock::{matchers, Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{assert_problem, spawn_app, spawn_orders};
@@ -19,7 +19,7 @@ async fn an_order_reserves_stock_sums_repeated_products_and_prices_items() {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let location = res.headers()["location"]
+    let location = res.headers()[reqwest::header::LOCATION]
         .to_str()
         .expect("ascii")
         .to_owned();
@@ -282,7 +282,10 @@ async fn customer_lookups_are_not_retried_on_404_and_carry_the_correlation_id() 
     let customers = MockServer::start().await;
     Mock::given(matchers::method("GET"))
         .and(matchers::path("/internal/customers/7"))
-        .and(matchers::header("x-correlation-id", "corr-42"))
+        .and(matchers::header(
+            contracts::headers::CORRELATION_ID,
+            "corr-42",
+        ))
         .respond_with(ResponseTemplate::new(404))
         .expect(1)
         .mount(&customers)
@@ -291,7 +294,7 @@ async fn customer_lookups_are_not_retried_on_404_and_carry_the_correlation_id() 
     let p = app.product(100, 5).await;
     let res = app
         .authed(Method::POST, "/orders")
-        .header("x-correlation-id", "corr-42")
+        .header(contracts::headers::CORRELATION_ID, "corr-42")
         .json(&json!({"customer_id": 7, "items": [{"product_id": p, "qty": 1}]}))
         .send()
         .await
@@ -327,8 +330,8 @@ async fn cancel_if_still_created_never_cancels_a_confirmed_order() {
     let p = app.product(100, 10).await;
     let cancel_if_created = |id: u64| {
         app.authed(Method::POST, &format!("/orders/{id}/cancel"))
-            .header("If-Match", "\"CREATED\"")
-            .header("Idempotency-Key", format!("comp-{id}"))
+            .header(reqwest::header::IF_MATCH, "\"CREATED\"")
+            .header(contracts::headers::IDEMPOTENCY_KEY, format!("comp-{id}"))
             .send()
     };
     // A confirmed order stays confirmed, stock still sold: 412.
@@ -342,7 +345,7 @@ async fn cancel_if_still_created_never_cancels_a_confirmed_order() {
     let created = app.order(customer, &[(p, 1)]).await;
     let res = cancel_if_created(created).await.expect("sent");
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["etag"], "\"CANCELED\"");
+    assert_eq!(res.headers()[reqwest::header::ETAG], "\"CANCELED\"");
     assert_eq!(app.stock(p).await, 8);
     // The order's ETag is its status; a malformed If-Match is a 400.
     let res = app
@@ -350,10 +353,10 @@ async fn cancel_if_still_created_never_cancels_a_confirmed_order() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(res.headers()["etag"], "\"CONFIRMED\"");
+    assert_eq!(res.headers()[reqwest::header::ETAG], "\"CONFIRMED\"");
     let res = app
         .authed(Method::POST, &format!("/orders/{confirmed}/cancel"))
-        .header("If-Match", "CONFIRMED")
+        .header(reqwest::header::IF_MATCH, "CONFIRMED")
         .send()
         .await
         .expect("sent");
@@ -460,7 +463,7 @@ async fn a_slow_customers_api_pins_no_database_connection() {
         .map(|i| {
             let req = app
                 .authed(Method::POST, "/orders")
-                .header("Idempotency-Key", format!("slow-{i}"))
+                .header(contracts::headers::IDEMPOTENCY_KEY, format!("slow-{i}"))
                 .json(&json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]}));
             tokio::spawn(async move { req.send().await.expect("sent").status().as_u16() })
         })
@@ -513,8 +516,8 @@ async fn the_callers_deadline_bounds_the_request_and_travels_downstream() {
     let order = json!({"customer_id": 1, "items": [{"product_id": p, "qty": 1}]});
     let send = |budget: &str| {
         app.authed(Method::POST, "/orders")
-            .header("Idempotency-Key", "budget-1")
-            .header("X-Request-Timeout-Ms", budget)
+            .header(contracts::headers::IDEMPOTENCY_KEY, "budget-1")
+            .header(contracts::headers::REQUEST_TIMEOUT_MS, budget)
             .json(&order)
             .send()
     };
@@ -536,7 +539,7 @@ async fn the_callers_deadline_bounds_the_request_and_travels_downstream() {
     assert_eq!(asked.len(), 1, "no retry past the deadline");
     let passed: u64 = asked[0]
         .headers
-        .get("x-request-timeout-ms")
+        .get(contracts::headers::REQUEST_TIMEOUT_MS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("the budget travels downstream");
@@ -610,7 +613,10 @@ async fn an_order_beyond_the_limits_is_refused_and_reserves_nothing() {
             Some("limit-qty"),
         )
         .await;
-    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        res.headers()[contracts::headers::IDEMPOTENT_REPLAYED],
+        "true"
+    );
     assert_eq!(res.status(), 422);
     let replayed: Value = res.json().await.expect("json");
     assert_eq!(replayed["code"], "order_limit_exceeded");

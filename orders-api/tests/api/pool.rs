@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use service_kit::{db, testing::TestDatabase};
+use kit_server::db;
+use kit_testing::TestDatabase;
 use sqlx::MySqlPool;
 
 /// Checkouts skip the ping while a connection is in steady use; one the

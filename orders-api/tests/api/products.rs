@@ -13,7 +13,7 @@ async fn products_are_created_patched_read_and_searched() {
         .await
         .expect("sent");
     assert_eq!(res.status(), 201);
-    let location = res.headers()["location"]
+    let location = res.headers()[reqwest::header::LOCATION]
         .to_str()
         .expect("ascii")
         .to_owned();
@@ -24,7 +24,7 @@ async fn products_are_created_patched_read_and_searched() {
     assert_eq!(res_etag(&created), "\"1\"");
     let res = app
         .authed(Method::PATCH, &location)
-        .header("If-Match", "\"1\"")
+        .header(reqwest::header::IF_MATCH, "\"1\"")
         .json(&json!({"price_cents": 119900, "stock": 12}))
         .send()
         .await
@@ -127,7 +127,7 @@ async fn patch_rules() {
     assert_problem(res, 400, "validation_failed").await;
     let res = app
         .authed(Method::PATCH, "/products/999999")
-        .header("If-Match", "*")
+        .header(reqwest::header::IF_MATCH, "*")
         .json(&json!({"stock": 1}))
         .send()
         .await
@@ -161,7 +161,7 @@ fn res_etag(product: &Value) -> String {
 /// A PATCH with the product's ETag (If-Match).
 async fn patch_if(app: &TestApp, id: u64, etag: &str, body: Value) -> reqwest::Response {
     app.authed(Method::PATCH, &format!("/products/{id}"))
-        .header("If-Match", etag)
+        .header(reqwest::header::IF_MATCH, etag)
         .json(&body)
         .send()
         .await
@@ -179,7 +179,10 @@ async fn stale_stock_writes_are_refused() {
         .send()
         .await
         .expect("sent");
-    let read = res.headers()["etag"].to_str().expect("ascii").to_owned();
+    let read = res.headers()[reqwest::header::ETAG]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     // ... 3 are sold meanwhile ...
     app.order(customer, &[(id, 3)]).await;
     // ... and writing 15 from the stale read is refused: no units from nothing.
@@ -199,7 +202,10 @@ async fn stale_stock_writes_are_refused() {
     let fresh = app.get_json(&format!("/products/{id}")).await;
     let res = patch_if(&app, id, &res_etag(&fresh), json!({"stock": 15})).await;
     assert_eq!(res.status(), 200);
-    let etag = res.headers()["etag"].to_str().expect("ascii").to_owned();
+    let etag = res.headers()[reqwest::header::ETAG]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert_ne!(etag, res_etag(&fresh));
     assert_eq!(app.stock(id).await, 15);
     // A name or price change needs no precondition; a relative restock neither.

@@ -1,7 +1,7 @@
 //! `db/schema.sql` and orders-api's migrations describe the same tables.
 
+use kit_testing::{assert_schema_matches_migrations, database_with};
 use serde_json::Value;
-use service_kit::testing::{assert_schema_matches_migrations, database_with};
 
 const SCHEMA: &str = include_str!("../../../db/schema.sql");
 const SEED: &str = include_str!("../../../db/seed.sql");
@@ -40,7 +40,7 @@ async fn the_seed_can_be_ordered_from() {
 #[tokio::test]
 async fn services_and_replicas_migrating_one_database_at_once_do_not_collide() {
     for _ in 0..10 {
-        let db = service_kit::testing::TestDatabase::create().await;
+        let db = kit_testing::TestDatabase::create().await;
         let runs = (0..4).map(|i| {
             let url = db.url.clone();
             async move {
@@ -50,7 +50,7 @@ async fn services_and_replicas_migrating_one_database_at_once_do_not_collide() {
                 } else {
                     sqlx::migrate!("./migrations")
                 };
-                service_kit::db::migrate(&pool, &mut migrator).await
+                kit_server::db::migrate(&pool, &mut migrator).await
             }
         });
         for result in futures_util::future::join_all(runs).await {
@@ -74,15 +74,15 @@ fn the_seed_command_loads_the_sample_data_once() {
             .expect("runs")
     };
     // Without customers-api's table: a clear refusal.
-    let empty = rt.block_on(service_kit::testing::TestDatabase::create());
+    let empty = rt.block_on(kit_testing::TestDatabase::create());
     let out = seed(&empty.url);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("start customers-api once"));
 
     let db = rt.block_on(async {
-        let db = service_kit::testing::TestDatabase::create().await;
+        let db = kit_testing::TestDatabase::create().await;
         let pool = sqlx::MySqlPool::connect(&db.url).await.expect("pool");
-        service_kit::db::migrate(&pool, &mut sqlx::migrate!("../customers-api/migrations"))
+        kit_server::db::migrate(&pool, &mut sqlx::migrate!("../customers-api/migrations"))
             .await
             .expect("customers-api's migrations");
         db

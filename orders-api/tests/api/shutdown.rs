@@ -4,11 +4,11 @@
 
 use std::{process::Command, time::Duration};
 
-use serde_json::json;
-use service_kit::testing::{
+use kit_testing::{
     process::{free_port, wait_ready, Proc},
     TestDatabase,
 };
+use serde_json::json;
 
 use crate::helpers::{spawn_customers, SERVICE_TOKEN};
 
@@ -23,7 +23,7 @@ async fn sigterm_under_load_loses_nothing_answered_and_leaves_nothing_half_done(
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", &db.url)
-        .envs(service_kit::testing::issuer_env())
+        .envs(kit_testing::issuer_env())
         .env("SERVICE_TOKEN", SERVICE_TOKEN)
         .env("CUSTOMERS_API_BASE", &customers_base)
         .env("PORT", port.to_string())
@@ -36,7 +36,7 @@ async fn sigterm_under_load_loses_nothing_answered_and_leaves_nothing_half_done(
         .await
         .expect("ready");
 
-    let token = service_kit::testing::mint_token("loader", 600, json!({}));
+    let token = kit_testing::mint_token("loader", 600, json!({}));
     let pool = sqlx::MySqlPool::connect(&db.url).await.expect("pool");
     let customer = sqlx::query(
         "INSERT INTO customers (name, email, created_at, updated_at) VALUES ('Buyer', 'b@example.com', NOW(6), NOW(6))",

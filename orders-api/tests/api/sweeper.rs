@@ -1,7 +1,8 @@
+use contracts::EventKind;
 use std::time::Duration;
 
+use kit_server::ops::Metrics;
 use orders_api::{metrics::OrderCounters, sweeper};
-use service_kit::ops::Metrics;
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
@@ -67,7 +68,7 @@ async fn the_background_sweeper_releases_stock_after_the_ttl() {
     // Its record says who: the sweeper, with no request behind it.
     let events = app.get_json(&format!("/orders/{order}/events")).await;
     let last = &events["data"][1];
-    assert_eq!(last["type"], "order.expired", "{events}");
+    assert_eq!(last["type"], EventKind::OrderExpired.as_str(), "{events}");
     assert_eq!(last["actor"], "system:sweeper");
     assert_eq!(last["correlation_id"], serde_json::Value::Null);
     assert_eq!(
