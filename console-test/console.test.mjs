@@ -336,6 +336,46 @@ test("an order operator's refused saga explains its code in words", async () => 
   await accessible(page, "saga refusal");
 });
 
+test("the saga form pages its customers and products instead of loading them all", async () => {
+  // More of each than one page (20) holds.
+  const tag = `paged${Date.now()}`;
+  for (let n = 1; n <= 21; n++) {
+    const c = await call(config.customers_api, "/customers", { method: "POST",
+      body: JSON.stringify({ name: `Paged ${n}`, email: `${tag}-${n}@example.com` }) });
+    assert.equal(c.status, 201);
+  }
+  const last = `${tag.toUpperCase()}-21`;
+  for (let n = 1; n <= 21; n++) {
+    const p = await call(config.orders_api, "/products", { method: "POST",
+      body: JSON.stringify({ sku: `${tag.toUpperCase()}-${n}`, name: `Paged product ${n}`, price_cents: 100, stock: 5 }) });
+    assert.equal(p.status, 201);
+  }
+  const page = await tab();
+  await signIn(page, ADMIN);
+  await page.goto(`${URL_}#/new-order`);
+  await heading(page, "New order");
+  const products = page.getByLabel("Product, line 1");
+  const options = async (select) => (await select.locator("option").allTextContents()).slice(1);
+  assert.equal((await options(products)).length, 20, "one page of products");
+  assert.ok(!(await options(products)).some((o) => o.includes(last)));
+  await page.getByRole("button", { name: "More products" }).click();
+  await page.waitForFunction((sku) => [...document.querySelectorAll("option")].some((o) => o.textContent.includes(sku)), last);
+  await pick(page.getByLabel("Product, line 1"), new RegExp(last));
+
+  await page.getByLabel("Find a customer by name or email").fill(tag);
+  await page.getByRole("button", { name: "Find" }).click();
+  await page.getByRole("button", { name: "More customers" }).waitFor();
+  const customers = page.getByLabel("Customer", { exact: true });
+  assert.equal((await options(customers)).length, 20, "one page of customers");
+  await page.getByRole("button", { name: "More customers" }).click();
+  await page.waitForFunction((email) => [...document.querySelectorAll("option")].some((o) => o.textContent.includes(email)), `${tag}-21@example.com`);
+  assert.equal((await options(page.getByLabel("Customer", { exact: true }))).length, 21);
+  assert.equal(await page.getByRole("button", { name: "More customers" }).count(), 0, "no page after the last");
+  // The line chosen before stays chosen across the pages.
+  assert.match(await page.getByLabel("Product, line 1").locator("option:checked").textContent(), new RegExp(last));
+  await accessible(page, "saga form, paged");
+});
+
 test("a page still loading never draws over the page asked for since", async () => {
   const page = await tab();
   await signIn(page, ADMIN);

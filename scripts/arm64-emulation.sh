@@ -5,7 +5,8 @@
 # arm64 host or where aarch64 is registered already (Docker Desktop does it).
 set -euo pipefail
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
 
 case "$(uname -m)" in aarch64 | arm64) exit 0 ;; esac
@@ -17,8 +18,7 @@ if [ ! -f "$conf" ]; then
     exit 1
   }
   echo "installing qemu-user-static (arm64 emulation)" >&2
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq qemu-user-static >/dev/null
+  apt_install qemu-user-static
 fi
 [ -e /proc/sys/fs/binfmt_misc/register ] || as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 [ -e "$entry" ] || as_root sh -c "cat '$conf' > /proc/sys/fs/binfmt_misc/register"

@@ -16,11 +16,11 @@ bootstrap="${1:-${SAM_BUILD_DIR:-.aws-sam/build}/OrchestratorFunction/bootstrap}
 [ -f "$bootstrap" ] || { echo "$bootstrap is missing: run 'make sam-build' first" >&2; exit 1; }
 AL2023_GLIBC=2.34
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
   echo "installing qemu-user-static and libc6-arm64-cross" >&2
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq qemu-user-static libc6-arm64-cross >/dev/null
+  apt_install qemu-user-static libc6-arm64-cross
 fi
 
 echo "--- glibc the bootstrap needs (Amazon Linux 2023 has $AL2023_GLIBC)"

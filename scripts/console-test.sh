@@ -4,9 +4,10 @@
 # /lambda-url/orchestrator-lambda/console) on a fresh, seeded database of their own and a throw-away
 # issuer (the console's sign-in pointed at a stand-in OIDC provider the test
 # serves), then console-test/console.test.mjs in Debian's Chromium, driven by
-# playwright-core, with axe-core run inside each page. Installs Chromium
-# (apt) and the two npm packages (npm ci, pinned by package-lock.json) when
-# missing. Screenshots go to $CONSOLE_SHOTS (make console-shots: docs/console/).
+# playwright-core, with axe-core run inside each page. First the TypeScript
+# compiler checks the console's modules (JSDoc mode, `tsc --noEmit`).
+# Installs Chromium (apt) and the npm packages (npm ci, pinned by
+# package-lock.json) when missing. Screenshots go to $CONSOLE_SHOTS (make console-shots: docs/console/).
 #
 # Uses the APIs' binaries in $CARGO_TARGET_DIR/debug (cargo build --workspace
 # --bins); `cargo lambda watch` builds the function itself.
@@ -15,17 +16,21 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian's chromium (once)" >&2
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
 command -v node >/dev/null 2>&1 || { echo "node is not installed (apt-get install nodejs npm)" >&2; exit 1; }
 lock=console-test/node_modules/.package-lock.json
 if [ ! -f "$lock" ] || ! cmp -s <(sed -n '/"packages"/,$p' console-test/package-lock.json) <(sed -n '/"packages"/,$p' "$lock"); then
   (cd console-test && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The console's modules, type-checked in JSDoc mode (nothing emitted).
+echo "tsc --noEmit: the console's modules"
+console-test/node_modules/.bin/tsc -p orchestrator-lambda/console
 
 export SERVICE_TOKEN="console-service-token-$(openssl rand -hex 16)"
 export ORCHESTRATOR_SERVICE_TOKEN="console-orchestrator-token-$(openssl rand -hex 16)"

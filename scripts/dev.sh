@@ -49,11 +49,8 @@ set +a
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-wait_ready() {
-  for _ in $(seq 1 120); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.25; done
-  echo "$1 did not become ready" >&2
-  return 1
-}
+# shellcheck source=lib/common.sh
+. scripts/lib/common.sh
 
 if ! $only_lambda; then
   PORT=3001 "$target/customers-api" & pids+=($!)
@@ -70,10 +67,10 @@ if ! $only_apis; then
 fi
 
 if ! $only_lambda; then
-  wait_ready http://127.0.0.1:3001/ready
-  wait_ready http://127.0.0.1:3002/ready
+  wait_http http://127.0.0.1:3001/ready 30
+  wait_http http://127.0.0.1:3002/ready 30
 fi
-$only_apis || wait_ready http://127.0.0.1:3003/orchestrator/health
+$only_apis || wait_http http://127.0.0.1:3003/orchestrator/health 30
 if $only_apis; then
   echo "ready: customers-api http://localhost:3001/docs | orders-api http://localhost:3002/docs (Ctrl-C stops both)" >&2
 elif $only_lambda; then

@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 
 # The tags, read from the files that name them, so that a new base cannot be
 # missed: every FROM of the Dockerfile that is not a stage, compose's images
@@ -76,8 +77,7 @@ work=$(mktemp -d)
 trap 'as_root rm -rf "$work"' EXIT
 ensure_debootstrap() {
   command -v debootstrap >/dev/null 2>&1 && return
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq debootstrap >/dev/null
+  apt_install debootstrap
 }
 
 # A minbase Debian root file system, trimmed as the -slim images are: no

@@ -20,6 +20,8 @@
 #   DOCKER_CHECK_REBUILD=0 skips step 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/common.sh
+. scripts/lib/common.sh
 root=$(pwd)
 export SAM_CLI_TELEMETRY=0
 started=$(date +%s)
@@ -45,7 +47,7 @@ cleanup() {
   $COMPOSE down -v --remove-orphans >/dev/null 2>&1 || true
   git -C "$root" checkout -q -- orders-api/src/lib.rs 2>/dev/null || true
   $created_env && rm -f "$root/.env"
-  [ -z "$check_db" ] || mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS \`$check_db\`" 2>/dev/null || true
+  [ -z "$check_db" ] || drop_database "$check_db"
   rm -rf "$work"
 }
 trap cleanup EXIT

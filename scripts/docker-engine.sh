@@ -14,7 +14,8 @@
 #                                     (default: dockerd's own, /var/lib/docker)
 set -euo pipefail
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 answers() { docker info >/dev/null 2>&1; }
 
 if answers; then
@@ -27,8 +28,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
     exit 1
   }
   echo "installing Debian's docker.io (dockerd and the classic builder)" >&2
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq docker.io >/dev/null
+  apt_install docker.io
 fi
 # The Debian client may be older or newer than the engine; both speak the API.
 log="${DOCKERD_LOG:-/var/log/dockerd-order-back-office.log}"

@@ -6,11 +6,8 @@
 # installs it (Debian) only when it is missing altogether.
 set -euo pipefail
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-apt_install() {
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
 
 command -v mysql >/dev/null 2>&1 || apt_install mariadb-client
 command -v openssl >/dev/null 2>&1 || apt_install openssl

@@ -21,11 +21,11 @@ pid=""
 cleanup() {
   [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
   wait 2>/dev/null || true
-  mysql_ -e "DROP DATABASE IF EXISTS \`$db\`" || true
+  drop_database "$db"
   rm -rf "$work"
 }
 trap cleanup EXIT
-mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+mysql_root -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 export DEV_KEYS_DIR="$work/keys"
 scripts/dev-keys.sh >/dev/null
 port=$(free_port)
@@ -41,7 +41,7 @@ echo "orders-api up (pid $pid); sampling its connections every 5 s for $minutes 
 printf '%8s  %5s  %s\n' "second" "open" "opened so far"
 seen=""; last=""; open_secs=0
 while [ $(( $(date +%s) - started )) -lt $(( minutes * 60 )) ]; do
-  ids=$(mysql_ -N -e "SELECT ID FROM information_schema.PROCESSLIST WHERE DB='$db' AND ID <> CONNECTION_ID()")
+  ids=$(mysql_root -N -e "SELECT ID FROM information_schema.PROCESSLIST WHERE DB='$db' AND ID <> CONNECTION_ID()")
   for id in $ids; do case " $seen " in *" $id "*) ;; *) seen="$seen $id" ;; esac; done
   open=$(echo "$ids" | grep -c . || true)
   opened=$(echo "$seen" | wc -w)

@@ -32,7 +32,7 @@ arch=$(docker image inspect -f '{{.Architecture}}' "$tag")
 db="arch_check_$$"
 mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 name="arch-check-$$"
-cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db"; }
+cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; drop_database "$db"; }
 trap cleanup EXIT
 echo "--- orders-api migrate --seed (arm64, under qemu)"
 docker run --rm --platform linux/arm64 --network host -e DATABASE_URL="mysql://root@127.0.0.1:3306/$db" \

@@ -1,6 +1,9 @@
 //! The operator console: one HTML page, one script and one stylesheet,
 //! embedded in the binary at build time, so the Lambda and `make dev` serve
-//! the same bytes. The script and stylesheet are named by a hash of their
+//! the same bytes. The script is written as ES modules (`console/*.js`,
+//! `console/views/*.js`, each checked by the TypeScript compiler in JSDoc
+//! mode) and served joined into one ([`MODULES`], [`bundle`]), so the page
+//! makes one request for it, whatever the number of modules. The script and stylesheet are named by a hash of their
 //! content and cached for a year; the page itself is never cached, names
 //! them, carries the console's settings ([`ConsoleConfig`]) as a JSON data
 //! block, and is served with a Content-Security-Policy that allows scripts
@@ -26,8 +29,60 @@ pub const PATH: &str = "/console";
 pub const ASSET_PATH: &str = "/console/{asset}";
 
 const PAGE: &str = include_str!("../console/index.html");
-const SCRIPT: &str = include_str!("../console/app.js");
 const STYLE: &str = include_str!("../console/app.css");
+
+/// The console's modules, in the order they are joined: each one after
+/// those it imports from, the router (which starts the console) last.
+pub const MODULES: [(&str, &str); 11] = [
+    ("util.js", include_str!("../console/util.js")),
+    ("codes.js", include_str!("../console/codes.js")),
+    ("state.js", include_str!("../console/state.js")),
+    ("api.js", include_str!("../console/api.js")),
+    ("ui.js", include_str!("../console/ui.js")),
+    (
+        "views/signin.js",
+        include_str!("../console/views/signin.js"),
+    ),
+    (
+        "views/customers.js",
+        include_str!("../console/views/customers.js"),
+    ),
+    (
+        "views/products.js",
+        include_str!("../console/views/products.js"),
+    ),
+    (
+        "views/orders.js",
+        include_str!("../console/views/orders.js"),
+    ),
+    ("views/saga.js", include_str!("../console/views/saga.js")),
+    ("router.js", include_str!("../console/router.js")),
+];
+
+/// The modules as one script: each one's `import` statements dropped and
+/// its `export` keywords removed, joined in [`MODULES`]' order into one
+/// module scope (the tests check that no two modules declare the same
+/// top-level name, and that every import names an export of a module
+/// listed before it).
+pub fn bundle() -> String {
+    let mut out = String::new();
+    for (name, source) in MODULES {
+        out.push_str(&format!("// ---- {name}\n"));
+        let mut in_import = false;
+        for line in source.lines() {
+            if in_import || line.starts_with("import ") {
+                in_import = !line.trim_end().ends_with(';');
+                continue;
+            }
+            if line == "// @ts-check" {
+                continue;
+            }
+            out.push_str(line.strip_prefix("export ").unwrap_or(line));
+            out.push('\n');
+        }
+    }
+    out
+}
 
 /// A file of the console, under its content-hashed name.
 pub struct Asset {
@@ -35,6 +90,9 @@ pub struct Asset {
     pub body: &'static str,
     pub content_type: &'static str,
 }
+
+/// The joined script, made once (it lives as long as the process).
+static SCRIPT: LazyLock<&'static str> = LazyLock::new(|| bundle().leak());
 
 impl Asset {
     fn hashed(stem: &str, ext: &str, body: &'static str, content_type: &'static str) -> Self {
@@ -63,7 +121,7 @@ impl Asset {
 /// The script and the stylesheet, named by their content.
 pub static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
     [
-        Asset::hashed("app", "js", SCRIPT, "text/javascript; charset=utf-8"),
+        Asset::hashed("app", "js", &SCRIPT, "text/javascript; charset=utf-8"),
         Asset::hashed("app", "css", STYLE, "text/css; charset=utf-8"),
     ]
 });
@@ -299,6 +357,95 @@ mod tests {
         assert!(js.href().starts_with("console/app.") && !page.contains(r#"="/console"#));
         assert!(!page.contains("{{"), "every placeholder filled");
         assert!(page.contains(r#""order-operator":["customers:read","catalog:read","orders:read","orders:write","orders:cancel"]"#));
+    }
+
+    /// Every module on disk is joined, once, after the modules it imports
+    /// from; no two declare the same top-level name (they share one scope
+    /// once joined); every name imported is exported where it is imported
+    /// from.
+    #[test]
+    fn the_modules_join_into_one_script_without_clashes() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
+        let mut on_disk: Vec<String> = Vec::new();
+        for sub in ["", "views/"] {
+            for entry in std::fs::read_dir(dir.join(sub))
+                .expect("console/")
+                .flatten()
+            {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".js") {
+                    on_disk.push(format!("{sub}{name}"));
+                }
+            }
+        }
+        let mut listed: Vec<String> = MODULES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        on_disk.sort();
+        listed.sort();
+        assert_eq!(on_disk, listed, "every module is in MODULES");
+
+        let declared = |source: &str| -> Vec<String> {
+            source
+                .lines()
+                .filter_map(|l| {
+                    let l = l.strip_prefix("export ").unwrap_or(l);
+                    let rest = ["async function ", "function ", "const ", "let "]
+                        .iter()
+                        .find_map(|k| l.strip_prefix(k))?;
+                    Some(
+                        rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .next()?
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        };
+        let mut seen = std::collections::HashMap::new();
+        for (name, source) in MODULES {
+            for top in declared(source) {
+                if let Some(other) = seen.insert(top.clone(), name) {
+                    panic!("{top} is declared by both {other} and {name}");
+                }
+            }
+        }
+        let exported = |source: &str| -> Vec<String> {
+            source
+                .lines()
+                .filter(|l| l.starts_with("export "))
+                .flat_map(|l| declared(l))
+                .collect()
+        };
+        for (i, (name, source)) in MODULES.iter().enumerate() {
+            for line in source.lines().filter(|l| l.starts_with("import ")) {
+                let (names, from) = line
+                    .trim_start_matches("import {")
+                    .split_once("} from ")
+                    .expect("import { ... } from \"...\";");
+                let from = from.trim_matches(|c| c == '"' || c == ';' || c == ' ');
+                let base = std::path::Path::new(name).parent().expect("a folder");
+                let target = base.join(from);
+                let target = target
+                    .to_string_lossy()
+                    .replace("views/../", "")
+                    .replace("./", "");
+                let at = MODULES
+                    .iter()
+                    .position(|(n, _)| *n == target)
+                    .unwrap_or_else(|| panic!("{name} imports {from}, which is not joined"));
+                assert!(
+                    at < i || *name == "router.js",
+                    "{name} comes after {target}"
+                );
+                for wanted in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    assert!(
+                        exported(MODULES[at].1).iter().any(|e| e == wanted),
+                        "{name} imports {wanted}, which {target} does not export"
+                    );
+                }
+            }
+        }
+        assert!(bundle()
+            .lines()
+            .all(|l| !l.starts_with("import ") && !l.starts_with("export ")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 # Sourced by scripts that need customers-api and orders-api running as
 # processes on a fresh, seeded database of their own (fuzz, bootstrap-check,
 # console-test; CORS_ALLOWED_ORIGINS, when exported, is passed on),
-# or one of its helpers (free_port, wait_http: docker-check too).
+# (with scripts/lib/common.sh, which it sources).
 #
 #   start_apis NAME BIN_DIR LOG_LEVEL
 #
@@ -15,21 +15,8 @@
 # that stops the processes, drops the database and removes $work. Add
 # processes to pids to have them stopped too.
 
-mysql_() { mysql -h 127.0.0.1 -P 3306 -u root "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# wait_http URL SECONDS [LOG...]: until URL answers 2xx; otherwise says so,
-# shows the logs' last lines and fails.
-wait_http() {
-  local url=$1 seconds=$2 _
-  shift 2
-  for _ in $(seq 1 $(( seconds * 4 ))); do
-    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
-    sleep 0.25
-  done
-  echo "$url did not answer within $seconds s" >&2
-  [ $# -eq 0 ] || tail -n 30 "$@" >&2
-  return 1
-}
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 start_apis() {
   local name=$1 bin=$2 level=$3
@@ -45,7 +32,7 @@ start_apis() {
   scripts/dev-keys.sh >/dev/null
   export JWT_JWKS="$DEV_KEYS_DIR/jwks.json"
   cport=$(free_port); oport=$(free_port)
-  mysql_ -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+  mysql_root -e "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
   local common=(env -i PATH="$PATH" HOST=127.0.0.1 DATABASE_URL="${server%/}/$db" JWT_JWKS="$JWT_JWKS"
                 JWT_ISSUER="$JWT_ISSUER" JWT_AUDIENCE="$JWT_AUDIENCE" SERVICE_TOKEN="$SERVICE_TOKEN" RUST_LOG="$level"
                 CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-}")
@@ -59,12 +46,12 @@ start_apis() {
   for port in "$cport" "$oport"; do
     wait_http "http://127.0.0.1:$port/ready" 60 "$work"/*.log || exit 1
   done
-  mysql_ "$db" < db/seed.sql
+  mysql_root "$db" < db/seed.sql
 }
 
 _stop_apis() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  mysql_ -e "DROP DATABASE IF EXISTS \`$db\`" || true
+  drop_database "$db"
   rm -rf "$work"
 }
