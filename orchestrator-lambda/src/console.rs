@@ -411,7 +411,7 @@ mod tests {
             source
                 .lines()
                 .filter(|l| l.starts_with("export "))
-                .flat_map(|l| declared(l))
+                .flat_map(&declared)
                 .collect()
         };
         for (i, (name, source)) in MODULES.iter().enumerate() {
