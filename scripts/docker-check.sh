@@ -29,6 +29,23 @@ step() { echo "=== docker-check: $1 ($(( $(date +%s) - started )) s)"; }
 fail() { echo "docker-check FAILED: $*" >&2; exit 1; }
 COMPOSE=$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
+# --build: only what the checks below build (the engine, the bases, both
+# images as `make up` builds them, sam local's function for this machine),
+# so that CI can build them while other stages run; the checks then find
+# every layer and the function in the caches.
+if [ "${1:-}" = --build ]; then
+  step "engine and base images"
+  scripts/docker-engine.sh
+  scripts/docker-bases.sh
+  step "both images, as make up builds them"
+  scripts/dev-keys.sh >/dev/null
+  $COMPOSE build
+  step "sam local's function, for this machine"
+  scripts/sam-local.sh build
+  step "built"
+  exit 0
+fi
+
 # The quick start reads .env (make setup creates it); a fresh clone has none.
 # Then `make apis` (step 7) gets a database of its own, dropped at the end,
 # so that repeated runs never drain the stock of a shared one.
