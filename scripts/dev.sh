@@ -41,7 +41,7 @@ set -a
 . ./.env
 # The console (http://localhost:3003/console) calls the APIs on their own
 # ports: these defaults serve a .env made before the console came.
-CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:3003,http://127.0.0.1:3003}"
+CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:3003,http://127.0.0.1:3003,http://localhost:9000,http://127.0.0.1:9000}"
 CONSOLE_CUSTOMERS_URL="${CONSOLE_CUSTOMERS_URL:-http://127.0.0.1:3001}"
 CONSOLE_ORDERS_URL="${CONSOLE_ORDERS_URL:-http://127.0.0.1:3002}"
 set +a

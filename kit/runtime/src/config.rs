@@ -1,17 +1,48 @@
-//! Settings read from the environment. A `.env` file in the working directory is
-//! honoured (development only: real deployments set the environment).
+//! Settings read from the environment. A `.env` file in the working directory
+//! or above it is honoured (development only: real deployments set the
+//! environment), and a relative file path it names is read from the `.env`'s
+//! own directory, so a process started in a crate's directory (`cargo lambda
+//! watch` in `orchestrator-lambda/`) finds what the repository's `.env` names.
 
-use std::{fmt::Display, str::FromStr};
+use std::{
+    fmt::Display,
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::OnceLock,
+};
 
 use anyhow::{anyhow, Context};
 
 use kit_identity::jwks::{JwtVerifier, Rules, Source};
 use kit_identity::token::ServiceTokens;
 
-/// Loads `.env` if present. Variables already set in the environment win.
+/// The directory of the `.env` that was loaded, if one was.
+static DOTENV_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Loads `.env` if present, here or in a parent directory. Variables
+/// already set in the environment win.
 pub fn load_dotenv() {
     // A missing .env is the normal case outside development.
-    let _ = dotenvy::dotenv();
+    if let Ok(file) = dotenvy::dotenv() {
+        if let Some(dir) = file.parent() {
+            let _ = DOTENV_DIR.set(dir.to_owned());
+        }
+    }
+}
+
+/// `raw`, a file path when relative, as the process can open it: as it is
+/// when it exists from the working directory, else from the directory of
+/// the `.env` that was loaded (where a relative path in it was written
+/// from), else as it is.
+pub fn resolve_path(raw: &str) -> String {
+    let path = Path::new(raw);
+    if path.is_absolute() || path.exists() {
+        return raw.to_owned();
+    }
+    match DOTENV_DIR.get().map(|dir| dir.join(path)) {
+        Some(near) if near.exists() => near.to_string_lossy().into_owned(),
+        _ => raw.to_owned(),
+    }
 }
 
 /// A variable that must be set and non-empty.
@@ -125,7 +156,14 @@ impl AuthSettings {
     /// Reads the user-token settings from the environment; no service
     /// tokens ([`AuthSettings::with_services_from_env`] adds them).
     pub fn from_env() -> anyhow::Result<Self> {
-        let jwks = Source::parse(&required("JWT_JWKS")?).map_err(|e| anyhow!("JWT_JWKS: {e}"))?;
+        let raw = required("JWT_JWKS")?;
+        // A document or a URL as it is; a file path as the process finds it.
+        let raw = if raw.trim_start().starts_with('{') || raw.contains("://") {
+            raw
+        } else {
+            resolve_path(&raw)
+        };
+        let jwks = Source::parse(&raw).map_err(|e| anyhow!("JWT_JWKS: {e}"))?;
         let max_ttl: u64 = parsed_in("JWT_MAX_TTL_SECS", 86_400, 1..=31_536_000)?;
         Ok(Self {
             jwks,
@@ -392,6 +430,20 @@ mod tests {
             same.server_url(),
             "mysql://backoffice:secretsecret@db.example.internal:3306/?ssl-mode=VERIFY_IDENTITY&ssl-ca=%2Fca.pem"
         );
+    }
+
+    #[test]
+    fn a_relative_path_is_read_from_the_dotenv_directory_when_not_here() {
+        let dir = std::env::temp_dir().join(format!("dotenv-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("keys")).expect("a folder");
+        std::fs::write(dir.join("keys/jwks.json"), "{}").expect("a file");
+        let _ = DOTENV_DIR.set(dir.clone());
+        let near = dir.join("keys/jwks.json").to_string_lossy().into_owned();
+        assert_eq!(resolve_path("keys/jwks.json"), near);
+        // Absolute, or nowhere to be found: as it is.
+        assert_eq!(resolve_path(&near), near);
+        assert_eq!(resolve_path("no/such/file.json"), "no/such/file.json");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
