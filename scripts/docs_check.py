@@ -18,11 +18,11 @@
 `--root DIR` checks another tree (the tests use it). Exits 1 naming every
 breach.
 """
-import argparse
 import os
 import re
 import subprocess
-import sys
+
+import tree
 
 CRATES = {
     "contracts": "contracts/src",
@@ -143,22 +143,23 @@ def resolve(root, path):
     return None
 
 
+def in_markdown(root, pattern):
+    """Each match of `pattern` in the Markdown files: (where, match)."""
+    for path in tree.files(root, ".md"):
+        with open(path) as fh:
+            text = fh.read()
+        for m in re.finditer(pattern, text):
+            line = text.count("\n", 0, m.start()) + 1
+            yield f"{os.path.relpath(path, root)}:{line}", m
+
+
 def code_refs(root):
-    problems = []
     names = "|".join(list(CRATES) + list(GONE))
-    for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in (".git", "target", "node_modules", ".venv", "results")]
-        for f in files:
-            if not f.endswith(".md"):
-                continue
-            path = os.path.join(dirpath, f)
-            with open(path) as fh:
-                text = fh.read()
-            for m in re.finditer(rf"\b(?:{names})(?:::\w+)+", text):
-                why = resolve(root, m.group(0))
-                if why:
-                    line = text.count("\n", 0, m.start()) + 1
-                    problems.append(f"{os.path.relpath(path, root)}:{line}: {m.group(0)}: {why}")
+    problems = []
+    for where, m in in_markdown(root, rf"\b(?:{names})(?:::\w+)+"):
+        why = resolve(root, m.group(0))
+        if why:
+            problems.append(f"{where}: {m.group(0)}: {why}")
     return problems
 
 
@@ -171,22 +172,12 @@ def file_refs(root):
     problems = []
     tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout
     known = tracked.splitlines()
-    for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in (".git", "target", "node_modules", ".venv", "results")]
-        for f in files:
-            if not f.endswith(".md"):
-                continue
-            path = os.path.join(dirpath, f)
-            with open(path) as fh:
-                text = fh.read()
-            for m in re.finditer(rf"`([\w.-]+(?:/[\w.-]+)+\.{EXTENSIONS})`", text):
-                rel = m.group(1)
-                if "<" in rel or rel.startswith(("~", "/")):
-                    continue
-                if not (os.path.exists(os.path.join(root, rel))
-                        or any(t.endswith("/" + rel) for t in known)):
-                    line = text.count("\n", 0, m.start()) + 1
-                    problems.append(f"{os.path.relpath(path, root)}:{line}: {rel} does not exist")
+    for where, m in in_markdown(root, rf"`([\w.-]+(?:/[\w.-]+)+\.{EXTENSIONS})`"):
+        rel = m.group(1)
+        if "<" in rel or rel.startswith(("~", "/")):
+            continue
+        if not (os.path.exists(os.path.join(root, rel)) or any(t.endswith("/" + rel) for t in known)):
+            problems.append(f"{where}: {rel} does not exist")
     return problems
 
 
@@ -212,17 +203,5 @@ def check(root):
             + file_refs(root) + figures(root))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.path.join(os.path.dirname(__file__), ".."))
-    problems = check(os.path.abspath(ap.parse_args().root))
-    for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        return 1
-    print("docs: the layout, the commands, the code they name and the figures' sources match the tree")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    tree.run(check, "docs: the layout, the commands, the code they name and the figures' sources match the tree")

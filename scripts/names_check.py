@@ -9,10 +9,10 @@ each literal there must be a defined name.
 `--root DIR` checks another tree (the tests use it). Exits 1 naming every
 literal out of place.
 """
-import argparse
 import os
 import re
-import sys
+
+import tree
 
 HEADERS = "contracts/src/headers.rs"
 EVENTS = "contracts/src/events.rs"
@@ -30,14 +30,7 @@ def defined(root):
 
 
 def rust_files(root):
-    for top in sorted(os.listdir(root)):
-        if top in ("target", ".git", ".venv", "node_modules"):
-            continue
-        for dirpath, dirs, files in os.walk(os.path.join(root, top)):
-            dirs[:] = [d for d in dirs if d not in ("target", "node_modules")]
-            for f in files:
-                if f.endswith(".rs"):
-                    yield os.path.join(dirpath, f)
+    yield from tree.files(root, ".rs")
 
 
 def utoipa_spans(text):
@@ -76,17 +69,5 @@ def check(root):
     return problems
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=os.path.join(os.path.dirname(__file__), ".."))
-    problems = check(os.path.abspath(ap.parse_args().root))
-    for p in problems:
-        print(p, file=sys.stderr)
-    if problems:
-        return 1
-    print("names: every header name and event kind is named from contracts")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    tree.run(check, "names: every header name and event kind is named from contracts")
