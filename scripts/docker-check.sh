@@ -30,7 +30,7 @@ fail() { echo "docker-check FAILED: $*" >&2; exit 1; }
 COMPOSE=$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 # --build: only what the checks below build (the engine, the bases, both
-# images as `make up` builds them, sam local's function for this machine),
+# images as `make up` builds them, sam local's function),
 # so that CI can build them while other stages run; the checks then find
 # every layer and the function in the caches.
 if [ "${1:-}" = --build ]; then
@@ -40,7 +40,7 @@ if [ "${1:-}" = --build ]; then
   step "both images, as make up builds them"
   scripts/dev-keys.sh >/dev/null
   $COMPOSE build
-  step "sam local's function, for this machine"
+  step "sam local's function (SAM_LOCAL_ARCH, else this machine's architecture)"
   scripts/sam-local.sh build
   step "built"
   exit 0
@@ -214,14 +214,14 @@ without=$(curl -s -m 120 -o /dev/null -w '%{http_code}' localhost:3003/orchestra
 echo "sam local, without a token: $without"
 [ "$without" = 401 ] || fail "sam local answered $without without a token"
 # The console, through the template's open routes: the page names its
-# hashed script, which is served for a year.
+# hashed script relative to itself, and it is served for a year.
 page=$(curl -s -m 120 -D "$work/console.headers" localhost:3003/console)
 grep -qi '^content-security-policy: .*script-src .self.;' "$work/console.headers" || fail "sam local served /console without its CSP"
-script=$(grep -o '/console/app\.[0-9a-f]*\.js' <<<"$page" | head -n 1)
+script=$(grep -o 'console/app\.[0-9a-f]*\.js' <<<"$page" | head -n 1)
 [ -n "$script" ] || fail "the console page names no script"
-curl -s -m 120 -o /dev/null -D "$work/script.headers" "localhost:3003$script"
+curl -s -m 120 -o /dev/null -D "$work/script.headers" "localhost:3003/$script"
 grep -qi '^cache-control: .*immutable' "$work/script.headers" || fail "sam local served $script without its long cache"
-echo "sam local, the console: /console and $script"
+echo "sam local, the console: /console and /$script"
 kill -- "-${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
 make -s sam-invoke SAM_LOCAL_ARGS=--skip-pull-image >"$work/sam-invoke.log" 2>&1 || { tail -n 30 "$work/sam-invoke.log" >&2; fail "make sam-invoke"; }
 python3 - "$work/sam-invoke.log" <<'PY' || { tail -n 30 "$work/sam-invoke.log" >&2; fail "make sam-invoke did not answer 201"; }
