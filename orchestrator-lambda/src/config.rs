@@ -26,9 +26,8 @@ pub struct Config {
     /// `JWT_AUDIENCE`, `JWT_MAX_TTL_SECS`), as the APIs do.
     pub users: JwtVerifier,
     /// `SERVICE_TOKEN`: the orchestrator's own token for customers-api's
-    /// `/internal/*` (customers-api knows it as `orchestrator`); in a `.env`
-    /// shared with orders-api, `ORCHESTRATOR_SERVICE_TOKEN`, which wins.
-    /// orders-api gets the caller's own token instead.
+    /// `/internal/*` (customers-api knows it as `orchestrator`). orders-api
+    /// gets the caller's own token instead.
     pub service_token: String,
     /// How downstream calls are timed and retried: the longest wait for one
     /// attempt (`DOWNSTREAM_TIMEOUT_MS`, 2000), attempts per call, the first
@@ -55,13 +54,7 @@ impl Config {
     pub async fn load() -> anyhow::Result<Self> {
         let auth = AuthSettings::from_env()?;
         let Some(arn) = optional("APP_SECRET_ARN") else {
-            // A `.env` shared with orders-api (whose token is SERVICE_TOKEN)
-            // names the orchestrator's ORCHESTRATOR_SERVICE_TOKEN.
-            let token = match optional("ORCHESTRATOR_SERVICE_TOKEN") {
-                Some(own) => own,
-                None => required("SERVICE_TOKEN")?,
-            };
-            let token = service_token(token)?;
+            let token = service_token(required("SERVICE_TOKEN")?)?;
             return Self::from_env_with(auth, token, None).await;
         };
         if optional("SERVICE_TOKEN").is_some() {

@@ -28,9 +28,6 @@ fn main() -> Result<(), Error> {
 /// The settings, the HTTP client and the ECS client are built once per cold
 /// start; the Router over them serves every invocation.
 async fn serve() -> Result<(), Error> {
-    // Development: the repository's `.env` (`cargo lambda watch` runs the
-    // function in orchestrator-lambda/); a deployed function has none.
-    kit_runtime::config::load_dotenv();
     telemetry::init("orchestrator-lambda");
     let config = Config::load()
         .await
