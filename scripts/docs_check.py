@@ -40,25 +40,12 @@ GONE = ("service_kit",)
 
 
 def expand(pattern):
-    """`a/{b,c/{d,e}}.rs` as every path it names."""
+    """`a/{b,c/{d,e}}.rs` as every path it names (innermost braces first)."""
     m = re.search(r"\{([^{}]*)\}", pattern)
     if not m:
         return [pattern]
-    out = []
-    for alt in m.group(1).split(","):
-        out += expand(pattern[: m.start()] + alt + pattern[m.end():])
-    return out
-
-
-def innermost_first(pattern):
-    """Expands braces from the innermost out (nested alternatives)."""
-    while True:
-        m = re.search(r"\{([^{}]*)\}", pattern)
-        if not m:
-            return [pattern]
-        # Expand this innermost group only if it holds no comma-free nesting.
-        return [p for alt in m.group(1).split(",")
-                for p in innermost_first(pattern[: m.start()] + alt + pattern[m.end():])]
+    return [p for alt in m.group(1).split(",")
+            for p in expand(pattern[: m.start()] + alt + pattern[m.end():])]
 
 
 def layout(root, text):
@@ -84,7 +71,7 @@ def layout(root, text):
                 continue  # a word, or a path made on the machine (.venv/)
             # Relative to the line's path, unless it starts from the root.
             start = "" if token.startswith(base) else base
-            for rel in innermost_first(token):
+            for rel in expand(token):
                 path = os.path.join(root, start, rel)
                 if not os.path.exists(path):
                     problems.append(f"CONTRIBUTING.md layout: {start}{rel} does not exist")
@@ -128,7 +115,7 @@ def resolve(root, path):
     src = os.path.join(root, CRATES[parts[0]])
     module = os.path.join(src, "lib.rs")
     here = src
-    for i, part in enumerate(parts[1:], 1):
+    for part in parts[1:]:
         candidates = [os.path.join(here, part + ".rs"), os.path.join(here, part, "mod.rs")]
         found = next((c for c in candidates if os.path.exists(c)), None)
         if found:
@@ -136,10 +123,11 @@ def resolve(root, path):
             continue
         with open(module) as f:
             text = f.read()
-        # An inline module (`pub mod plans { ... }`) or an item.
+        # An item (or an inline module, `pub mod plans { ... }`): what
+        # follows it is not checked.
         if not defines(text, part):
             return f"{part} is not in {os.path.relpath(module, root)}"
-        return None if i == len(parts) - 1 else None
+        return None
     return None
 
 

@@ -5,7 +5,7 @@
 
 use actix_web::{
     http::{
-        header::{self, HeaderMap, HeaderName, HeaderValue},
+        header::{self, HeaderMap, HeaderValue},
         StatusCode,
     },
     HttpResponse,
@@ -22,9 +22,7 @@ use crate::{
     store::{Tx, TxError},
 };
 
-pub const HEADER: &str = contracts::headers::IDEMPOTENCY_KEY;
-pub const X_HEADER: &str = contracts::headers::X_IDEMPOTENCY_KEY;
-pub const REPLAYED: HeaderName = HeaderName::from_static(contracts::headers::IDEMPOTENT_REPLAYED);
+use contracts::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, X_IDEMPOTENCY_KEY};
 
 /// The key of a request, from `Idempotency-Key` or `X-Idempotency-Key`.
 pub fn key_of(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
@@ -35,7 +33,7 @@ pub fn key_of(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
         let raw = value.to_str().map_err(|_| invalid_key())?;
         IdempotencyKey::parse(raw).map(Some).ok_or_else(invalid_key)
     };
-    match (read(HEADER)?, read(X_HEADER)?) {
+    match (read(IDEMPOTENCY_KEY)?, read(X_IDEMPOTENCY_KEY)?) {
         (Some(a), Some(b)) if a != b => Err(ApiError::bad_request(
             OrdersCode::InvalidIdempotencyKey,
             "Idempotency-Key and X-Idempotency-Key differ; send one",
@@ -73,7 +71,7 @@ pub fn respond(answer: Answer, replayed: bool) -> Result<HttpResponse, ApiError>
         res.insert_header((header::LOCATION, location));
     }
     if replayed {
-        res.insert_header((REPLAYED, HeaderValue::from_static("true")));
+        res.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
     Ok(res.body(answer.body))
 }
@@ -132,13 +130,14 @@ pub async fn run<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::HeaderName;
 
     #[test]
     fn keys_come_from_either_header_and_must_agree() {
         let mut h = HeaderMap::new();
         assert_eq!(key_of(&h).ok().flatten(), None);
         h.insert(
-            HeaderName::from_static(X_HEADER),
+            HeaderName::from_static(X_IDEMPOTENCY_KEY),
             HeaderValue::from_static("abc-1"),
         );
         assert_eq!(
@@ -150,18 +149,18 @@ mod tests {
             Some("abc-1")
         );
         h.insert(
-            HeaderName::from_static(HEADER),
+            HeaderName::from_static(IDEMPOTENCY_KEY),
             HeaderValue::from_static("abc-1"),
         );
         assert!(key_of(&h).is_ok());
         h.insert(
-            HeaderName::from_static(HEADER),
+            HeaderName::from_static(IDEMPOTENCY_KEY),
             HeaderValue::from_static("abc-2"),
         );
         assert!(key_of(&h).is_err());
         let mut h = HeaderMap::new();
         h.insert(
-            HeaderName::from_static(HEADER),
+            HeaderName::from_static(IDEMPOTENCY_KEY),
             HeaderValue::from_static("has space"),
         );
         assert!(key_of(&h).is_err());
